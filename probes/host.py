@@ -1,0 +1,433 @@
+"""The Host seam: the only way a probe reads the machine.
+
+``LiveHost`` reads this machine; ``RecordedHost`` replays a capture file;
+``RecordingHost`` wraps a live host and writes down every answer so that
+``checkup capture FILE`` can reproduce this machine anywhere.
+
+Probes never raise because of what the host answers, so every method here
+returns a value (None, or a Result with an ``error``) instead of raising.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+PLATFORMS = ("darwin", "windows", "linux")
+DEFAULT_TIMEOUT = 10.0
+
+# Where bare program names are looked up on POSIX. The user's PATH is never
+# consulted: a probe must not run whatever ``fdesetup`` sits first on PATH.
+SAFE_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin")
+
+NOT_FOUND, TIMEOUT, DENIED = "not_found", "timeout", "denied"
+
+
+@dataclass
+class Result:
+    """What running one program gave."""
+
+    returncode: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None  # not_found, timeout, denied, or None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.returncode == 0
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together, for tools that print on either."""
+        return (self.stdout or "") + (self.stderr or "")
+
+    def describe_failure(self, name: str) -> str:
+        """A short human reason why this result gave no answer."""
+        if self.error == TIMEOUT:
+            return f"{name} timed out"
+        if self.error == NOT_FOUND:
+            return f"{name} is not available"
+        if self.error == DENIED:
+            return f"{name} needs administrator rights"
+        return f"{name} gave no answer (exit {self.returncode})"
+
+
+def decode(data: bytes | str | None) -> str:
+    """Lenient text decoding: UTF-8 (with or without BOM), UTF-16 when it looks like it."""
+    if data is None:
+        return ""
+    if isinstance(data, str):
+        return data
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", errors="replace")
+    if len(data) >= 4 and data[1:2] == b"\x00" and data[3:4] == b"\x00":
+        return data.decode("utf-16-le", errors="replace")
+    text = data.decode("utf-8", errors="replace")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+class Host:
+    """Interface every probe uses. Subclasses override the readers."""
+
+    platform: str = ""
+
+    def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
+        raise NotImplementedError
+
+    def read_text(self, path: str) -> str | None:
+        raise NotImplementedError
+
+    def registry(self, key: str, value: str) -> str | int | None:
+        return None
+
+    def processes(self) -> list[str]:
+        return []
+
+    def env(self, name: str) -> str | None:
+        return None
+
+    def is_admin(self) -> bool:
+        return False
+
+    def hostname(self) -> str | None:
+        return None
+
+
+def current_platform() -> str:
+    if sys.platform == "darwin":
+        return "darwin"
+    if sys.platform.startswith("win"):
+        return "windows"
+    return "linux"
+
+
+class LiveHost(Host):
+    """This machine."""
+
+    def __init__(self) -> None:
+        self.platform = current_platform()
+
+    # -- commands ---------------------------------------------------------
+    def resolve(self, program: str) -> str | None:
+        """Absolute program path; bare names are searched in SAFE_PATH only."""
+        if os.path.isabs(program):
+            return program if os.path.exists(program) else None
+        if self.platform == "windows":
+            root = os.environ.get("SystemRoot", r"C:\Windows")
+            for folder in (os.path.join(root, "System32"),
+                           os.path.join(root, "System32", "WindowsPowerShell", "v1.0")):
+                for name in (program, program + ".exe"):
+                    path = os.path.join(folder, name)
+                    if os.path.isfile(path):
+                        return path
+            return None
+        for folder in SAFE_PATH:
+            path = os.path.join(folder, program)
+            if os.path.isfile(path) and os.access(path, os.X_OK):
+                return path
+        return None
+
+    def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
+        if not argv:
+            return Result(error=NOT_FOUND)
+        path = self.resolve(argv[0])
+        if path is None:
+            return Result(error=NOT_FOUND)
+        env = dict(os.environ)
+        kwargs: dict[str, Any] = {}
+        if self.platform == "windows":
+            kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
+        else:
+            # Stable, parseable output; every command gets its own process group
+            # so that a timeout kills its children too.
+            env["LC_ALL"] = "C"
+            kwargs["start_new_session"] = True
+        try:
+            proc = subprocess.Popen(
+                [path, *argv[1:]], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=env, shell=False, **kwargs)
+        except PermissionError:
+            return Result(error=DENIED)
+        except (FileNotFoundError, NotADirectoryError):
+            return Result(error=NOT_FOUND)
+        except OSError:
+            return Result(error=NOT_FOUND)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill(proc)
+            return Result(error=TIMEOUT)
+        return Result(returncode=proc.returncode, stdout=decode(out), stderr=decode(err))
+
+    def _kill(self, proc: subprocess.Popen) -> None:
+        try:
+            if self.platform != "windows":
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+        except (OSError, ProcessLookupError):
+            pass
+        try:
+            proc.communicate(timeout=2)
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            pass
+
+    # -- files, registry, processes --------------------------------------
+    def read_text(self, path: str) -> str | None:
+        try:
+            with open(path, "rb") as fh:
+                return decode(fh.read(4 * 1024 * 1024))
+        except (OSError, ValueError):
+            return None
+
+    def registry(self, key: str, value: str) -> str | int | None:
+        if self.platform != "windows":
+            return None
+        try:
+            import winreg  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        roots = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKEY_LOCAL_MACHINE": winreg.HKEY_LOCAL_MACHINE,
+                 "HKCU": winreg.HKEY_CURRENT_USER, "HKEY_CURRENT_USER": winreg.HKEY_CURRENT_USER}
+        root_name, _, sub = key.partition("\\")
+        root = roots.get(root_name.upper())
+        if root is None:
+            return None
+        try:
+            flags = winreg.KEY_READ | getattr(winreg, "KEY_WOW64_64KEY", 0)
+            with winreg.OpenKey(root, sub, 0, flags) as handle:
+                data, kind = winreg.QueryValueEx(handle, value)
+        except OSError:
+            return None
+        if isinstance(data, (int, str)):
+            return data
+        if isinstance(data, list):
+            return "\n".join(str(x) for x in data)
+        return None
+
+    def processes(self) -> list[str]:
+        try:
+            import psutil
+        except ImportError:
+            return []
+        names = []
+        try:
+            for proc in psutil.process_iter(["name"]):
+                name = proc.info.get("name")
+                if name:
+                    names.append(name)
+        except Exception:  # psutil can race with exiting processes
+            pass
+        return names
+
+    def env(self, name: str) -> str | None:
+        return os.environ.get(name)
+
+    def is_admin(self) -> bool:
+        if self.platform == "windows":
+            try:
+                import ctypes
+                return bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined]
+            except Exception:
+                return False
+        try:
+            return os.geteuid() == 0
+        except AttributeError:
+            return False
+
+    def hostname(self) -> str | None:
+        try:
+            return socket.gethostname() or None
+        except OSError:
+            return None
+
+
+class CaptureError(ValueError):
+    """A capture file that cannot be replayed; the message names the file."""
+
+
+def program_key(program: str) -> str:
+    """argv[0] as compared in captures: base name, lower case, no .exe."""
+    base = program.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return base[:-4] if base.endswith(".exe") else base
+
+
+class RecordedHost(Host):
+    """Replays a capture (DESIGN.md, "Replay / capture file format")."""
+
+    def __init__(self, data: dict, source: str = "capture") -> None:
+        if not isinstance(data, dict):
+            raise CaptureError(f"{source}: a capture must be a JSON object")
+        platform = data.get("platform")
+        if platform not in PLATFORMS:
+            raise CaptureError(
+                f"{source}: unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
+        self.platform = platform
+        self.source = source
+        self._data = data
+        self._commands: dict[tuple, dict] = {}
+        for i, entry in enumerate(_as_list(data.get("commands"))):
+            if not isinstance(entry, dict):
+                continue
+            argv = entry.get("argv")
+            if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+                continue
+            key = (program_key(argv[0]), *argv[1:])
+            self._commands.setdefault(key, entry)
+        files = data.get("files")
+        self._files = {k: v for k, v in files.items() if isinstance(v, str)} if isinstance(files, dict) else {}
+        self._registry: dict[str, dict[str, Any]] = {}
+        reg = data.get("registry")
+        if isinstance(reg, dict):
+            for key, values in reg.items():
+                if isinstance(values, dict):
+                    self._registry[key.lower()] = {str(n).lower(): v for n, v in values.items()}
+        env = data.get("env")
+        self._env = {str(k): v for k, v in env.items() if isinstance(v, str)} if isinstance(env, dict) else {}
+        procs = data.get("processes")
+        self._processes = [p for p in _as_list(procs) if isinstance(p, str)]
+
+    @classmethod
+    def load(cls, path: str) -> "RecordedHost":
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except FileNotFoundError:
+            raise CaptureError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise CaptureError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            data = json.loads(decode(raw))
+        except (ValueError, RecursionError) as exc:
+            where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+            raise CaptureError(f"{path}: not a valid JSON capture{where}") from None
+        return cls(data, source=path)
+
+    def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
+        if not argv:
+            return Result(error=NOT_FOUND)
+        entry = self._commands.get((program_key(argv[0]), *argv[1:]))
+        if entry is None:
+            return Result(error=NOT_FOUND)
+        error = entry.get("error")
+        if error in (NOT_FOUND, TIMEOUT, DENIED):
+            return Result(error=error)
+        code = entry.get("returncode")
+        return Result(
+            returncode=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            stdout=entry.get("stdout") if isinstance(entry.get("stdout"), str) else "",
+            stderr=entry.get("stderr") if isinstance(entry.get("stderr"), str) else "",
+            error=None if isinstance(code, int) else NOT_FOUND,
+        )
+
+    def read_text(self, path: str) -> str | None:
+        return self._files.get(path)
+
+    def registry(self, key: str, value: str) -> str | int | None:
+        got = self._registry.get(key.lower(), {}).get(value.lower())
+        if isinstance(got, bool):
+            return int(got)
+        return got if isinstance(got, (str, int)) else None
+
+    def processes(self) -> list[str]:
+        return list(self._processes)
+
+    def env(self, name: str) -> str | None:
+        return self._env.get(name)
+
+    def is_admin(self) -> bool:
+        return self._data.get("is_admin") is True
+
+    def hostname(self) -> str | None:
+        name = self._data.get("hostname")
+        return name if isinstance(name, str) else None
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+class RecordingHost(Host):
+    """Wraps another host and writes down every answer it gives (thread-safe)."""
+
+    def __init__(self, inner: Host) -> None:
+        self.inner = inner
+        self.platform = inner.platform
+        self._lock = threading.Lock()
+        self._commands: list[dict] = []
+        self._files: dict[str, str] = {}
+        self._registry: dict[str, dict[str, Any]] = {}
+        self._env: dict[str, str] = {}
+        self._processes: list[str] | None = None
+
+    def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
+        result = self.inner.run(argv, timeout)
+        entry: dict[str, Any] = {"argv": list(argv)}
+        if result.error:
+            entry["error"] = result.error
+        else:
+            entry.update(stdout=result.stdout, stderr=result.stderr, returncode=result.returncode)
+        with self._lock:
+            if not any(c["argv"] == entry["argv"] for c in self._commands):
+                self._commands.append(entry)
+        return result
+
+    def read_text(self, path: str) -> str | None:
+        text = self.inner.read_text(path)
+        if text is not None:
+            with self._lock:
+                self._files[path] = text
+        return text
+
+    def registry(self, key: str, value: str) -> str | int | None:
+        got = self.inner.registry(key, value)
+        if got is not None:
+            with self._lock:
+                self._registry.setdefault(key, {})[value] = got
+        return got
+
+    def processes(self) -> list[str]:
+        names = self.inner.processes()
+        with self._lock:
+            self._processes = list(names)
+        return names
+
+    def env(self, name: str) -> str | None:
+        got = self.inner.env(name)
+        if got is not None:
+            with self._lock:
+                self._env[name] = got
+        return got
+
+    def is_admin(self) -> bool:
+        return self.inner.is_admin()
+
+    def hostname(self) -> str | None:
+        return self.inner.hostname()
+
+    def capture(self) -> dict:
+        with self._lock:
+            return {
+                "platform": self.platform,
+                "hostname": self.inner.hostname(),
+                "is_admin": self.inner.is_admin(),
+                "env": dict(self._env),
+                "processes": list(self._processes if self._processes is not None else self.inner.processes()),
+                "commands": [dict(c) for c in self._commands],
+                "files": dict(self._files),
+                "registry": {k: dict(v) for k, v in self._registry.items()},
+            }
+
+
+def iter_lines(text: str | None) -> Iterable[str]:
+    """Lines of command output with CR/LF and surrounding blanks removed."""
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line:
+            yield line
