@@ -1,0 +1,2 @@
+"""Checkup agent: judge facts against policy, and act (CLI, tray, notifications, reports)."""
+__version__ = "0.1.0"

@@ -1,0 +1,240 @@
+"""The `checkup` command line.
+
+Exit codes follow Nagios plugins: 0 pass, 1 nudge, 2 fail, 3 unknown / usage or
+internal error. Every error is one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import __version__
+
+EXIT = {"pass": 0, "nudge": 1, "fail": 2, "unknown": 3}
+EXIT_ERROR = 3
+
+
+class UsageError(Exception):
+    """Bad input from the person or IT: one line, exit 3."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would exit 2, which means "fail" here
+        raise UsageError(f"{self.prog}: {message} (see 'checkup --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--policy", metavar="FILE", help="apply this policy TOML over the built-in one")
+    common.add_argument("--config", metavar="FILE", help="use this config TOML instead of the user's")
+
+    parser = _Parser(
+        prog="checkup", parents=[common],
+        description="Checks this computer's security settings and says how to fix what needs fixing.",
+        epilog="Exit codes: 0 all good, 1 something is suggested, 2 something required is failing, "
+               "3 nothing could be checked, or a usage or internal error.")
+    parser.add_argument("--version", action="version", version=f"checkup {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    p = sub.add_parser("check", parents=[common], help="check this computer (the default)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--replay", metavar="FILE", help="check a capture file instead of this computer")
+
+    p = sub.add_parser("tray", parents=[common], help="run the tray icon")
+    p.add_argument("--replay", metavar="FILE", help="run on a capture file instead of this computer")
+
+    p = sub.add_parser("capture", parents=[common], help="record what the checks read into FILE")
+    p.add_argument("file", metavar="FILE")
+
+    p = sub.add_parser("policy", parents=[common], help="show the effective policy")
+    p.add_argument("action", choices=["show"])
+
+    p = sub.add_parser("config", parents=[common], help="show the effective settings")
+    p.add_argument("action", choices=["show"])
+
+    p = sub.add_parser("report", parents=[common], help="send queued reports to the server")
+    p.add_argument("--now", action="store_true", help="send the queue now and say what happened")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        command = args.command or "check"
+        if command == "check":
+            return cmd_check(args)
+        if command == "capture":
+            return cmd_capture(args)
+        if command == "policy":
+            return cmd_policy(args)
+        if command == "config":
+            return cmd_config(args)
+        if command == "tray":
+            return cmd_tray(args)
+        if command == "report":
+            return cmd_report(args)
+        raise UsageError(f"checkup: unknown command {command!r}")
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        _err(f"checkup: internal error: {type(exc).__name__}: {exc}")
+        return EXIT_ERROR
+
+
+def _err(line: str) -> None:
+    print(line.replace("\n", " "), file=sys.stderr)
+
+
+def load_settings_for(args):
+    from .config import load_settings
+    settings = load_settings(config_file=getattr(args, "config", None))
+    for problem in settings.problems:
+        _err(f"checkup: {problem}")
+    if getattr(args, "config", None) and not os.path.exists(args.config):
+        raise UsageError(f"{args.config}: no such file")
+    return settings
+
+
+def load_policy_for(args, settings=None):
+    from .policy import PolicyError, load_policy
+    path = getattr(args, "policy", None)
+    if not path and settings is not None:
+        path = settings.get("agent", "policy_file") or None
+    server_text = None
+    if settings is not None and settings.get("server", "url") and not getattr(args, "policy", None):
+        server_text = _cached_server_policy()
+    try:
+        return load_policy(path, text=server_text)
+    except PolicyError as exc:
+        if server_text is not None:  # a bad cached server policy must not stop the check
+            _err(f"checkup: ignoring the cached server policy: {exc}")
+            return load_policy(path)
+        raise UsageError(str(exc)) from None
+
+
+def _cached_server_policy() -> str | None:
+    try:
+        from .reporting import cached_policy_text
+    except ImportError:
+        return None
+    try:
+        return cached_policy_text()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def make_host(replay: str | None):
+    from probes.host import CaptureError, LiveHost, RecordedHost
+    if not replay:
+        return LiveHost()
+    try:
+        return RecordedHost.load(replay)
+    except CaptureError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_check(args) -> int:
+    from .pipeline import run_check
+    settings = load_settings_for(args)
+    policy = load_policy_for(args, settings)
+    host = make_host(getattr(args, "replay", None))
+    report = run_check(host, policy)
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        from .table import render_table
+        sys.stdout.write(render_table(report, color=_use_color()))
+    sys.stdout.flush()
+    return EXIT.get(report["status"], EXIT_ERROR)
+
+
+def _use_color() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def cmd_capture(args) -> int:
+    from probes import probe_all
+    from probes.host import LiveHost, RecordingHost
+    host = RecordingHost(LiveHost())
+    probe_all(host)
+    data = host.capture()
+    tmp = f"{args.file}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, args.file)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise UsageError(f"{args.file}: cannot write ({exc.strerror or exc})") from None
+    print(f"Captured {len(data['commands'])} commands, {len(data['files'])} files and "
+          f"{sum(len(v) for v in data['registry'].values())} registry values into {args.file}.")
+    print("It contains this computer's name, serial number and running program names: "
+          "share it only with your IT team.")
+    return 0
+
+
+def cmd_policy(args) -> int:
+    settings = load_settings_for(args)
+    policy = load_policy_for(args, settings)
+    sys.stdout.write(policy.to_toml())
+    return 0
+
+
+def cmd_config(args) -> int:
+    settings = load_settings_for(args)
+    try:
+        from .config import format_settings
+    except ImportError:
+        format_settings = None
+    if format_settings is not None:
+        sys.stdout.write(format_settings(settings))
+        return 0
+    for section, table in settings.values.items():
+        print(f"[{section}]")
+        for key, value in table.items():
+            origin = settings.origin.get((section, key), "default")
+            print(f"{key} = {json.dumps(value)}    # {origin}")
+        print()
+    return 0
+
+
+def cmd_tray(args) -> int:
+    try:
+        from .tray import main as tray_main
+    except ImportError as exc:
+        raise UsageError(f"checkup tray is not available here ({exc})") from None
+    return tray_main(args)
+
+
+def cmd_report(args) -> int:
+    settings = load_settings_for(args)
+    try:
+        from .reporting import report_now
+    except ImportError as exc:
+        raise UsageError(f"reporting is not available here ({exc})") from None
+    code, message = report_now(settings)
+    print(message)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

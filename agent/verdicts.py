@@ -1,0 +1,291 @@
+"""Judge facts against the policy: one small function per check.
+
+A judge returns ``Judgement(outcome, summary, observed)`` where outcome is:
+  "pass"     the check is met;
+  "bad"      not met: fail when the level is required, nudge when suggested;
+  "warn"     a softer problem (encrypting, updates partly on): always a nudge;
+  "unknown"  a fact that could change the answer could not be read;
+  "skip"     does not apply here.
+The level then turns the outcome into the status. Summaries are for employees.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from probes.fact import Fact
+
+from .policy import Policy, compare_versions
+
+STATUS_ORDER = ("pass", "skip", "unknown", "nudge", "fail")  # best to worst
+
+
+@dataclass
+class Judgement:
+    outcome: str
+    summary: str
+    observed: dict[str, Any] = field(default_factory=dict)
+
+
+ENCRYPTION_NAME = {"darwin": "FileVault", "windows": "BitLocker", "linux": "Disk encryption"}
+REMOTE_NAME = {"darwin": "Remote Login (SSH)", "windows": "Remote Desktop", "linux": "SSH remote login"}
+MAC_UPDATE_SETTINGS = {
+    "AutomaticCheckEnabled": "check for updates",
+    "AutomaticDownload": "download new updates",
+    "AutomaticallyInstallMacOSUpdates": "install macOS updates",
+    "CriticalUpdateInstall": "install security responses and system files",
+}
+
+
+def unknown(fact: Fact, what: str) -> Judgement:
+    reason = fact.reason or "it could not be read"
+    return Judgement("unknown", f"Checkup couldn't check {what}: {reason}.", dict(fact.observed))
+
+
+def _known(fact: Fact, *names: str) -> bool:
+    return all(fact.observed.get(n) is not None for n in names)
+
+
+def judge_disk_encryption(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    name = ENCRYPTION_NAME.get(platform, "Disk encryption")
+    state = fact.observed.get("state")
+    obs = dict(fact.observed)
+    if state == "on":
+        return Judgement("pass", f"{name} is on.", obs)
+    if state == "encrypting":
+        return Judgement("warn", f"{name} is still encrypting the disk. Keep the computer on power.", obs)
+    if state == "off":
+        return Judgement("bad", f"{name} is off, so anyone holding this computer can read its files.", obs)
+    if state == "suspended":
+        return Judgement("bad", f"{name} is paused, so the disk is not protected right now.", obs)
+    if state == "decrypting":
+        return Judgement("bad", f"{name} is being turned off (the disk is decrypting).", obs)
+    return unknown(fact, "disk encryption")
+
+
+def judge_firewall(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    profiles = obs.get("profiles")
+    if platform == "windows" and isinstance(profiles, dict):
+        off = [p for p in ("domain", "private", "public") if profiles.get(p) is False]
+        if off:
+            names = " and ".join(p.capitalize() for p in off)
+            kind = "network" if len(off) == 1 else "networks"
+            return Judgement("bad", f"The firewall is off for {names} {kind}.", obs)
+    enabled = obs.get("enabled")
+    if enabled is True:
+        return Judgement("pass", "The firewall is on.", obs)
+    if enabled is False:
+        return Judgement("bad", "The firewall is off.", obs)
+    return unknown(fact, "the firewall")
+
+
+def judge_screen_lock(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    limit = policy.param("screen_lock", "max_seconds", 900)
+    enabled = obs.get("enabled")
+    if enabled is False:
+        return Judgement("bad", "The screen doesn't lock with a password when you step away.", obs)
+    idle, delay = obs.get("idle_seconds"), obs.get("lock_delay_seconds")
+    if idle == 0 and enabled is not None:
+        return Judgement("bad", "The screen never locks by itself when the computer is idle.", obs)
+    if enabled is None or idle is None or delay is None:
+        return unknown(fact, "the screen lock")
+    total = idle + delay
+    if total > limit:
+        return Judgement("bad", f"The screen locks after {_duration(total)}; it should lock within "
+                                f"{_duration(limit)}.", obs)
+    return Judgement("pass", f"The screen locks after {_duration(total)} of inactivity.", obs)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} seconds" if seconds != 1 else "1 second"
+    minutes, rest = divmod(seconds, 60)
+    if rest:
+        return f"{minutes} min {rest} s"
+    return f"{minutes} minutes" if minutes != 1 else "1 minute"
+
+
+def judge_os_version(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    name = obs.get("name") or "This system"
+    os_id = fact.extra.get("os_id")
+    version = obs.get("version")
+    if version is None:
+        if fact.extra.get("rolling"):
+            return Judgement("skip", f"{name} has no version number to compare (rolling release).", obs)
+        return unknown(fact, "the system version")
+    minimum = (policy.param("os_version", "minimum", {}) or {}).get(os_id)
+    recommended = (policy.param("os_version", "recommended", {}) or {}).get(os_id)
+    if not minimum and not recommended:
+        return Judgement("skip", f"No minimum version is set for {name}.", obs)
+    shown = f"{name} {version}"
+    if minimum:
+        cmp = compare_versions(version, minimum)
+        if cmp is None:
+            return Judgement("unknown", f"Checkup couldn't read the version of {name} ({version!r}).", obs)
+        if cmp < 0:
+            return Judgement("bad", f"{shown} is out of date; {minimum} or later is needed.", obs)
+    if recommended:
+        cmp = compare_versions(version, recommended)
+        if cmp is None:
+            return Judgement("unknown", f"Checkup couldn't read the version of {name} ({version!r}).", obs)
+        if cmp < 0:
+            return Judgement("warn", f"{shown} works, but an update to {recommended} or later is recommended.", obs)
+    return Judgement("pass", f"{shown} is up to date.", obs)
+
+
+def judge_automatic_updates(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    enabled = obs.get("enabled")
+    if enabled is False:
+        return Judgement("bad", "Automatic updates are off, so security fixes don't arrive by themselves.", obs)
+    if enabled is None:
+        return unknown(fact, "automatic updates")
+    if platform == "darwin":
+        off = obs.get("settings_off") or []
+        if obs.get("complete") is False and off:
+            names = ", ".join(MAC_UPDATE_SETTINGS.get(k, k) for k in off)
+            return Judgement("warn", f"Automatic updates are only partly on (off: {names}).", obs)
+        if obs.get("complete") is None:
+            return unknown(fact, "every automatic update setting")
+    return Judgement("pass", "Automatic updates are on.", obs)
+
+
+def judge_system_integrity(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    if platform == "darwin":
+        sip = obs.get("sip")
+        if sip is True:
+            return Judgement("pass", "System Integrity Protection is on.", obs)
+        if sip is False:
+            return Judgement("bad", "System Integrity Protection is off or only partly on.", obs)
+        return unknown(fact, "System Integrity Protection")
+    if platform == "windows":
+        uac, sb = obs.get("uac"), obs.get("secure_boot")
+        off = [n for n, v in (("User Account Control", uac), ("Secure Boot", sb)) if v is False]
+        if off:
+            return Judgement("bad", f"{' and '.join(off)} {'is' if len(off) == 1 else 'are'} off.", obs)
+        if uac is True and sb is True:
+            return Judgement("pass", "User Account Control and Secure Boot are on.", obs)
+        return unknown(fact, "User Account Control and Secure Boot")
+    sb = obs.get("secure_boot")
+    if sb is True:
+        return Judgement("pass", "Secure Boot is on.", obs)
+    if sb is False:
+        return Judgement("bad", "Secure Boot is off.", obs)
+    return unknown(fact, "Secure Boot")
+
+
+def judge_remote_login(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    name = REMOTE_NAME.get(platform, "Remote login")
+    enabled = obs.get("enabled")
+    if enabled is False:
+        return Judgement("pass", f"{name} is off.", obs)
+    if enabled is True:
+        return Judgement("bad", f"{name} is on, so this computer accepts logins over the network.", obs)
+    return unknown(fact, name)
+
+
+def judge_gatekeeper(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    enabled = obs.get("enabled")
+    if enabled is True:
+        return Judgement("pass", "Gatekeeper checks apps before they open.", obs)
+    if enabled is False:
+        return Judgement("bad", "Gatekeeper is off, so apps from anywhere can open unchecked.", obs)
+    return unknown(fact, "Gatekeeper")
+
+
+def judge_antivirus(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    obs = dict(fact.observed)
+    products = obs.get("products")
+    if not isinstance(products, list):
+        return unknown(fact, "antivirus")
+    good = [p for p in products if p.get("enabled") and p.get("up_to_date")]
+    if good:
+        return Judgement("pass", f"{good[0].get('name') or 'Antivirus'} is on and up to date.", obs)
+    if not products:
+        return Judgement("bad", "No antivirus is installed.", obs)
+    on = [p for p in products if p.get("enabled")]
+    if on:
+        return Judgement("bad", f"{on[0].get('name') or 'Antivirus'} is on but out of date.", obs)
+    return Judgement("bad", "Antivirus is turned off.", obs)
+
+
+def judge_security_software(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    required = policy.required_software(platform)
+    if not required:
+        return Judgement("skip", "Your company requires no monitoring software on this computer.", {})
+    procs = fact.extra.get("processes")
+    if not procs:
+        return Judgement("unknown", "Checkup couldn't list the running programs.",
+                         {"required": required})
+    running_names = {_proc_key(p) for p in procs}
+    running = [n for n in required if _proc_key(n) in running_names]
+    missing = [n for n in required if _proc_key(n) not in running_names]
+    obs = {"required": required, "running": running, "missing": missing}
+    if missing:
+        return Judgement("bad", f"Required security software is not running: {', '.join(missing)}.", obs)
+    return Judgement("pass", "The security software your company requires is running.", obs)
+
+
+def _proc_key(name: str) -> str:
+    name = name.strip().lower()
+    return name[:-4] if name.endswith(".exe") else name
+
+
+JUDGES: dict[str, Callable[[Fact, Policy, str], Judgement]] = {
+    "disk_encryption": judge_disk_encryption,
+    "firewall": judge_firewall,
+    "screen_lock": judge_screen_lock,
+    "os_version": judge_os_version,
+    "automatic_updates": judge_automatic_updates,
+    "system_integrity": judge_system_integrity,
+    "remote_login": judge_remote_login,
+    "gatekeeper": judge_gatekeeper,
+    "antivirus": judge_antivirus,
+    "security_software": judge_security_software,
+}
+
+
+def status_of(outcome: str, level: str) -> str:
+    if level == "off":
+        return "skip"
+    if outcome == "bad":
+        return "fail" if level == "required" else "nudge"
+    if outcome == "warn":
+        return "nudge"
+    return outcome  # pass, unknown, skip
+
+
+def judge(check_id: str, fact: Fact, policy: Policy, platform: str) -> tuple[str, Judgement]:
+    """(status, judgement) for one check."""
+    level = policy.level(check_id)
+    if level == "off":
+        return "skip", Judgement("skip", "Your company has turned this check off.", {})
+    if fact.skip:
+        return "skip", Judgement("skip", _sentence(fact.skip), {})
+    try:
+        j = JUDGES[check_id](fact, policy, platform)
+    except Exception as exc:  # noqa: BLE001 - a judging bug must not crash the run
+        j = Judgement("unknown", f"Checkup couldn't judge this check ({type(exc).__name__}).", {})
+    return status_of(j.outcome, level), j
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith(".") else text + "."
+
+
+def device_status(statuses: list[str]) -> str:
+    if "fail" in statuses:
+        return "fail"
+    if "nudge" in statuses:
+        return "nudge"
+    if "pass" in statuses:
+        return "pass"
+    return "unknown"
