@@ -1,0 +1,23 @@
+"""Windows probes (SOURCES.md, "Windows"): registry values, PowerShell and a few System32 tools."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..fact import Fact
+from ..host import Host
+from . import (antivirus, automatic_updates, disk_encryption, firewall, os_version, remote_login,
+               screen_lock, system_integrity)
+from .identity import identity
+
+CHECKS: dict[str, Callable[[Host], Fact]] = {
+    "disk_encryption": disk_encryption.probe,
+    "firewall": firewall.probe,
+    "screen_lock": screen_lock.probe,
+    "os_version": os_version.probe,
+    "automatic_updates": automatic_updates.probe,
+    "system_integrity": system_integrity.probe,
+    "remote_login": remote_login.probe,
+    "antivirus": antivirus.probe,
+}
+
+__all__ = ["CHECKS", "identity"]

@@ -1,0 +1,120 @@
+"""Helpers shared by the Windows probes: program paths, PowerShell, lenient registry values."""
+from __future__ import annotations
+
+import ntpath
+import re
+
+from ..host import DEFAULT_TIMEOUT, Host, Result
+
+# The four PowerShell scripts of SOURCES.md, verbatim (captures match them exactly).
+SERIAL_SCRIPT = "(Get-CimInstance -ClassName Win32_BIOS).SerialNumber"
+UUID_SCRIPT = "(Get-CimInstance -ClassName Win32_ComputerSystemProduct).UUID"
+BITLOCKER_SCRIPT = ("(New-Object -ComObject Shell.Application).NameSpace('C:').Self"
+                    ".ExtendedProperty('System.Volume.BitLockerProtection')")
+ANTIVIRUS_SCRIPT = ("Get-CimInstance -Namespace root/SecurityCenter2 -ClassName AntiVirusProduct"
+                    " | Select-Object displayName,productState | ConvertTo-Json")
+
+# The placeholder serial numbers firmware vendors leave behind (compared case-insensitively).
+PLACEHOLDER_SERIALS = frozenset(s.lower() for s in (
+    "To Be Filled By O.E.M.", "Default string", "System Serial Number", "Not Specified",
+    "None", "0", "123456789", "", "Not Applicable", "Not Available", "N/A",
+))
+
+
+def system_root(host: Host) -> str:
+    try:
+        root = host.env("SystemRoot")
+    except Exception:  # noqa: BLE001 - a broken host must not break the probe
+        root = None
+    return root.strip() if isinstance(root, str) and root.strip() else "C:\\Windows"
+
+
+def system32(host: Host, *parts: str) -> str:
+    """An absolute path under %SystemRoot%\\System32 (Windows separators on every OS)."""
+    return ntpath.join(system_root(host), "System32", *parts)
+
+
+def powershell_path(host: Host) -> str:
+    return system32(host, "WindowsPowerShell", "v1.0", "powershell.exe")
+
+
+def run(host: Host, argv: list[str]) -> Result:
+    """host.run that never raises (a broken host reads as a missing program)."""
+    try:
+        result = host.run(argv, timeout=DEFAULT_TIMEOUT)
+    except Exception:  # noqa: BLE001
+        return Result(error="not_found")
+    return result if isinstance(result, Result) else Result(error="not_found")
+
+
+def powershell(host: Host, script: str) -> Result:
+    return run(host, [powershell_path(host), "-NoProfile", "-NonInteractive", "-Command", script])
+
+
+def registry(host: Host, key: str, value: str):
+    """host.registry that never raises; only str / int come back, anything else is None."""
+    try:
+        got = host.registry(key, value)
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(got, bool):
+        return int(got)
+    return got if isinstance(got, (str, int)) else None
+
+
+_INT = re.compile(r"[+-]?\d+")
+_HEX = re.compile(r"0x[0-9a-f]+", re.IGNORECASE)
+
+
+def to_int(value) -> int | None:
+    """A registry number, lenient: DWORD ints, or numeric REG_SZ strings ("600", " 1 ", "0x258")."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip().rstrip("\x00").strip()
+    if _INT.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # pragma: no cover - fullmatch guarantees digits
+            return None
+    if _HEX.fullmatch(text):
+        return int(text, 16)
+    return None
+
+
+class Absent:
+    """Marker for a registry value that is not there (as opposed to one that is unreadable)."""
+
+
+ABSENT = Absent()
+
+
+def read_int(host: Host, key: str, value: str):
+    """ABSENT when the value is not set, an int when it reads as a number, None when it is garbage."""
+    raw = registry(host, key, value)
+    if raw is None:
+        return ABSENT
+    return to_int(raw)
+
+
+def first_override(host: Host, keys: tuple[str, ...], value: str):
+    """read_int of the first key in ``keys`` where ``value`` is set (policy keys first)."""
+    for key in keys:
+        got = read_int(host, key, value)
+        if got is not ABSENT:
+            return got
+    return ABSENT
+
+
+def clean_output(text: str | None) -> str:
+    """Command output without BOM, NULs and surrounding blanks."""
+    if not isinstance(text, str):
+        return ""
+    return text.replace("\ufeff", "").replace("\x00", "").strip()
+
+
+def is_placeholder_serial(serial: str) -> bool:
+    return " ".join(serial.split()).lower() in PLACEHOLDER_SERIALS
