@@ -1,0 +1,184 @@
+"""The command line as a person and a script use it: output, exit codes, bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+COMPLIANT_MAC = FIXTURES / "macos" / "sonoma-14-6-compliant.json"
+FAILING_WIN = FIXTURES / "windows" / "win10-22h2-bitlocker-off-firewall-partly-off.json"
+
+
+def checkup(*args, env=None, stdin=None):
+    full_env = dict(os.environ)
+    full_env.pop("NO_COLOR", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
+                          timeout=60, env=full_env, cwd=ROOT, input=stdin)
+
+
+def fixture_policy(capture: Path, tmp_path: Path) -> str:
+    p = tmp_path / "policy.toml"
+    p.write_text(json.loads(capture.read_text())["policy"])
+    return str(p)
+
+
+def test_table_is_worst_first_with_hints_and_no_colour_when_piped(tmp_path):
+    proc = checkup("check", "--replay", str(FAILING_WIN), "--policy", fixture_policy(FAILING_WIN, tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    out = proc.stdout
+    assert "\033[" not in out
+    rows = [line for line in out.splitlines() if line.startswith("  ") and "->" not in line]
+    labels = [r.split()[0] for r in rows]
+    order = {"FAIL": 4, "FIX": 3, "UNKNOWN": 2, "SKIP": 1, "OK": 0}
+    ranks = [order[label] for label in labels]
+    assert ranks == sorted(ranks, reverse=True), out
+    assert "-> " in out  # a fix hint under the failing lines
+    assert "Needs attention" in out
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
+    from agent.table import render_table
+    from agent.pipeline import run_check
+    from agent.policy import load_policy
+    from probes.host import RecordedHost
+    report = run_check(RecordedHost.load(str(FAILING_WIN)), load_policy(fixture_policy(FAILING_WIN, tmp_path)))
+    assert "\033[31m" in render_table(report, color=True)
+    assert "\033[" not in render_table(report, color=False)
+    from agent import cli
+    os.environ["NO_COLOR"] = "1"
+    try:
+        assert cli._use_color() is False
+    finally:
+        del os.environ["NO_COLOR"]
+
+
+def test_json_and_exit_code_pass_or_nudge(tmp_path):
+    proc = checkup("check", "--json", "--replay", str(COMPLIANT_MAC), "--policy", fixture_policy(COMPLIANT_MAC, tmp_path))
+    report = json.loads(proc.stdout)
+    assert report["schema"] == 1 and report["checked_at"].endswith("Z")
+    assert {c["id"] for c in report["checks"]} >= {"disk_encryption", "firewall", "security_software"}
+    assert proc.returncode == {"pass": 0, "nudge": 1}[report["status"]]
+
+
+def test_all_passing_exits_zero(tmp_path):
+    policy = tmp_path / "lenient.toml"
+    policy.write_text('[os_version]\nrecommended = {}\n')
+    proc = checkup("check", "--replay", str(COMPLIANT_MAC), "--policy", str(policy))
+    assert proc.returncode == 0, proc.stdout
+    assert "All good" in proc.stdout
+
+
+def test_version_and_help():
+    proc = checkup("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("checkup ")
+    proc = checkup("--help")
+    assert proc.returncode == 0 and "capture" in proc.stdout and "Exit codes" in proc.stdout
+
+
+def test_policy_show_prints_effective_policy(tmp_path):
+    p = tmp_path / "p.toml"
+    p.write_text("[screen_lock]\nmax_seconds = 120\n")
+    proc = checkup("policy", "show", "--policy", str(p))
+    assert proc.returncode == 0
+    assert "max_seconds = 120" in proc.stdout and "[disk_encryption]" in proc.stdout
+
+
+def one_line_error(proc, *needles):
+    assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "not a valid JSON"),
+    (b"{not json", "line 1"),
+    (b"[1, 2, 3]", "JSON object"),
+    (b'"just a string"', "JSON object"),
+    (b'{"platform": "beos"}', "unknown platform"),
+    (b'{"commands": []}', "unknown platform"),
+    (b"\x00\xff\xfe garbage \x89PNG", "not a valid JSON"),
+    (b'{"platform": "linux", "commands": [' * 1, "line 1"),
+])
+def test_bad_capture_is_one_clear_line(tmp_path, content, needle):
+    f = tmp_path / "capture.json"
+    f.write_bytes(content)
+    one_line_error(checkup("check", "--replay", str(f)), str(f), needle)
+
+
+def test_missing_capture_and_policy_files(tmp_path):
+    one_line_error(checkup("check", "--replay", str(tmp_path / "none.json")), "none.json", "no such file")
+    one_line_error(checkup("check", "--replay", str(COMPLIANT_MAC), "--policy", str(tmp_path / "p.toml")),
+                   "p.toml", "no such file")
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("[firewall\n", "line"),
+    ("[antivirus_plus]\nlevel='required'\n", "antivirus_plus"),
+    ("[firewall]\nlevel='sometimes'\n", "firewall.level"),
+    ("[screen_lock]\nmax_seconds='soon'\n", "screen_lock.max_seconds"),
+])
+def test_bad_policy_is_one_clear_line(tmp_path, body, needle):
+    p = tmp_path / "policy.toml"
+    p.write_text(body)
+    one_line_error(checkup("check", "--replay", str(COMPLIANT_MAC), "--policy", str(p)), str(p), needle)
+    one_line_error(checkup("policy", "show", "--policy", str(p)), str(p), needle)
+
+
+def test_unknown_subcommand_and_flag():
+    one_line_error(checkup("frobnicate"), "frobnicate")
+    one_line_error(checkup("check", "--colour"), "--colour")
+
+
+def test_extra_keys_in_a_capture_are_ignored(tmp_path):
+    data = json.loads(COMPLIANT_MAC.read_text())
+    data["something_new"] = {"x": 1}
+    data["commands"].append({"argv": "not a list"})
+    data["commands"].append("garbage")
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(data))
+    proc = checkup("check", "--json", "--replay", str(f))
+    assert proc.returncode in (0, 1, 2), proc.stderr
+    json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("mangle", ["empty_object_platform_only", "truncated_outputs", "huge", "all_errors"])
+def test_mangled_captures_never_crash(tmp_path, mangle):
+    data = json.loads(FAILING_WIN.read_text())
+    if mangle == "empty_object_platform_only":
+        data = {"platform": "windows"}
+    elif mangle == "truncated_outputs":
+        for c in data["commands"]:
+            if "stdout" in c:
+                c["stdout"] = c["stdout"][: len(c["stdout"]) // 3]
+        data["registry"] = {k: {n: (str(v)[:1] if isinstance(v, str) else v) for n, v in vals.items()}
+                            for k, vals in data["registry"].items()}
+    elif mangle == "huge":
+        for c in data["commands"]:
+            c["stdout"] = "x" * 200_000 + "\r\n" + c.get("stdout", "")
+    elif mangle == "all_errors":
+        for c in data["commands"]:
+            for k in ("stdout", "stderr", "returncode"):
+                c.pop(k, None)
+            c["error"] = "timeout"
+        data["registry"] = {}
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(data))
+    proc = checkup("check", "--json", "--replay", str(f))
+    assert proc.returncode in (0, 1, 2, 3) and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    for check in report["checks"]:
+        assert check["status"] in ("pass", "skip", "unknown", "nudge", "fail")
+    if mangle in ("empty_object_platform_only", "all_errors"):
+        by_id = {c["id"]: c for c in report["checks"]}
+        assert by_id["disk_encryption"]["status"] == "unknown"
+        assert by_id["firewall"]["status"] == "unknown"
