@@ -39,7 +39,7 @@ def test_fixture_observed(path):
             if check not in CHECKS:
                 continue
             got = resolve(checks, key[len("checks."):])
-        elif key.split(".")[1] in device:
+        elif key.startswith("device.") and key.split(".")[1] in device:
             got = device[key.split(".")[1]]
         else:
             continue
