@@ -16,7 +16,7 @@ from ._util import CSRUTIL, failure, not_understood, run
 _STATUS = re.compile(
     r"System Integrity Protection status:\s*(enabled|disabled|unknown)\s*(\(Custom Configuration\))?\s*\.?",
     re.IGNORECASE)
-_ITEM = re.compile(r"^\s*([A-Za-z][A-Za-z .]*?):\s*(enabled|disabled)\s*$", re.IGNORECASE | re.MULTILINE)
+_ITEM = re.compile(r"^\s*([A-Za-z][A-Za-z .-]*?):\s*(enabled|disabled)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 def parse_csrutil(text: str | None) -> bool | None:

@@ -1,0 +1,86 @@
+"""Property tests: any output, exit code or error for every command -> a Fact, never an exception."""
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import probes.darwin as darwin
+from probes.fact import Fact
+from probes.host import Host, Result
+
+# Text that looks a little like the real answers, so the parsers' deeper branches are reached.
+WORDS = st.sampled_from([
+    "FileVault is On.", "FileVault is Off.", "Encryption in progress", "Decryption in progress",
+    "Deferred enablement", "(State = 1)", "(State = 0)", "(State = 2)", "(State = -1)",
+    "Stealth mode enabled", "stealth mode is off", "screenLock delay is 5 seconds",
+    "screenLock is off", "screenLock delay is immediate", " displaysleep 10", "0", "300", "1",
+    "does not exist", "System Integrity Protection status: enabled.", "(Custom Configuration)",
+    "assessments enabled", "assessments disabled", "Remote Login: On", "administrator access",
+    "ProductName:\t\tmacOS", "ProductVersion:\t14.4", "BuildVersion:\t23E224",
+    "ProductVersionExtra:\t(a)", '"IOPlatformSerialNumber" = "C02X"', '"model" = <"Mac14,2">',
+    '"IOPlatformUUID" = "0D9B3E71-6C2A-5F48-B317-92E4A0C6D85F"', "com.openssh.sshd = {",
+    "\t", "\n", "\r\n", ":", "=", "\x00", "\ufeff"])
+TEXT = st.one_of(st.text(max_size=200), st.lists(st.one_of(WORDS, st.text(max_size=10)), max_size=12).map("".join))
+RESULT = st.one_of(
+    st.builds(Result, returncode=st.one_of(st.none(), st.integers(-300, 300)), stdout=TEXT, stderr=TEXT),
+    st.builds(Result, error=st.sampled_from(["timeout", "not_found", "denied"])),
+)
+
+
+class ArbitraryHost(Host):
+    platform = "darwin"
+
+    def __init__(self, data, admin):
+        self._data = data
+        self._admin = admin
+
+    def run(self, argv, timeout=10.0):
+        return self._data.draw(RESULT)
+
+    def read_text(self, path):
+        return self._data.draw(st.one_of(st.none(), TEXT))
+
+    def is_admin(self):
+        return self._admin
+
+
+CHECKS = sorted(darwin.CHECKS)
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), admin=st.booleans())
+def test_probe_never_raises(check, data, admin):
+    fact = darwin.CHECKS[check](ArbitraryHost(data, admin))
+    assert isinstance(fact, Fact)
+    # every field is either observed or has a reason, never both
+    assert not set(fact.observed) & set(fact.unread)
+    assert all(isinstance(r, str) and r for r in fact.unread.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), admin=st.booleans())
+def test_identity_never_raises(data, admin):
+    got = darwin.identity(ArbitraryHost(data, admin))
+    assert set(got) == {"serial", "hardware_uuid", "model"}
+    assert all(v is None or isinstance(v, str) for v in got.values())
+
+
+class RaisingHost(Host):
+    platform = "darwin"
+
+    def run(self, argv, timeout=10.0):
+        raise RuntimeError("broken host")
+
+    def is_admin(self):
+        raise RuntimeError("broken host")
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_probe_survives_a_raising_host(check):
+    fact = darwin.CHECKS[check](RaisingHost())
+    assert isinstance(fact, Fact) and fact.unread
+
+
+def test_checks_cover_darwin():
+    assert set(CHECKS) == {"disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
+                           "system_integrity", "remote_login", "gatekeeper"}
