@@ -22,6 +22,8 @@ CASES = {
     "deferred.txt": "off",
     # a Jamf script's notes: the master keychain line comes first, on or off
     "master-keychain-on.txt": "on",
+    # MikeMcQuaid/strap and many dotfiles scripts grep fdesetup for this exact reply (enabled at next boot)
+    "off-pending-restart.txt": "off",
     "empty.txt": None,
     "garbage.txt": None,  # made up
 }
