@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ntpath
 import re
+import unicodedata
 
 from ..host import DEFAULT_TIMEOUT, Host, Result
 
@@ -118,3 +119,15 @@ def clean_output(text: str | None) -> str:
 
 def is_placeholder_serial(serial: str) -> bool:
     return " ".join(serial.split()).lower() in PLACEHOLDER_SERIALS
+
+
+def fold(text: str) -> str:
+    """Lower case, single spaces, every non-ASCII character as "?".
+
+    manage-bde and netsh write in the OEM code page when their output is piped, so on a
+    German or French machine "Vollständig" may arrive as "Vollst\ufffdndig" (or in another
+    code page's letters). Comparing folded text matches every such spelling.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(c if ord(c) < 128 else "?" for c in text)
+    return " ".join(text.split()).lower()

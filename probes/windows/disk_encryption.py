@@ -5,7 +5,7 @@ import re
 
 from ..fact import Fact
 from ..host import DENIED, Host
-from ._util import BITLOCKER_SCRIPT, clean_output, powershell, run, system32
+from ._util import BITLOCKER_SCRIPT, clean_output, fold, powershell, run, system32
 
 # System.Volume.BitLockerProtection (SOURCES.md).
 SHELL_STATES = {0: "off", 1: "on", 2: "off", 3: "encrypting", 4: "decrypting", 5: "suspended"}
@@ -66,15 +66,20 @@ def parse_shell_value(text: str | None) -> str | None:
     return SHELL_STATES.get(int(value))
 
 
+_CONVERSION = {fold(k): v for k, v in CONVERSION.items()}
+_PROTECTION = tuple((fold(k), v) for k, v in PROTECTION)
+_ACCESS_DENIED = tuple(fold(k) for k in ACCESS_DENIED)
+
+
 def _normalise(value: str) -> str:
-    return " ".join(value.split()).lower().rstrip(".").strip()
+    return fold(value).rstrip(".").strip()
 
 
 def parse_manage_bde(text: str | None, returncode: int | None = 0) -> str | None:
     """`manage-bde -status C:` -> on/off/encrypting/decrypting/suspended, "denied", or None."""
     output = text if isinstance(text, str) else ""
-    lowered = " ".join(output.split()).lower()
-    if any(phrase in lowered for phrase in ACCESS_DENIED) or returncode in ACCESS_DENIED_CODES:
+    folded = fold(output)
+    if any(phrase in folded for phrase in _ACCESS_DENIED) or returncode in ACCESS_DENIED_CODES:
         return DENIED_TEXT
     conversion = protection = None
     for line in output.splitlines():
@@ -82,10 +87,10 @@ def parse_manage_bde(text: str | None, returncode: int | None = 0) -> str | None
         if not sep:
             continue
         value = _normalise(value)
-        if conversion is None and value in CONVERSION:
-            conversion = CONVERSION[value]
+        if conversion is None and value in _CONVERSION:
+            conversion = _CONVERSION[value]
         elif protection is None:
-            for prefix, on in PROTECTION:
+            for prefix, on in _PROTECTION:
                 if value.startswith(prefix):
                     protection = on
                     break

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..fact import Fact
 from ..host import Host
-from ._util import ABSENT, read_int, run, system32
+from ._util import ABSENT, fold, read_int, run, system32
 
 PROFILES = ("domain", "private", "public")
 LOCAL = r"HKLM\SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy"
@@ -23,6 +23,8 @@ HEADING_WORDS = (
 )
 STATE_LABELS = ("state", "status", "état", "etat")
 STATE_VALUES = {"on": True, "off": False, "ein": True, "aus": False, "actif": True}
+_HEADING_WORDS = tuple((p, tuple(fold(w) for w in words)) for p, words in HEADING_WORDS)
+_STATE_LABELS = tuple(fold(label) for label in STATE_LABELS)
 
 
 def registry_value(value) -> bool | None:
@@ -38,9 +40,9 @@ def _heading_profile(line: str) -> str | None:
     text = line.strip()
     if not text.endswith(":"):
         return None
-    lowered = text.lower()
-    for profile, words in HEADING_WORDS:
-        if any(word in lowered for word in words):
+    folded = fold(text)
+    for profile, words in _HEADING_WORDS:
+        if any(word in folded for word in words):
             return profile
     return None
 
@@ -57,8 +59,8 @@ def parse_netsh(text: str | None) -> dict[str, bool]:
         parts = line.split()
         if current is None or current in states or len(parts) != 2:
             continue
-        label, value = parts[0].lower(), parts[1].lower()
-        if label in STATE_LABELS and value in STATE_VALUES:
+        label, value = fold(parts[0]), fold(parts[1])
+        if label in _STATE_LABELS and value in STATE_VALUES:
             states[current] = STATE_VALUES[value]
     return states
 

@@ -204,3 +204,30 @@ def test_serial(case, expected):
 ])
 def test_uuid(text, expected):
     assert parse_uuid(text) == expected
+
+
+# manage-bde and netsh write in the OEM code page (cp850 on German and French Windows) when
+# piped; the host decodes leniently as UTF-8, so each accented letter becomes U+FFFD. Run the
+# localized real outputs through that exact path.
+from probes.host import decode  # noqa: E402
+
+
+def as_oem_piped(text: str, codepage: str) -> str:
+    return decode(text.encode(codepage))
+
+
+LOCALIZED_BDE = [c for c in MANAGE_BDE if c.startswith(("de_", "fr_"))]
+LOCALIZED_NETSH = [c for c in NETSH if c.startswith(("de_", "fr_"))]
+
+
+@pytest.mark.parametrize("codepage", ["cp850", "cp1252", "utf-16"])
+@pytest.mark.parametrize("case", LOCALIZED_BDE)
+def test_manage_bde_oem_code_page(case, codepage):
+    text = as_oem_piped(read("manage_bde", case), codepage)
+    assert disk_encryption.parse_manage_bde(text) == MANAGE_BDE[case]
+
+
+@pytest.mark.parametrize("codepage", ["cp850", "cp1252", "utf-16"])
+@pytest.mark.parametrize("case", LOCALIZED_NETSH)
+def test_netsh_oem_code_page(case, codepage):
+    assert firewall.parse_netsh(as_oem_piped(read("netsh", case), codepage)) == NETSH[case]
