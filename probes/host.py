@@ -163,7 +163,20 @@ class LiveHost(Host):
         except subprocess.TimeoutExpired:
             self._kill(proc)
             return Result(error=TIMEOUT)
-        return Result(returncode=proc.returncode, stdout=decode(out), stderr=decode(err))
+        return Result(returncode=proc.returncode, stdout=self._decode(out), stderr=self._decode(err))
+
+    def _decode(self, data: bytes) -> str:
+        """Windows console tools (manage-bde, netsh) print in the OEM code page."""
+        if self.platform == "windows" and data:
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                try:
+                    import ctypes
+                    return data.decode(f"cp{ctypes.windll.kernel32.GetOEMCP()}", errors="replace")  # type: ignore[attr-defined]
+                except Exception:  # noqa: BLE001
+                    pass
+        return decode(data)
 
     def _kill(self, proc: subprocess.Popen) -> None:
         try:

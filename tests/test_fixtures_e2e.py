@@ -14,7 +14,7 @@ import pytest
 from agent.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CASES = sorted(FIXTURES.glob("*/*.json"))
+CASES = sorted(c for os_dir in ("macos", "windows", "linux") for c in (FIXTURES / os_dir).glob("*.json"))
 MISSING = object()
 
 
