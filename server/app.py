@@ -1,0 +1,304 @@
+"""The FastAPI application: protocol v1 for agents, HTML pages for IT."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import threading
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from . import __version__
+from .config import ServerConfig
+from .db import make_engine, migrate, secret_key, utcnow
+from .ingest import CONFLICT, DUPLICATE, STORED, UNAUTHORIZED, Item, Writer, prune
+from .models import Device, EnrollToken, OrgPolicy
+from .ratelimit import Buckets
+from .schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report
+from .security import matches, new_secret, sha256_hex, split_secret
+
+log = logging.getLogger("checkup.server")
+
+MAX_ENROLL_BYTES = 16 * 1024
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over ``limit`` bytes without reading it all."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            if int(length) > limit:
+                raise TooLarge
+        except ValueError:
+            raise TooLarge from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def problem(status: int, detail, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _errors(exc: ValidationError) -> list[dict]:
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")}
+            for e in exc.errors(include_url=False, include_input=False)][:20]
+
+
+def bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+class State:
+    """What one server process holds: engine, writer, rate limits, session key."""
+
+    def __init__(self, cfg: ServerConfig, engine: Engine):
+        self.cfg = cfg
+        self.engine = engine
+        self.writer = Writer(engine, batch_max=int(cfg.get("server", "batch_max", 256)))
+        self.report_buckets = Buckets(float(cfg.get("server", "reports_per_minute")),
+                                      int(cfg.get("server", "report_burst")))
+        self.enroll_buckets = Buckets(30, 30)   # per client address
+        self.login_buckets = Buckets(10, 10)    # per client address
+        env_name = cfg.get("server", "secret_key_env") or ""
+        self.secret_key = os.environ.get(env_name) if env_name else None
+        self.secret_key = self.secret_key or secret_key(engine)
+        self._prune_stop = threading.Event()
+        self._prune_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.writer.start()
+        self._prune_thread = threading.Thread(target=self._prune_loop, name="checkup-prune",
+                                              daemon=True)
+        self._prune_thread.start()
+
+    def stop(self) -> None:
+        self._prune_stop.set()
+        self.writer.stop()
+
+    def _prune_loop(self) -> None:
+        while not self._prune_stop.wait(3600):
+            try:
+                prune(self.engine, int(self.cfg.get("server", "keep_reports_days")),
+                      int(self.cfg.get("server", "keep_history_days")))
+            except Exception:  # noqa: BLE001
+                log.exception("pruning failed")
+
+
+def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: bool = True) -> FastAPI:
+    engine = engine or make_engine(cfg.database_url)
+    if run_migrations:
+        migrate(engine)
+    state = State(cfg, engine)
+    max_report = int(cfg.get("server", "max_report_bytes"))
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    app = FastAPI(title="Checkup server", version=__version__, lifespan=lifespan,
+                  description="Protocol v1 for Checkup agents, and IT's fleet pages.",
+                  docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
+    app.state.checkup = state
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Content-Security-Policy",
+                     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        if request.url.scheme == "https":
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    # -- protocol v1 ------------------------------------------------------
+    @app.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
+              responses={401: {"model": Problem}, 413: {"model": Problem},
+                         422: {"model": Problem}, 429: {"model": Problem}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": EnrollRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+              tags=["agents"], summary="Enroll a device with an enrollment token")
+    async def enroll(request: Request):
+        client = request.client.host if request.client else "?"
+        wait = state.enroll_buckets.take(client)
+        if wait:
+            return problem(429, "too many enrollments from this address",
+                           {"Retry-After": Buckets.retry_after(wait)})
+        try:
+            raw = await read_body(request, MAX_ENROLL_BYTES)
+        except TooLarge:
+            return problem(413, f"body larger than {MAX_ENROLL_BYTES} bytes")
+        try:
+            req = EnrollRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            return problem(422, _errors(exc))
+        from starlette.concurrency import run_in_threadpool
+        result = await run_in_threadpool(_enroll, engine, req)
+        if result is None:
+            return problem(401, "enrollment token unknown, expired, used up or revoked")
+        return JSONResponse(result, status_code=201)
+
+    @app.post("/api/v1/reports", status_code=202, response_model=Accepted,
+              responses={401: {"model": Problem}, 403: {"model": Problem},
+                         409: {"model": Problem}, 413: {"model": Problem},
+                         422: {"model": Problem}, 429: {"model": Problem}},
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": Report.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+              tags=["agents"], summary="Store one report (the `checkup check --json` object + report_id)")
+    async def post_report(request: Request):
+        secret = bearer(request)
+        device_id = split_secret(secret) if secret else None
+        if device_id is None:
+            return problem(401, "missing or malformed device secret; enroll again",
+                           {"WWW-Authenticate": "Bearer"})
+        secret_hash = sha256_hex(secret)
+        wait = state.report_buckets.take(secret_hash)
+        if wait:
+            return problem(429, "too many reports from this device",
+                           {"Retry-After": Buckets.retry_after(wait)})
+        try:
+            raw = await read_body(request, max_report)
+        except TooLarge:
+            return problem(413, f"report larger than {max_report} bytes")
+        try:
+            rep = Report.model_validate_json(raw)
+        except ValidationError as exc:
+            return problem(422, _errors(exc))
+        if rep.device_id is not None and rep.device_id != device_id:
+            return problem(403, "a device may only send its own reports")
+        now = utcnow()
+        if rep.checked_at < now - dt.timedelta(days=30):
+            return problem(422, "report is older than 30 days")
+        item = Item(device_id=device_id, secret_hash=secret_hash, report_id=str(rep.report_id),
+                    checked_at=rep.checked_at, status=rep.status,
+                    device=rep.device.model_dump(), agent_version=rep.agent_version,
+                    checks={c.id: c.status for c in rep.checks}, body=raw.decode("utf-8"))
+        try:
+            result = await asyncio.wrap_future(state.writer.submit(item))
+        except Exception:  # noqa: BLE001
+            return problem(500, "report not stored; send it again")
+        if result == UNAUTHORIZED:
+            return problem(401, "unknown device or wrong secret; enroll again",
+                           {"WWW-Authenticate": "Bearer"})
+        if result == CONFLICT:
+            return problem(409, "this report_id belongs to another device")
+        return JSONResponse({"report_id": item.report_id, "stored": result == STORED},
+                            status_code=202)
+
+    @app.get("/api/v1/policy", tags=["agents"],
+             summary="The organisation's policy (TOML) with an ETag; 204 when there is none",
+             responses={200: {"content": {"application/toml": {}}}, 204: {}, 304: {},
+                        401: {"model": Problem}})
+    def get_policy(request: Request):
+        secret = bearer(request)
+        if not secret or not _device_ok(engine, secret):
+            return problem(401, "unknown device or wrong secret; enroll again",
+                           {"WWW-Authenticate": "Bearer"})
+        with engine.connect() as conn:
+            row = conn.execute(select(OrgPolicy.text, OrgPolicy.etag)
+                               .where(OrgPolicy.id == 1)).first()
+        if row is None:
+            return Response(status_code=204)
+        inm = request.headers.get("if-none-match", "")
+        if row.etag in [t.strip() for t in inm.split(",")]:
+            return Response(status_code=304, headers={"ETag": row.etag})
+        return PlainTextResponse(row.text, media_type="application/toml; charset=utf-8",
+                                 headers={"ETag": row.etag, "Cache-Control": "no-cache"})
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        with engine.connect() as conn:
+            conn.execute(select(1))
+        return {"ok": True, "version": __version__}
+
+    from .web import add_web_routes
+    add_web_routes(app, state)
+    return app
+
+
+def _device_ok(engine: Engine, secret: str) -> bool:
+    device_id = split_secret(secret)
+    if device_id is None:
+        return False
+    with engine.connect() as conn:
+        stored = conn.execute(select(Device.secret_hash).where(Device.id == device_id)).scalar()
+    return matches(secret, stored)
+
+
+def _enroll(engine: Engine, req: EnrollRequest) -> dict | None:
+    token = req.enroll_token.strip()
+    token_id = split_secret(token)
+    now = utcnow()
+    with engine.begin() as conn:
+        row = None
+        if token_id:
+            q = select(EnrollToken).where(EnrollToken.id == token_id)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update()
+            row = conn.execute(q).first()
+        if not matches(token, row.secret_hash if row else None):
+            return None
+        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) \
+                or (row.max_uses is not None and row.uses >= row.max_uses):
+            return None
+        conn.execute(update(EnrollToken).where(EnrollToken.id == token_id)
+                     .values(uses=EnrollToken.uses + 1))
+        d = req.device
+        device_id, reused = uuid.uuid4().hex, False
+        # The same hardware enrolling again (lost secret, reinstall) keeps its record and history.
+        if d.serial and d.hardware_uuid:
+            old = conn.execute(select(Device.id).where(
+                Device.serial == d.serial, Device.hardware_uuid == d.hardware_uuid)
+                .order_by(Device.enrolled_at.desc()).limit(1)).scalar()
+            if old:
+                device_id, reused = old, True
+        secret, secret_hash = new_secret(device_id)
+        values = {"secret_hash": secret_hash, "token_id": token_id,
+                  "platform": d.platform, "hostname": d.hostname, "os_name": d.os_name,
+                  "os_version": d.os_version, "os_build": d.os_build, "serial": d.serial,
+                  "hardware_uuid": d.hardware_uuid, "model": d.model}
+        if not reused:
+            conn.execute(Device.__table__.insert().values(
+                id=device_id, enrolled_at=now, status="unknown", failing="", **values))
+        else:
+            conn.execute(update(Device).where(Device.id == device_id).values(**values))
+    log.info("enrolled device %s with token %s", device_id, token_id)
+    return {"device_id": device_id, "device_secret": secret}
+
+
+def body_etag(text: str) -> str:
+    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def json_dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))

@@ -1,0 +1,143 @@
+"""Server configuration: TOML file < environment.
+
+Every value can come from the environment as ``CHECKUP_SERVER_<SECTION>_<KEY>``
+(``CHECKUP_SERVER_SERVER_DATABASE_URL``); ``DATABASE_URL`` is honoured too.
+Secrets are never written in the file: the file names the environment variable
+that holds them (``*_env`` keys).
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+APP_NAME = "Checkup"
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "server": {
+        "database_url": "",            # empty = SQLite in the user data directory
+        "silent_after_days": 7,
+        "host": "127.0.0.1",
+        "port": 8465,
+        "max_report_bytes": 256 * 1024,
+        "reports_per_minute": 30,      # per device, sustained
+        "report_burst": 120,           # per device, a queue flushed after an outage
+        "keep_reports_days": 31,       # full report bodies (and resend detection)
+        "keep_history_days": 400,      # one status row per device per day
+        "stale_after_days": 7,         # device list: "not seen for"
+        "secret_key_env": "CHECKUP_SERVER_SECRET_KEY",  # session signing; else kept in the database
+        "secure_cookies": "auto",      # auto = Secure when the request came over https
+        "batch_max": 256,              # reports written per transaction at most
+    },
+    "mdm.jamf": {"url": "https://example.jamfcloud.com", "client_id": "",
+                 "client_secret_env": "JAMF_CLIENT_SECRET"},
+    "mdm.intune": {"tenant_id": "", "client_id": "", "client_secret_env": "INTUNE_CLIENT_SECRET",
+                   "login_url": "https://login.microsoftonline.com",
+                   "graph_url": "https://graph.microsoft.com"},
+    "mdm.google": {"service_account_file": "", "admin_email": "", "customer_id": "my_customer",
+                   "directory_url": "https://admin.googleapis.com"},
+    "mdm.ivanti": {"url": "", "username": "", "password_env": "IVANTI_PASSWORD",
+                   "query": "Checkup inventory"},
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def user_data_dir() -> str:
+    from platformdirs import user_data_dir as _data
+    return _data("CheckupServer", appauthor=False)
+
+
+@dataclass
+class ServerConfig:
+    values: dict[str, dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(DEFAULTS))
+    path: str | None = None
+
+    def get(self, section: str, key: str, default: Any = None) -> Any:
+        return self.values.get(section, {}).get(key, default)
+
+    def set(self, section: str, key: str, value: Any) -> None:
+        self.values.setdefault(section, {})[key] = value
+
+    @property
+    def database_url(self) -> str:
+        url = self.get("server", "database_url") or ""
+        if not url:
+            data = user_data_dir()
+            os.makedirs(data, exist_ok=True)
+            url = "sqlite:///" + os.path.join(data, "checkup-server.sqlite3")
+        return normalise_db_url(url)
+
+
+def normalise_db_url(url: str) -> str:
+    """postgres:// and postgresql:// (as Heroku-style DATABASE_URLs are) -> psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, dict]:
+    """{"mdm": {"jamf": {...}}, "server": {...}} -> {"mdm.jamf": {...}, "server": {...}}."""
+    out: dict[str, dict] = {}
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{prefix}{name}] must be a table")
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        subs = {k: v for k, v in table.items() if isinstance(v, dict)}
+        if scalars or not subs:
+            out[prefix + name] = scalars
+        out.update(_flatten(subs, prefix + name + "."))
+    return out
+
+
+def _coerce(default: Any, text: str, where: str) -> Any:
+    if isinstance(default, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where} must be true or false")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{where} must be a whole number") from None
+    return text
+
+
+def load_config(path: str | None = None, environ: dict | None = None) -> ServerConfig:
+    env = os.environ if environ is None else environ
+    cfg = ServerConfig(path=path)
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        for section, table in _flatten(data).items():
+            for key, value in table.items():
+                default = DEFAULTS.get(section, {}).get(key)
+                if default is not None and type(default) is not type(value) and not (
+                        isinstance(default, str) and default == "auto" and isinstance(value, bool)):
+                    raise ConfigError(f"{path}: {section}.{key} must be {type(default).__name__}")
+                cfg.set(section, key, value)
+    if env.get("DATABASE_URL"):
+        cfg.set("server", "database_url", env["DATABASE_URL"])
+    for section, table in DEFAULTS.items():
+        for key, default in table.items():
+            name = "CHECKUP_SERVER_" + section.replace(".", "_").upper() + "_" + key.upper()
+            if name in env:
+                cfg.set(section, key, _coerce(default, env[name], name))
+    return cfg

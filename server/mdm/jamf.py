@@ -1,0 +1,197 @@
+"""Jamf Pro: computers and mobile devices through the Jamf Pro API.
+
+Documented by Jamf (developer.jamf.com, "Client Credentials", and the API
+reference of ``computers-inventory`` and ``mobile-devices/detail``):
+
+- ``POST {url}/api/oauth/token`` form ``grant_type=client_credentials``,
+  ``client_id``, ``client_secret`` -> ``{"access_token", "expires_in", ...}``
+  (Jamf Pro 10.49+). Renewed here before ``expires_in`` runs out.
+- ``GET {url}/api/v3/computers-inventory?section=GENERAL&section=HARDWARE&...
+  &page=N&page-size=S&sort=id:asc`` -> ``{"totalCount", "results": [...]}``
+  (page numbers start at 0; page-size up to 2000). Servers without v3 (404)
+  are read through ``/api/v1/computers-inventory``, same shape.
+- ``GET {url}/api/v2/mobile-devices/detail?section=GENERAL&section=HARDWARE&
+  section=SECURITY&section=USER_AND_LOCATION&page=N&page-size=S&sort=mobileDeviceId:asc``
+  -> ``{"totalCount", "results": [{"mobileDeviceId", "deviceType", "general":
+  {"udid", "displayName", "osVersion", "lastInventoryUpdateDate"}, "hardware":
+  {"serialNumber", "wifiMacAddress", "bluetoothMacAddress", "model"},
+  "security": {"jailBreakDetected"}, ...}]}``.
+
+Fields used (computer): ``id``, ``udid``, ``general.name``,
+``general.reportDate`` (inventory time = last seen), ``hardware.serialNumber``,
+``hardware.macAddress``, ``hardware.altMacAddress``, ``hardware.model``,
+``operatingSystem.version``, ``diskEncryption.bootPartitionEncryptionDetails.
+partitionFileVault2State`` (ENCRYPTED / UNENCRYPTED / ENCRYPTING / ...),
+``security.sipStatus`` (ENABLED / DISABLED / NOT_COLLECTED / NOT_AVAILABLE),
+``security.gatekeeperStatus`` (DISABLED / APP_STORE_AND_IDENTIFIED_DEVELOPERS /
+APP_STORE / NOT_COLLECTED), ``security.firewallEnabled``,
+``userAndLocation.username`` / ``email``.
+
+API role privileges needed: "Read Computers", "Read Mobile Devices".
+Without the second, mobile devices are skipped and the sync says so.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+from urllib.parse import urlencode
+
+from .base import Connector, sub
+from .http import BearerToken, MdmError, check_url
+from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
+                      parse_time, text_or_none)
+
+COMPUTER_SECTIONS = ("GENERAL", "HARDWARE", "OPERATING_SYSTEM", "DISK_ENCRYPTION", "SECURITY",
+                     "USER_AND_LOCATION")
+MOBILE_SECTIONS = ("GENERAL", "HARDWARE", "SECURITY", "USER_AND_LOCATION")
+
+FILEVAULT_STATES = {
+    "ENCRYPTED": True,
+    "UNENCRYPTED": False, "DECRYPTED": False, "INELIGIBLE": False,
+    # in between: not a settled fact, never a disagreement
+    "ENCRYPTING": None, "DECRYPTING": None, "RESTART_NEEDED": None, "OPTIMIZING": None,
+    "DECRYPTING_PAUSED": None, "ENCRYPTING_PAUSED": None, "UNKNOWN": None,
+}
+SIP_STATES = {"ENABLED": True, "DISABLED": False}
+GATEKEEPER_STATES = {"DISABLED": False, "APP_STORE_AND_IDENTIFIED_DEVELOPERS": True, "APP_STORE": True}
+
+
+class JamfConnector(Connector):
+    name = "jamf"
+    title = "Jamf Pro"
+    required = ("url", "client_id")
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.page_size = max(1, min(2000, int(self.config.get("page_size") or 500)))
+        self.mobile_page_size = max(1, min(2000, int(self.config.get("mobile_page_size") or 500)))
+        self.include_mobile = self.config.get("mobile_devices", True) is not False
+
+    def records(self) -> Iterator[MdmRecord]:
+        base = check_url(self.config.get("url", ""), "[mdm.jamf] url")
+        client_id = str(self.config.get("client_id") or "").strip()
+        secret = self.secret("client_secret_env")
+        token = BearerToken(lambda: self._token(base, client_id, secret))
+        yield from self._computers(base, token)
+        if self.include_mobile:
+            yield from self._mobiles(base, token)
+
+    def _token(self, base: str, client_id: str, secret: str) -> tuple[str, float]:
+        body = self.http.post_json(f"{base}/api/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise MdmError("jamf: the token endpoint answered without an access_token")
+        return str(body["access_token"]), float(body.get("expires_in") or 300)
+
+    def _paged(self, url: str, sections, sort: str, size: int, token) -> Iterator[list]:
+        page = 0
+        seen = 0
+        while True:
+            query = [("section", s) for s in sections] + [
+                ("page", page), ("page-size", size), ("sort", sort)]
+            body = self.http.get_json(f"{url}?{urlencode(query)}", token=token)
+            if not isinstance(body, dict):
+                raise MdmError(f"jamf: {url} answered something other than an object")
+            results = body.get("results")
+            self.stats.pages += 1
+            if not isinstance(results, list) or not results:
+                if results is not None and not isinstance(results, list):
+                    self.stats.skip("pages without a list of results")
+                return
+            yield results
+            seen += len(results)
+            total = body.get("totalCount")
+            if isinstance(total, int) and seen >= total:
+                return
+            if len(results) < size and not isinstance(total, int):
+                return
+            page += 1
+
+    def _computers(self, base: str, token) -> Iterator[MdmRecord]:
+        url = f"{base}/api/v3/computers-inventory"
+        try:
+            pages = self._paged(url, COMPUTER_SECTIONS, "id:asc", self.page_size, token)
+            first = next(pages, None)
+        except MdmError as exc:
+            if "HTTP 404" not in str(exc):
+                raise
+            url = f"{base}/api/v1/computers-inventory"
+            pages = self._paged(url, COMPUTER_SECTIONS, "id:asc", self.page_size, token)
+            first = next(pages, None)
+        if first is None:
+            return
+        yield from self._mapped(first, map_computer)
+        for results in pages:
+            yield from self._mapped(results, map_computer)
+
+    def _mobiles(self, base: str, token) -> Iterator[MdmRecord]:
+        url = f"{base}/api/v2/mobile-devices/detail"
+        try:
+            for results in self._paged(url, MOBILE_SECTIONS, "mobileDeviceId:asc",
+                                       self.mobile_page_size, token):
+                yield from self._mapped(results, map_mobile)
+        except MdmError as exc:
+            text = str(exc)
+            if "HTTP 403" in text or "HTTP 404" in text:
+                self.stats.notes.append("mobile devices skipped (the API client may not read mobile "
+                                        "devices, or this Jamf Pro has no /api/v2/mobile-devices/detail)")
+                return
+            raise
+
+
+def map_computer(item: dict) -> MdmRecord:
+    enc_state = sub(item, "diskEncryption", "bootPartitionEncryptionDetails", "partitionFileVault2State")
+    enc_state = str(enc_state).upper() if enc_state else None
+    sip = sub(item, "security", "sipStatus")
+    gk = sub(item, "security", "gatekeeperStatus")
+    return MdmRecord(
+        source="jamf",
+        source_id=text_or_none(item.get("id")) or "",
+        serial=normalise_serial(sub(item, "hardware", "serialNumber")),
+        hardware_uuid=normalise_uuid(item.get("udid")),
+        macs=normalise_macs([sub(item, "hardware", "macAddress"), sub(item, "hardware", "altMacAddress")]),
+        hostname=text_or_none(sub(item, "general", "name")),
+        user=text_or_none(sub(item, "userAndLocation", "username")) or text_or_none(
+            sub(item, "userAndLocation", "email")),
+        platform="macos",  # computers-inventory holds Macs only
+        os_version=text_or_none(sub(item, "operatingSystem", "version"), 64),
+        encrypted=FILEVAULT_STATES.get(enc_state) if enc_state else None,
+        encryption_state=enc_state,
+        firewall=bool_or_none(sub(item, "security", "firewallEnabled")),
+        sip=SIP_STATES.get(str(sip).upper()) if sip else None,
+        gatekeeper=GATEKEEPER_STATES.get(str(gk).upper()) if gk else None,
+        last_seen=parse_time(sub(item, "general", "reportDate")) or parse_time(
+            sub(item, "general", "lastContactTime")),
+        model=text_or_none(sub(item, "hardware", "model")),
+    )
+
+
+def map_mobile(item: dict) -> MdmRecord:
+    dev_type = str(item.get("deviceType") or "iOS")
+    model = text_or_none(sub(item, "hardware", "model"))
+    platform = {"tvos": "tvos", "watchos": "watchos"}.get(dev_type.lower(), "ios")
+    if platform == "ios" and model and "ipad" in model.lower():
+        platform = "ipados"
+    mobile_id = text_or_none(item.get("mobileDeviceId"))
+    jb = sub(item, "security", "jailBreakDetected")
+    compromised = bool_or_none(jb)
+    if compromised is None and isinstance(jb, str) and jb.strip():
+        t = jb.strip().lower()
+        if t in ("none", "not detected", "no jailbreak detected"):
+            compromised = False
+        elif t not in ("unknown", "n/a", "not collected"):
+            compromised = True   # e.g. "Jailbroken", "Detected"
+    return MdmRecord(
+        source="jamf",
+        source_id=f"mobile-{mobile_id}" if mobile_id else "",
+        serial=normalise_serial(sub(item, "hardware", "serialNumber")),
+        hardware_uuid=normalise_uuid(sub(item, "general", "udid")),
+        macs=normalise_macs([sub(item, "hardware", "wifiMacAddress")]),
+        hostname=text_or_none(sub(item, "general", "displayName")),
+        user=text_or_none(sub(item, "userAndLocation", "username")),
+        platform=platform,
+        os_version=text_or_none(sub(item, "general", "osVersion"), 64),
+        compromised=compromised,
+        compromised_detail="jailbreak detected" if compromised else None,
+        last_seen=parse_time(sub(item, "general", "lastInventoryUpdateDate")),
+        model=model,
+    )

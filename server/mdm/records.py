@@ -1,0 +1,250 @@
+"""The one shape every MDM connector produces, and the identifier rules.
+
+Connectors map each vendor record to :class:`MdmRecord`; reconciliation only
+ever sees this shape. Identifiers are normalised here, once:
+
+- serials: trimmed, upper case; placeholders (``To Be Filled By O.E.M.``,
+  ``Default string``, ``0`` ...) become ``None`` and never match anything;
+- hardware UUIDs: upper case with dashes; :func:`uuid_key` gives one key for
+  both byte orders (SMBIOS tools and Windows show the first three groups
+  byte-swapped), so a hash join matches either order;
+- MAC addresses: ``AA:BB:CC:DD:EE:FF``; zero, broadcast, multicast and locally
+  administered (randomised, virtual, USB-tethering) addresses are dropped.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+SOURCES = ("jamf", "intune", "google", "ivanti")
+SOURCE_NAMES = {"jamf": "Jamf", "intune": "Intune", "google": "Google Workspace",
+                "ivanti": "Ivanti", "agent": "the laptop"}
+
+# Platforms the agent runs on: only these can be "silent".
+COMPUTER_PLATFORMS = ("macos", "windows", "linux")
+
+PLACEHOLDER_SERIALS = frozenset(s.upper() for s in (
+    "To Be Filled By O.E.M.", "To be filled by O.E.M.", "Default string", "System Serial Number",
+    "Not Specified", "Not Applicable", "None", "0", "00000000", "000000000", "0000000000",
+    "123456789", "1234567890", "Chassis Serial Number", "Serial Number", "SerialNumber",
+    "Invalid", "N/A", "NA", "Unknown", "O.E.M.", "OEM", "Base Board Serial Number",
+    "Type1ProductConfigId", "INVALID", "XXXXXXXXXX", "-", "Null",
+))
+
+_UUID_HEX = re.compile(r"^[0-9A-F]{32}$")
+_PLACEHOLDER_UUIDS = frozenset({"0" * 32, "F" * 32, "03000200040005000006000700080009"})
+_MAC_HEX = re.compile(r"^[0-9A-F]{12}$")
+
+
+def normalise_serial(value: Any) -> str | None:
+    """Trimmed upper-case serial, or None for empty values and placeholders."""
+    if value is None:
+        return None
+    text = str(value).strip().upper()
+    if not text or text in PLACEHOLDER_SERIALS:
+        return None
+    if set(text) <= {"0", " ", "-", "."} or set(text) <= {"X", " ", "-"}:
+        return None
+    return text
+
+
+def normalise_uuid(value: Any) -> str | None:
+    """``8-4-4-4-12`` upper case, or None when not a usable UUID."""
+    if value is None:
+        return None
+    text = re.sub(r"[\s{}\-]", "", str(value)).upper()
+    if not _UUID_HEX.match(text) or text in _PLACEHOLDER_UUIDS:
+        return None
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def swap_uuid(uuid: str) -> str:
+    """The same UUID with the first three groups byte-swapped (mixed-endian form)."""
+    a, b, c, d, e = uuid.split("-")
+    sw = lambda g: "".join(reversed([g[i:i + 2] for i in range(0, len(g), 2)]))  # noqa: E731
+    return "-".join((sw(a), sw(b), sw(c), d, e))
+
+
+def uuid_key(uuid: str | None) -> str | None:
+    """One key for a UUID in either byte order (the smaller of the two forms)."""
+    if not uuid:
+        return None
+    other = swap_uuid(uuid)
+    return uuid if uuid <= other else other
+
+
+def normalise_mac(value: Any) -> str | None:
+    """``AA:BB:CC:DD:EE:FF`` for a globally unique unicast MAC, else None."""
+    if value is None:
+        return None
+    text = re.sub(r"[\s:\-.]", "", str(value)).upper()
+    if not _MAC_HEX.match(text):
+        return None
+    first = int(text[:2], 16)
+    if first & 0x01 or first & 0x02:  # multicast/broadcast, or locally administered
+        return None
+    if text == "000000000000":
+        return None
+    return ":".join(text[i:i + 2] for i in range(0, 12, 2))
+
+
+def normalise_macs(values: Iterable[Any]) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values:
+        m = normalise_mac(v)
+        if m and m not in out:
+            out.append(m)
+    return tuple(sorted(out))
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """RFC 3339 / ISO 8601 (``Z``, offsets, fractions of any length) or epoch ms -> aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _from_epoch_ms(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return _from_epoch_ms(int(text))
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$", text)
+    if m:  # Python < 3.11 only takes 3 or 6 fractional digits
+        text = f"{m.group(1)}.{(m.group(2) + '000000')[:6]}{m.group(3)}"
+    text = text.replace(" ", "T", 1) if "T" not in text and " " in text else text
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    if parsed.year < 1990:  # Graph's "0001-01-01T00:00:00Z" and friends mean "never"
+        return None
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def _from_epoch_ms(ms: float) -> dt.datetime | None:
+    if ms <= 0:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000.0, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def platform_of(os_name: Any) -> str | None:
+    """Vendor OS names -> macos, windows, linux, ios, ipados, android, chromeos, tvos, watchos."""
+    if not os_name:
+        return None
+    t = str(os_name).strip().lower().replace(" ", "").replace("_", "")
+    if t in ("macos", "osx", "macosx", "mac") or t.startswith("macos") or t.startswith("macosx"):
+        return "macos"
+    if t.startswith("windows") or t in ("win", "win10", "win11", "desktop"):
+        return "windows"
+    if t.startswith(("ipados", "ipad")):
+        return "ipados"
+    if t.startswith(("ios", "iphone")):
+        return "ios"
+    if t.startswith("android"):
+        return "android"
+    if t.startswith(("chrome", "cros")):
+        return "chromeos"
+    if t.startswith("tvos") or t == "appletv":
+        return "tvos"
+    if t.startswith("watchos"):
+        return "watchos"
+    if t.startswith(("linux", "ubuntu", "debian", "fedora", "rhel", "redhat", "centos", "suse")):
+        return "linux"
+    return None
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(slots=True)
+class MdmRecord:
+    """One device as one MDM sees it, in one normalised shape."""
+    source: str                               # jamf | intune | google | ivanti
+    source_id: str                            # the vendor's own id for the record
+    serial: str | None = None                 # normalised (see normalise_serial)
+    hardware_uuid: str | None = None          # normalised (see normalise_uuid)
+    macs: tuple[str, ...] = ()                # normalised, globally unique unicast only
+    hostname: str | None = None
+    user: str | None = None
+    platform: str | None = None               # macos, windows, linux, ios, android, chromeos ...
+    os_version: str | None = None
+    encrypted: bool | None = None             # boot/system disk fully encrypted
+    encryption_state: str | None = None       # the vendor's own words, for the evidence
+    firewall: bool | None = None
+    sip: bool | None = None                   # macOS System Integrity Protection
+    gatekeeper: bool | None = None
+    compromised: bool | None = None           # jailbroken / rooted / compromised
+    compromised_detail: str | None = None     # the vendor's own words
+    last_seen: dt.datetime | None = None      # the vendor's inventory time, aware UTC
+    model: str | None = None
+    kind: str = field(default="")             # computer | mobile | chromebook | other (derived)
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            self.kind = kind_of(self.platform)
+
+    @property
+    def is_computer(self) -> bool:
+        return self.platform in COMPUTER_PLATFORMS
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["macs"] = list(self.macs)
+        d["last_seen"] = _iso(self.last_seen)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "MdmRecord":
+        d = dict(d)
+        d["macs"] = tuple(d.get("macs") or ())
+        d["last_seen"] = parse_time(d.get("last_seen"))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def kind_of(platform: str | None) -> str:
+    if platform in COMPUTER_PLATFORMS:
+        return "computer"
+    if platform in ("ios", "ipados", "android"):
+        return "mobile"
+    if platform == "chromeos":
+        return "chromebook"
+    return "other"
+
+
+def text_or_none(value: Any, limit: int = 256) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        value = next((v for v in value if v), None)
+        if value is None:
+            return None
+    t = str(value).strip()
+    return t[:limit] if t else None
+
+
+def bool_or_none(value: Any) -> bool | None:
+    """Vendor booleans: true/false, "True"/"False", "Yes"/"No", 1/0; anything else -> None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        t = value.strip().lower()
+        if t in ("true", "yes", "1", "on", "enabled"):
+            return True
+        if t in ("false", "no", "0", "off", "disabled"):
+            return False
+    return None

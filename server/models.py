@@ -1,0 +1,138 @@
+"""Tables (SQLAlchemy 2). Every change here needs an Alembic migration.
+
+Times are stored as naive UTC.
+
+- ``devices`` holds each device's *current* state (denormalised from its newest
+  report) so the fleet pages never scan history.
+- ``device_checks`` is the newest status of every check of every device.
+- ``reports`` keeps full bodies for ``keep_reports_days``; ``report_id`` is
+  unique, so a resent report is stored once.
+- ``device_days`` is one row per device per day (the worst-of-day status is
+  not kept: the day's newest report wins), kept ``keep_history_days``.
+- ``changes`` records every status change of a device or of one of its checks,
+  so "what got worse this week" is a small indexed range scan.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Admin(Base):
+    __tablename__ = "admins"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class EnrollToken(Base):
+    __tablename__ = "enroll_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    token_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    platform: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    os_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    os_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    os_build: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    serial: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    hardware_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    agent_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    failing: Mapped[str] = mapped_column(String(1024), default="")  # "firewall,os_version"
+    last_checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_report_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+    __table_args__ = (
+        Index("ix_devices_status", "status"),
+        Index("ix_devices_platform", "platform"),
+        Index("ix_devices_last_seen_at", "last_seen_at"),
+        Index("ix_devices_serial", "serial"),
+    )
+
+
+class DeviceCheck(Base):
+    __tablename__ = "device_checks"
+    device_id: Mapped[str] = mapped_column(String(32), ForeignKey("devices.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    check_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    __table_args__ = (Index("ix_device_checks_check_status", "check_id", "status"),)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_id: Mapped[str] = mapped_column(String(36), unique=True)
+    device_id: Mapped[str] = mapped_column(String(32), ForeignKey("devices.id", ondelete="CASCADE"))
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    __table_args__ = (
+        Index("ix_reports_device_checked", "device_id", "checked_at"),
+        Index("ix_reports_received_at", "received_at"),
+    )
+
+
+class DeviceDay(Base):
+    __tablename__ = "device_days"
+    device_id: Mapped[str] = mapped_column(String(32), ForeignKey("devices.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    failing: Mapped[str] = mapped_column(String(1024), default="")
+    __table_args__ = (Index("ix_device_days_day", "day"),)
+
+
+class Change(Base):
+    __tablename__ = "changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(32), ForeignKey("devices.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    check_id: Mapped[str] = mapped_column(String(64), default="")  # "" = the device's status
+    old_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    new_status: Mapped[str] = mapped_column(String(16))
+    worse: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        Index("ix_changes_at", "at"),
+        Index("ix_changes_device_at", "device_id", "at"),
+    )
+
+
+class OrgPolicy(Base):
+    __tablename__ = "org_policy"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    text: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str] = mapped_column(String(80))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(128), default="")

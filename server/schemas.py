@@ -1,0 +1,99 @@
+"""The data shapes of protocol v1 (pydantic), mirroring `checkup check --json`.
+
+Only the fields the server relies on are typed; the rest of each check
+(``observed``, ``fix``) is kept as the agent sent it. Sizes are bounded.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Status = Literal["pass", "skip", "unknown", "nudge", "fail"]
+STATUS_ORDER = ("pass", "skip", "unknown", "nudge", "fail")
+RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
+
+Short = Optional[str]
+
+
+def _short(n: int):
+    return Field(default=None, max_length=n)
+
+
+class DeviceIdentity(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    platform: Literal["darwin", "windows", "linux"]
+    hostname: Optional[str] = _short(256)
+    os_name: Optional[str] = _short(256)
+    os_version: Optional[str] = _short(64)
+    os_build: Optional[str] = _short(64)
+    serial: Optional[str] = _short(128)
+    hardware_uuid: Optional[str] = _short(64)
+    model: Optional[str] = _short(256)
+
+
+class Fix(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    steps: list[str] = Field(default_factory=list, max_length=50)
+    link: Optional[str] = _short(2048)
+
+
+class CheckResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    status: Status
+    level: Optional[str] = _short(16)
+    title: Optional[str] = _short(200)
+    summary: Optional[str] = _short(2000)
+    observed: Optional[dict[str, Any]] = None
+    fix: Optional[Fix] = None
+
+
+class Report(BaseModel):
+    """POST /api/v1/reports: the `checkup check --json` object plus report_id."""
+    model_config = ConfigDict(extra="allow")
+    schema_: int = Field(alias="schema", ge=1, le=1)
+    report_id: uuid.UUID
+    agent_version: Optional[str] = _short(64)
+    checked_at: dt.datetime
+    device: DeviceIdentity
+    status: Status
+    checks: list[CheckResult] = Field(max_length=64)
+    device_id: Optional[str] = _short(64)  # optional; when given it must be the sender's
+
+    @field_validator("checked_at")
+    @classmethod
+    def _utc(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("checked_at must carry a time zone (RFC 3339)")
+        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_ids(cls, v: list[CheckResult]) -> list[CheckResult]:
+        ids = [c.id for c in v]
+        if len(set(ids)) != len(ids):
+            raise ValueError("check ids must be unique")
+        return v
+
+
+class EnrollRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    enroll_token: str = Field(min_length=1, max_length=200)
+    device: DeviceIdentity
+
+
+class EnrollResponse(BaseModel):
+    device_id: str
+    device_secret: str
+
+
+class Accepted(BaseModel):
+    report_id: str
+    stored: bool = Field(description="false when this report_id had been stored before")
+
+
+class Problem(BaseModel):
+    detail: Any

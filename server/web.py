@@ -1,0 +1,245 @@
+"""IT's pages: server-rendered HTML (Jinja2), behind a login.
+
+Sessions are signed cookies (itsdangerous; the key is in the database or in
+the environment variable the config names), HttpOnly, SameSite=Lax, and
+Secure whenever the request came over https. Every form carries a CSRF token
+bound to the session (the login form: to a pre-session cookie).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select, update
+
+from .db import utcnow
+from .fleet import DeviceFilter, current_policy, device_detail, device_list, overview
+from .models import Admin, OrgPolicy
+from .policy_check import CHECK_IDS, PolicyInvalid, validate_policy
+from .security import check_password
+
+SESSION_COOKIE = "checkup_session"
+PRE_COOKIE = "checkup_login"
+SESSION_MAX_AGE = 12 * 3600
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+STATUS_WORDS = {"pass": "Healthy", "skip": "Not applicable", "unknown": "Unknown",
+                "nudge": "Needs attention", "fail": "Failing"}
+PLATFORM_WORDS = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
+
+
+def _ago(when: dt.datetime | None) -> str:
+    if when is None:
+        return "never"
+    secs = (utcnow() - when).total_seconds()
+    if secs < 90:
+        return "just now"
+    if secs < 5400:
+        return f"{int(secs // 60)} min ago"
+    if secs < 36 * 3600:
+        return f"{int(secs // 3600)} h ago"
+    return f"{int(secs // 86400)} days ago"
+
+
+def make_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(os.path.join(HERE, "templates")),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["ago"] = _ago
+    env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "—"
+    env.globals.update(STATUS_WORDS=STATUS_WORDS, PLATFORM_WORDS=PLATFORM_WORDS, CHECK_IDS=CHECK_IDS)
+    return env
+
+
+def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
+    env = make_env()
+    engine = state.engine
+    signer = URLSafeTimedSerializer(state.secret_key, salt="checkup-session")
+    stale_days = int(state.cfg.get("server", "stale_after_days"))
+    secure_mode = state.cfg.get("server", "secure_cookies")
+    css_path = os.path.join(HERE, "templates", "app.css")
+
+    def secure(request: Request) -> bool:
+        if isinstance(secure_mode, bool):
+            return secure_mode
+        return request.url.scheme == "https"
+
+    def render(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
+        html = env.get_template(name).render(request=request, **ctx)
+        return HTMLResponse(html, status_code=status,
+                            headers={"Cache-Control": "no-store"})
+
+    def session(request: Request) -> dict | None:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            data = signer.loads(raw, max_age=SESSION_MAX_AGE)
+        except BadSignature:
+            return None
+        with engine.connect() as conn:
+            pw = conn.execute(select(Admin.password_hash).where(Admin.id == data.get("u"))).scalar()
+        # A changed password (or a deleted admin) ends every session of that admin.
+        if pw is None or not hmac.compare_digest(_pw_tag(pw), data.get("p", "")):
+            return None
+        return data
+
+    def login_redirect(request: Request) -> RedirectResponse:
+        nxt = request.url.path + (("?" + request.url.query) if request.url.query else "")
+        return RedirectResponse("/login?" + urlencode({"next": nxt}), status_code=303)
+
+    def csrf_ok(sess: dict, form) -> bool:  # noqa: ANN001
+        return hmac.compare_digest(str(form.get("csrf", "")), sess.get("c", "x"))
+
+    @app.get("/static/app.css", include_in_schema=False)
+    def css():
+        with open(css_path, "rb") as fh:
+            return Response(fh.read(), media_type="text/css",
+                            headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/"):  # noqa: A002
+        token = secrets.token_urlsafe(24)
+        resp = render(request, "login.html", csrf=token, next=_safe_next(next), error=None)
+        resp.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict",
+                        secure=secure(request), max_age=1800, path="/login")
+        return resp
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request):
+        form = await request.form()
+        nxt = _safe_next(str(form.get("next", "/")))
+        pre = request.cookies.get(PRE_COOKIE, "")
+        if not pre or not hmac.compare_digest(str(form.get("csrf", "")), pre):
+            return render(request, "login.html", status=400, csrf=pre or "", next=nxt,
+                          error="The form expired. Please try again.")
+        client = request.client.host if request.client else "?"
+        if state.login_buckets.take(client):
+            return render(request, "login.html", status=429, csrf=pre, next=nxt,
+                          error="Too many attempts. Wait a minute and try again.")
+        username = str(form.get("username", ""))[:128].strip()
+        password = str(form.get("password", ""))[:1024]
+        from starlette.concurrency import run_in_threadpool
+        admin = await run_in_threadpool(_check_login, engine, username, password)
+        if admin is None:
+            return render(request, "login.html", status=401, csrf=pre, next=nxt,
+                          error="Wrong user name or password.")
+        data = {"u": admin[0], "n": admin[1], "c": secrets.token_urlsafe(24), "p": _pw_tag(admin[2])}
+        resp = RedirectResponse(nxt, status_code=303)
+        resp.set_cookie(SESSION_COOKIE, signer.dumps(data), httponly=True, samesite="lax",
+                        secure=secure(request), max_age=SESSION_MAX_AGE, path="/")
+        resp.delete_cookie(PRE_COOKIE, path="/login")
+        return resp
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request):
+        sess = session(request)
+        form = await request.form()
+        if sess is not None and not csrf_ok(sess, form):
+            return Response("Bad request (CSRF)", status_code=400)
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE, path="/")
+        return resp
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def index(request: Request):
+        sess = session(request)
+        if sess is None:
+            return login_redirect(request)
+        with engine.connect() as conn:
+            ov = overview(conn, stale_days)
+        return render(request, "overview.html", sess=sess, ov=ov, nav="overview")
+
+    @app.get("/devices", include_in_schema=False, response_class=HTMLResponse)
+    def devices(request: Request, status: str = "", check: str = "", platform: str = "",
+                seen: str = "", q: str = "", page: int = 1):
+        sess = session(request)
+        if sess is None:
+            return login_redirect(request)
+        f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
+                         platform=platform, seen=seen, q=q[:100], page=max(1, min(page, 100000)))
+        with engine.connect() as conn:
+            rows, total = device_list(conn, f, stale_days)
+        args = {k: v for k, v in vars(f).items() if v and k != "page"}
+        return render(request, "devices.html", sess=sess, rows=rows, total=total, f=f, nav="devices",
+                      page_size=100, args=args, urlencode=urlencode)
+
+    @app.get("/devices/{device_id}", include_in_schema=False, response_class=HTMLResponse)
+    def device_page(request: Request, device_id: str):
+        sess = session(request)
+        if sess is None:
+            return login_redirect(request)
+        with engine.connect() as conn:
+            d = device_detail(conn, device_id[:64])
+        if d is None:
+            return render(request, "notfound.html", status=404, sess=sess, nav="devices")
+        return render(request, "device.html", sess=sess, nav="devices", **d)
+
+    @app.get("/policy", include_in_schema=False, response_class=HTMLResponse)
+    def policy_page(request: Request):
+        sess = session(request)
+        if sess is None:
+            return login_redirect(request)
+        with engine.connect() as conn:
+            pol = current_policy(conn)
+        return render(request, "policy.html", sess=sess, nav="policy", pol=pol,
+                      text=pol.text if pol else "", error=None, saved=request.query_params.get("saved"))
+
+    @app.post("/policy", include_in_schema=False, response_class=HTMLResponse)
+    async def policy_save(request: Request):
+        sess = session(request)
+        if sess is None:
+            return login_redirect(request)
+        form = await request.form()
+        if not csrf_ok(sess, form):
+            return Response("Bad request (CSRF token missing or wrong)", status_code=400)
+        text = str(form.get("policy", "")).replace("\r\n", "\n")
+        with engine.connect() as conn:
+            pol = current_policy(conn)
+        if text.strip():
+            try:
+                validate_policy(text)
+            except PolicyInvalid as exc:
+                return render(request, "policy.html", status=422, sess=sess, nav="policy", pol=pol,
+                              text=text, error=str(exc), saved=None)
+        from starlette.concurrency import run_in_threadpool
+        await run_in_threadpool(_save_policy, engine, text, sess.get("n", ""))
+        return RedirectResponse("/policy?saved=1", status_code=303)
+
+
+def _pw_tag(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def _safe_next(nxt: str) -> str:
+    """Only local paths: never an open redirect."""
+    if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
+        return "/"
+    return nxt
+
+
+def _check_login(engine, username: str, password: str):  # noqa: ANN001
+    with engine.connect() as conn:
+        row = conn.execute(select(Admin.id, Admin.username, Admin.password_hash)
+                           .where(Admin.username == username)).first()
+    if not check_password(password, row.password_hash if row else None):
+        return None
+    with engine.begin() as conn:
+        conn.execute(update(Admin).where(Admin.id == row.id).values(last_login_at=utcnow()))
+    return row
+
+
+def _save_policy(engine, text: str, who: str) -> None:  # noqa: ANN001
+    from .app import body_etag
+    with engine.begin() as conn:
+        conn.execute(OrgPolicy.__table__.delete().where(OrgPolicy.id == 1))
+        if text.strip():
+            conn.execute(OrgPolicy.__table__.insert().values(
+                id=1, text=text, etag=body_etag(text), updated_at=utcnow(), updated_by=who))
