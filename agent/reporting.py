@@ -1,0 +1,717 @@
+"""Reporting to IT's Checkup server (protocol v1), off until ``[server] url`` is set.
+
+- Every report gets a ``report_id`` (UUID) when it is made and goes into a
+  durable queue (SQLite in the user state directory) before anything is sent:
+  at-least-once delivery; the server stores each report_id once.
+- The queue holds at most 500 reports and 30 days; the oldest go first, logged.
+- Sending: oldest first. 202 -> done; 401 -> enroll again; 429/503 -> wait
+  ``Retry-After``; other 4xx -> drop that report and log why; 5xx or no
+  network -> keep it and back off exponentially with jitter.
+- The device secret is stored owner-only. Certificates are verified (the
+  standard CA bundle variables are honoured by requests); plain ``http://`` is
+  refused except to loopback.
+- ``Reporter.submit`` never blocks: a background thread does the disk and the
+  network. ``report_now`` is ``checkup report --now``.
+- The server's policy is pulled with its ETag and cached for offline use;
+  ``cached_server_policy`` hands it to the policy loader.
+"""
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+log = logging.getLogger("checkup.reporting")
+
+QUEUE_MAX_REPORTS = 500
+QUEUE_MAX_AGE = 30 * 86400
+BACKOFF_BASE = 30.0          # seconds after the first failure
+BACKOFF_MAX = 3600.0         # never wait longer than an hour between tries
+RETRY_AFTER_MAX = 24 * 3600
+POLICY_PULL_EVERY = 3600.0
+TIMEOUT = (10.0, 30.0)       # connect, read
+QUEUE_FILE = "report-queue.sqlite3"
+CREDS_FILE = "server-device.json"
+POLICY_FILE = "server-policy.toml"
+POLICY_META = "server-policy.json"
+
+
+class ReportingError(Exception):
+    """A setting that makes reporting impossible; the message is for the person."""
+
+
+# -- settings ----------------------------------------------------------------
+
+def server_url(settings) -> str:  # noqa: ANN001
+    return str(settings.get("server", "url") or "").strip().rstrip("/")
+
+
+def enabled(settings) -> bool:  # noqa: ANN001
+    return bool(server_url(settings))
+
+
+def check_url(url: str) -> str:
+    """The base URL if it may be used: https, or http only to a loopback address."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host:
+        raise ReportingError(f"[server] url {url!r} is not an https:// address")
+    if parts.username or parts.password:
+        raise ReportingError("[server] url must not carry a user name or password")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ReportingError(f"[server] url {url!r} uses plain http; only https is allowed "
+                             "(http only to this machine, for tests)")
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _state_dir(state_dir: str | None) -> str:
+    if state_dir:
+        path = state_dir
+    else:
+        from .config import user_state_dir
+        path = user_state_dir()
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+# -- files ------------------------------------------------------------------
+
+def _write_private(path: str, data: bytes) -> None:
+    """Atomically write ``data`` readable by the owner only."""
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if os.name == "posix":
+            os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@dataclass
+class Credentials:
+    url: str
+    device_id: str
+    device_secret: str
+
+
+def load_credentials(state_dir: str, url: str) -> Credentials | None:
+    path = os.path.join(state_dir, CREDS_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if os.name == "posix":
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)  # someone widened it: narrow it again
+        except OSError:
+            pass
+    if not isinstance(data, dict) or data.get("url") != url:
+        return None  # enrolled with another server: enroll here
+    if not data.get("device_id") or not data.get("device_secret"):
+        return None
+    return Credentials(url, str(data["device_id"]), str(data["device_secret"]))
+
+
+def save_credentials(state_dir: str, creds: Credentials) -> None:
+    _write_private(os.path.join(state_dir, CREDS_FILE), json.dumps(
+        {"url": creds.url, "device_id": creds.device_id, "device_secret": creds.device_secret},
+        indent=1).encode("utf-8"))
+
+
+def forget_credentials(state_dir: str) -> None:
+    try:
+        os.unlink(os.path.join(state_dir, CREDS_FILE))
+    except FileNotFoundError:
+        pass
+
+
+# -- the queue --------------------------------------------------------------
+
+class ReportQueue:
+    """Durable FIFO of reports waiting to be sent (SQLite, WAL)."""
+
+    def __init__(self, path: str, max_reports: int = QUEUE_MAX_REPORTS,
+                 max_age: float = QUEUE_MAX_AGE, clock: Callable[[], float] = time.time):
+        self.path = path
+        self.max_reports = max_reports
+        self.max_age = max_age
+        self.clock = clock
+        self._lock = threading.Lock()
+        new = not os.path.exists(path)
+        self._db = sqlite3.connect(path, timeout=15, check_same_thread=False,
+                                   isolation_level=None)
+        if new and os.name == "posix":
+            os.chmod(path, 0o600)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS reports (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                         " report_id TEXT UNIQUE NOT NULL, created_at REAL NOT NULL,"
+                         " body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+                         " last_error TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add(self, report: dict) -> str:
+        """Queue a report (a report_id is added if it has none). Returns the report_id."""
+        report = dict(report)
+        report.setdefault("report_id", str(uuid.uuid4()))
+        body = json.dumps(report, separators=(",", ":"), ensure_ascii=False)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("INSERT OR IGNORE INTO reports (report_id, created_at, body)"
+                                 " VALUES (?, ?, ?)", (report["report_id"], self.clock(), body))
+                self._enforce_bounds()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return report["report_id"]
+
+    def _enforce_bounds(self) -> None:
+        cutoff = self.clock() - self.max_age
+        old = self._db.execute("DELETE FROM reports WHERE created_at < ?", (cutoff,)).rowcount
+        if old:
+            log.warning("dropped %d queued report(s) older than %d days (never delivered)",
+                        old, self.max_age // 86400)
+        n = self._db.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
+        if n > self.max_reports:
+            extra = n - self.max_reports
+            self._db.execute("DELETE FROM reports WHERE seq IN"
+                             " (SELECT seq FROM reports ORDER BY seq LIMIT ?)", (extra,))
+            log.warning("report queue full (%d): dropped the %d oldest report(s)",
+                        self.max_reports, extra)
+
+    def prune(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._enforce_bounds()
+            self._db.execute("COMMIT")
+
+    def pending(self, limit: int = QUEUE_MAX_REPORTS) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._db.execute("SELECT report_id, body FROM reports ORDER BY seq LIMIT ?",
+                                    (limit,)).fetchall()
+
+    def oldest(self) -> dict | None:
+        rows = self.pending(1)
+        return json.loads(rows[0][1]) if rows else None
+
+    def remove(self, report_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM reports WHERE report_id = ?", (report_id,))
+
+    def note_failure(self, report_id: str, error: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE reports SET attempts = attempts + 1, last_error = ?"
+                             " WHERE report_id = ?", (error[:500], report_id))
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self._lock:
+            if value is None:
+                self._db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+# -- HTTP ---------------------------------------------------------------------
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), clamped."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        secs = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        secs = when.timestamp() - now
+    return max(1.0, min(float(RETRY_AFTER_MAX), secs))
+
+
+def backoff_delay(failures: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: a random wait in [d/2, d], d = 30 s * 2^(n-1) <= 1 h."""
+    d = min(BACKOFF_MAX, BACKOFF_BASE * (2 ** max(0, failures - 1)))
+    return (rng or random).uniform(d / 2, d)
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    dropped: int = 0
+    remaining: int = 0
+    error: str | None = None        # why sending stopped early
+    refused: bool = False           # the server refused us (enrollment); not a network problem
+    retry_at: float | None = None   # when the next try is due
+    skipped: bool = False           # not due yet (backoff) and not forced
+    policy: str | None = None       # what happened to the server policy
+
+
+def _agent_version() -> str:
+    try:
+        from . import __version__
+        return str(__version__)
+    except Exception:  # noqa: BLE001
+        return "0"
+
+
+class Sender:
+    """One reporting session's logic: queue + credentials + HTTP. Thread-safe by a lock."""
+
+    def __init__(self, settings, state_dir: str | None = None, session=None,  # noqa: ANN001
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None):
+        self.url = check_url(server_url(settings)) if enabled(settings) else ""
+        self.enroll_token = str(settings.get("server", "enroll_token") or "").strip()
+        self.state_dir = _state_dir(state_dir)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.queue = ReportQueue(os.path.join(self.state_dir, QUEUE_FILE), clock=clock)
+        self._session = session
+        self._lock = threading.Lock()
+
+    @property
+    def session(self):  # noqa: ANN201
+        if self._session is None:
+            import requests
+            s = requests.Session()
+            s.headers["User-Agent"] = f"checkup-agent/{_agent_version()}"
+            s.headers["Accept"] = "application/json"
+            self._session = s
+        return self._session
+
+    def close(self) -> None:
+        self.queue.close()
+        if self._session is not None:
+            self._session.close()
+
+    # backoff state lives in the queue database, so a restart keeps it
+    def next_attempt_at(self) -> float:
+        return float(self.queue.get_meta("next_attempt_at", "0") or 0)
+
+    def _fail(self, why: str, retry_after: float | None = None) -> float:
+        failures = int(self.queue.get_meta("failures", "0") or 0) + 1
+        wait = retry_after if retry_after is not None else backoff_delay(failures, self.rng)
+        at = self.clock() + wait
+        self.queue.set_meta("failures", str(failures))
+        self.queue.set_meta("next_attempt_at", repr(at))
+        self.queue.set_meta("last_error", why)
+        log.info("reporting paused %.0f s: %s", wait, why)
+        return at
+
+    def _ok(self) -> None:
+        if self.queue.get_meta("failures"):
+            self.queue.set_meta("failures", None)
+            self.queue.set_meta("next_attempt_at", None)
+            self.queue.set_meta("last_error", None)
+
+    def _post(self, path: str, body: bytes, secret: str | None = None):  # noqa: ANN202
+        headers = {"Content-Type": "application/json"}
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
+        return self.session.post(self.url + path, data=body, headers=headers,
+                                 timeout=TIMEOUT, allow_redirects=False)
+
+    def enroll(self, device: dict) -> Credentials:
+        """Enroll with the token from config. Raises ReportingError (refused) or OSError-ish
+        requests exceptions (network)."""
+        if not self.enroll_token:
+            raise ReportingError("no [server] enroll_token is configured; ask IT for one")
+        body = json.dumps({"enroll_token": self.enroll_token, "device": device}).encode("utf-8")
+        resp = self._post("/api/v1/enroll", body)
+        if resp.status_code == 201:
+            data = resp.json()
+            creds = Credentials(self.url, str(data["device_id"]), str(data["device_secret"]))
+            save_credentials(self.state_dir, creds)
+            log.info("enrolled with %s as device %s", self.url, creds.device_id)
+            return creds
+        if resp.status_code in (429, 503) or resp.status_code >= 500:
+            raise _Temporary(f"enrollment: the server answered {resp.status_code}",
+                             parse_retry_after(resp.headers.get("Retry-After"), self.clock()))
+        raise ReportingError(f"the server refused enrollment ({resp.status_code}: "
+                             f"{_detail(resp)}); check [server] enroll_token")
+
+    def flush(self, force: bool = False) -> FlushResult:
+        with self._lock:
+            return self._flush(force)
+
+    def _flush(self, force: bool) -> FlushResult:  # noqa: C901
+        res = FlushResult()
+        self.queue.prune()
+        now = self.clock()
+        if not self.url:
+            res.remaining = self.queue.count()
+            res.error = "reporting is off (no [server] url)"
+            return res
+        if not force and now < self.next_attempt_at():
+            res.skipped, res.retry_at = True, self.next_attempt_at()
+            res.remaining = self.queue.count()
+            return res
+        import requests
+        creds = load_credentials(self.state_dir, self.url)
+        re_enrolled = False
+        try:
+            for report_id, body in self.queue.pending():
+                while True:
+                    if creds is None:
+                        creds = self.enroll(json.loads(body).get("device") or {})
+                    resp = self._post("/api/v1/reports", body.encode("utf-8"), creds.device_secret)
+                    if resp.status_code == 401 and not re_enrolled:
+                        log.info("server no longer knows this device (401): enrolling again")
+                        forget_credentials(self.state_dir)
+                        creds, re_enrolled = None, True
+                        continue
+                    break
+                code = resp.status_code
+                if code in (200, 201, 202):
+                    self.queue.remove(report_id)
+                    res.sent += 1
+                    self._ok()
+                elif code in (429, 503):
+                    wait = parse_retry_after(resp.headers.get("Retry-After"), self.clock())
+                    res.retry_at = self._fail(f"the server is busy ({code})", wait)
+                    res.error = f"the server asked to wait ({code})"
+                    self.queue.note_failure(report_id, f"{code}")
+                    break
+                elif code == 401:
+                    res.retry_at = self._fail("the server refused this device's secret (401)")
+                    res.error = "the server refused this device even after enrolling again (401)"
+                    res.refused = True
+                    break
+                elif 400 <= code < 500:
+                    why = f"{code}: {_detail(resp)}"
+                    log.warning("server refused report %s (%s); dropped", report_id, why)
+                    self.queue.remove(report_id)
+                    res.dropped += 1
+                else:
+                    res.retry_at = self._fail(f"the server answered {code}")
+                    res.error = f"the server answered {code}"
+                    self.queue.note_failure(report_id, f"{code}")
+                    break
+        except ReportingError as exc:
+            res.error, res.refused = str(exc), True
+            res.retry_at = self._fail(str(exc))
+        except _Temporary as exc:
+            res.error = str(exc)
+            res.retry_at = self._fail(str(exc), exc.retry_after)
+        except requests.exceptions.SSLError as exc:
+            res.error = f"the server's certificate was not accepted ({_short(exc)})"
+            res.retry_at = self._fail(res.error)
+        except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
+            res.error = f"cannot reach {self.url} ({_short(exc)})"
+            res.retry_at = self._fail(res.error)
+        if creds is not None and (force or now >= float(self.queue.get_meta("policy_next", "0") or 0)):
+            res.policy = self.pull_policy(creds)
+        res.remaining = self.queue.count()
+        return res
+
+    def pull_policy(self, creds: Credentials) -> str:
+        """GET the organisation policy with If-None-Match; cache it. Returns what happened."""
+        import requests
+        meta_path = os.path.join(self.state_dir, POLICY_META)
+        text_path = os.path.join(self.state_dir, POLICY_FILE)
+        meta = _read_json(meta_path) or {}
+        headers = {"Authorization": f"Bearer {creds.device_secret}", "Accept": "application/toml"}
+        if meta.get("url") == self.url and meta.get("etag") and os.path.exists(text_path):
+            headers["If-None-Match"] = meta["etag"]
+        self.queue.set_meta("policy_next", repr(self.clock() + POLICY_PULL_EVERY))
+        try:
+            resp = self.session.get(self.url + "/api/v1/policy", headers=headers, timeout=TIMEOUT,
+                                    allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
+            return f"policy not fetched ({_short(exc)}); the cached one stays in use"
+        if resp.status_code == 304:
+            return "policy unchanged"
+        if resp.status_code == 204:
+            for p in (text_path, meta_path):
+                try:
+                    os.unlink(p)
+                except FileNotFoundError:
+                    pass
+            return "the server has no policy"
+        if resp.status_code != 200:
+            return f"policy not fetched ({resp.status_code})"
+        text = resp.content.decode("utf-8", errors="replace")
+        problem = _validate_policy(text)
+        if problem:
+            log.warning("server policy ignored: %s", problem)
+            return f"server policy ignored: {problem}"
+        _write_private(text_path, text.encode("utf-8"))
+        _write_private(meta_path, json.dumps({"url": self.url, "etag": resp.headers.get("ETag"),
+                                              "fetched_at": self.clock()}).encode("utf-8"))
+        return "policy updated"
+
+
+class _Temporary(Exception):
+    def __init__(self, msg: str, retry_after: float | None = None):
+        super().__init__(msg)
+        self.retry_after = retry_after
+
+
+def _detail(resp) -> str:  # noqa: ANN001
+    try:
+        d = resp.json().get("detail")
+        return (d if isinstance(d, str) else json.dumps(d))[:300]
+    except Exception:  # noqa: BLE001
+        return (resp.text or "")[:200]
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "timed out", "Name or service not known",
+                   "certificate verify failed", "Failed to resolve"):
+        if marker in text:
+            return marker
+    return text[:160]
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _validate_policy(text: str) -> str | None:
+    try:
+        from .policy import PolicyError, parse_policy_text
+    except ImportError:
+        return None
+    try:
+        parse_policy_text(text, "server policy")
+    except PolicyError as exc:
+        return str(exc)
+    return None
+
+
+def cached_server_policy(settings, state_dir: str | None = None) -> str | None:  # noqa: ANN001
+    """The organisation policy last fetched from the configured server, or None.
+
+    Works offline. Apply it over the built-in default and the managed policy_file
+    (``load_policy(path, text=cached_server_policy(settings))``)."""
+    if not enabled(settings):
+        return None
+    try:
+        url = check_url(server_url(settings))
+    except ReportingError:
+        return None
+    path = state_dir or _state_dir_noexcept()
+    if path is None:
+        return None
+    meta = _read_json(os.path.join(path, POLICY_META))
+    if not meta or meta.get("url") != url:
+        return None
+    try:
+        with open(os.path.join(path, POLICY_FILE), encoding="utf-8") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _state_dir_noexcept() -> str | None:
+    try:
+        from .config import user_state_dir
+        return user_state_dir()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# -- the background reporter (tray) -------------------------------------------
+
+class Reporter:
+    """Sends reports in the background. ``submit`` returns at once, always.
+
+    The tray calls ``submit(report)`` after every check (its ``on_report`` hook).
+    A thread queues the report durably, then sends whatever is due, honouring
+    backoff; it also retries on its own when the backoff ends.
+    """
+
+    def __init__(self, settings, state_dir: str | None = None, session=None,  # noqa: ANN001
+                 clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self._state_dir = state_dir
+        self._session = session
+        self._clock = clock
+        self._inbox: deque[dict] = deque(maxlen=QUEUE_MAX_REPORTS)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.sender: Sender | None = None
+        self.last_result: FlushResult | None = None
+        self.last_problem: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return enabled(self.settings)
+
+    def submit(self, report: dict) -> None:
+        """Hand a check result to the reporter. Never blocks, never raises."""
+        if not self.enabled:
+            return
+        try:
+            report = dict(report)
+            report.setdefault("report_id", str(uuid.uuid4()))  # made now: a resend is recognised
+            self._inbox.append(report)
+            self.start()
+            self._wake.set()
+        except Exception:  # noqa: BLE001
+            log.exception("could not hand a report to the reporter")
+
+    def start(self) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="checkup-reporter",
+                                                daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def flush_soon(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        try:
+            self.sender = Sender(self.settings, self._state_dir, self._session, clock=self._clock)
+        except Exception as exc:  # noqa: BLE001 - a bad URL: say so once, keep nothing running
+            self.last_problem = str(exc)
+            log.warning("reporting disabled: %s", exc)
+            return
+        try:
+            while not self._stop.is_set():
+                while self._inbox:
+                    report = self._inbox.popleft()
+                    try:
+                        self.sender.queue.add(report)
+                    except Exception:  # noqa: BLE001
+                        log.exception("could not queue a report; will retry")
+                        self._inbox.appendleft(report)
+                        break
+                try:
+                    self.last_result = self.sender.flush()
+                    self.last_problem = self.last_result.error
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("reporting failed")
+                    self.last_problem = str(exc)
+                wait = POLICY_PULL_EVERY
+                if self.sender.queue.count():
+                    wait = max(1.0, self.sender.next_attempt_at() - self._clock())
+                self._wake.wait(min(wait, POLICY_PULL_EVERY))
+                self._wake.clear()
+        finally:
+            self.sender.close()
+
+
+# -- checkup report --now -----------------------------------------------------
+
+def report_now(settings, state_dir: str | None = None, report: dict | None = None,  # noqa: ANN001
+               session=None) -> tuple[int, str]:
+    """Send the queue now (ignoring backoff) and say what happened.
+
+    Exit codes: 0 everything sent (or nothing to send); 1 reports still queued
+    (the server is unreachable or busy; they will be retried); 2 the server
+    refused this device or its enrollment token; 3 reporting is off or the
+    URL is not allowed.
+    """
+    if not enabled(settings):
+        return 3, ("Reporting is off: IT has not set [server] url in the config "
+                   "(see `checkup config show`).")
+    try:
+        sender = Sender(settings, state_dir, session)
+    except ReportingError as exc:
+        return 3, f"Not reporting: {exc}."
+    try:
+        if report is not None:
+            sender.queue.add(report)
+        before = sender.queue.count()
+        res = sender.flush(force=True)
+    finally:
+        sender.close()
+    url = sender.url
+    parts = []
+    if before == 0:
+        parts.append(f"Nothing was waiting to be sent to {url}.")
+    else:
+        parts.append(f"Sent {res.sent} of {before} report{'s' if before != 1 else ''} to {url}.")
+    if res.dropped:
+        parts.append(f"{res.dropped} refused by the server and dropped (see the log).")
+    if res.policy:
+        parts.append(res.policy[0].upper() + res.policy[1:] + ".")
+    if res.remaining:
+        when = ""
+        if res.retry_at:
+            when = " after " + time.strftime("%H:%M", time.localtime(res.retry_at))
+        parts.append(f"{res.remaining} still queued: {res.error or 'not sent'}; "
+                     f"they will be sent{when} automatically.")
+        return (2 if res.refused else 1), " ".join(parts)
+    if res.refused:
+        return 2, " ".join(parts + [f"Problem: {res.error}."])
+    return 0, " ".join(parts)
+
+
+def queue_status(settings, state_dir: str | None = None) -> dict[str, Any]:  # noqa: ANN001
+    """For `checkup config show` / About: how many reports wait, the last problem."""
+    path = os.path.join(_state_dir(state_dir), QUEUE_FILE)
+    if not os.path.exists(path):
+        return {"queued": 0, "last_error": None, "next_attempt_at": None}
+    q = ReportQueue(path)
+    try:
+        nxt = float(q.get_meta("next_attempt_at", "0") or 0)
+        return {"queued": q.count(), "last_error": q.get_meta("last_error"),
+                "next_attempt_at": nxt or None}
+    finally:
+        q.close()
