@@ -1,0 +1,18 @@
+"""Linux probes (see SOURCES.md, section Linux)."""
+from __future__ import annotations
+
+from . import (automatic_updates, disk_encryption, firewall, os_version, remote_login,
+               screen_lock, system_integrity)
+from .identity import identity
+
+CHECKS = {
+    "disk_encryption": disk_encryption.probe,
+    "firewall": firewall.probe,
+    "screen_lock": screen_lock.probe,
+    "os_version": os_version.probe,
+    "automatic_updates": automatic_updates.probe,
+    "system_integrity": system_integrity.probe,
+    "remote_login": remote_login.probe,
+}
+
+__all__ = ["CHECKS", "identity"]
