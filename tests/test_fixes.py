@@ -1,0 +1,394 @@
+"""Fix instructions: per check x OS release, links chosen by release, text rules."""
+from __future__ import annotations
+
+import pytest
+
+from agent.fixes import CHECK_TITLES, LINK_SCHEMES, PLATFORM_CHECKS, fix_for
+
+X = "x-apple.systempreferences:"
+
+MAC_VERSIONS = ["12.7", "13.6", "14.4.1", "15.1", "26.1"]
+WIN_VERSIONS = ["10.0.19045.4291", "10.0.22631.3447"]
+LINUX_CASES = [(v, d) for v in ("22.04", "24.04") for d in ("gnome", "kde", None)]
+ALL_CHECKS = sorted(CHECK_TITLES)
+
+CASES = ([("darwin", v, None) for v in MAC_VERSIONS]
+         + [("windows", v, None) for v in WIN_VERSIONS]
+         + [("linux", v, d) for v, d in LINUX_CASES])
+
+KEYS = {"title", "why", "steps", "link", "menu_path", "open", "command", "hint", "needs_it"}
+
+# Commands (not links) that the researched table names for Windows.
+WINDOWS_COMMANDS = {
+    ("control.exe", "/name", "Microsoft.BitLockerDriveEncryption"),
+    ("control.exe", "/name", "Microsoft.WindowsFirewall"),
+    ("control.exe", "desk.cpl,,@screensaver"),
+    ("wf.msc",),
+    ("firewall.cpl",),
+}
+
+
+def check_shape(fix: dict) -> None:
+    assert set(fix) == KEYS
+    assert isinstance(fix["title"], str) and fix["title"]
+    assert isinstance(fix["why"], str) and fix["why"]
+    assert isinstance(fix["steps"], list) and all(isinstance(s, str) and s for s in fix["steps"])
+    assert isinstance(fix["hint"], str) and fix["hint"]
+    assert isinstance(fix["needs_it"], bool)
+    assert fix["link"] is None or isinstance(fix["link"], str)
+    assert fix["menu_path"] is None or isinstance(fix["menu_path"], str)
+    assert fix["open"] is None or (isinstance(fix["open"], list) and all(isinstance(a, str) for a in fix["open"]))
+    assert fix["command"] is None or isinstance(fix["command"], str)
+
+
+def check_text(fix: dict) -> None:
+    hint = fix["hint"]
+    assert "\n" not in hint and len(hint) <= 100, hint
+    assert fix["why"].count(". ") == 0 and len(fix["why"]) <= 200, fix["why"]
+    for step in fix["steps"]:
+        assert "\n" not in step
+        assert len(step) <= 200, step
+        assert step[0].isupper(), step
+        assert "**" not in step and "`" not in step and "<" not in step
+    for text in [hint, fix["why"], *fix["steps"]]:
+        assert "endpoint" not in text.lower()
+        assert "{" not in text and "}" not in text, text  # every placeholder was filled
+
+
+# ---------------------------------------------------------------------------- every case
+
+
+@pytest.mark.parametrize("platform,version,desktop", CASES)
+@pytest.mark.parametrize("check_id", ALL_CHECKS)
+def test_every_check_on_every_release(check_id, platform, version, desktop):
+    fix = fix_for(check_id, platform, version, desktop=desktop, observed={})
+    check_shape(fix)
+    check_text(fix)
+    assert fix["title"] == CHECK_TITLES[check_id]
+    if check_id in PLATFORM_CHECKS[platform]:
+        assert fix["steps"], (check_id, platform, version, desktop)
+    else:
+        assert fix["steps"] == [] and fix["link"] is None and fix["open"] is None
+    if fix["link"] is not None:
+        assert fix["link"].startswith(LINK_SCHEMES)
+    if fix["menu_path"] is not None or fix["link"] is not None:
+        assert fix["menu_path"], "a link always comes with its written menu path"
+    if platform == "darwin":
+        if fix["link"]:
+            assert fix["link"].startswith((X, "macappstore:"))
+            assert fix["open"] == ["/usr/bin/open", fix["link"]]
+        assert fix["command"] is None
+    if platform == "windows":
+        if fix["link"]:
+            assert fix["link"].startswith(("ms-settings:", "windowsdefender:"))
+        if fix["open"]:
+            assert (fix["open"][0] == "explorer.exe" and fix["open"][1].startswith(("ms-settings:", "windowsdefender:"))) \
+                or tuple(fix["open"]) in WINDOWS_COMMANDS, fix["open"]
+        assert fix["command"] is None
+    if platform == "linux":
+        assert fix["link"] is None
+        if fix["open"]:
+            assert fix["open"][0] in ("gnome-control-center", "systemsettings", "kcmshell5", "kcmshell6",
+                                      "gnome-software", "software-properties-gtk")
+
+
+# ---------------------------------------------------------------------------- macOS links
+
+MAC_LINKS = {
+    "disk_encryption": {
+        "12.7": X + "com.apple.preference.security?FDE",
+        "13.6": X + "com.apple.settings.PrivacySecurity.extension?Security",
+        "14.4.1": X + "com.apple.settings.PrivacySecurity.extension?FileVault",
+        "15.1": X + "com.apple.settings.PrivacySecurity.extension?FileVault",
+        "26.1": X + "com.apple.settings.PrivacySecurity.extension?FileVault",
+    },
+    "firewall": {
+        "12.7": X + "com.apple.preference.security?Firewall",
+        "13.6": X + "com.apple.Network-Settings.extension",
+        "14.4.1": X + "com.apple.Network-Settings.extension",
+        "15.1": X + "com.apple.Network-Settings.extension",
+        "26.1": X + "com.apple.Network-Settings.extension",
+    },
+    "screen_lock": {
+        "12.7": X + "com.apple.preference.security?General",
+        "13.6": X + "com.apple.Lock-Screen-Settings.extension",
+        "14.4.1": X + "com.apple.Lock-Screen-Settings.extension",
+        "15.1": X + "com.apple.Lock-Screen-Settings.extension",
+        "26.1": X + "com.apple.Lock-Screen-Settings.extension",
+    },
+    "automatic_updates": {
+        "12.7": X + "com.apple.preferences.softwareupdate",
+        "13.6": X + "com.apple.Software-Update-Settings.extension",
+        "14.4.1": X + "com.apple.Software-Update-Settings.extension",
+        "15.1": X + "com.apple.Software-Update-Settings.extension?action=showAdvancedOptions",
+        "26.1": X + "com.apple.Software-Update-Settings.extension?action=showAdvancedOptions",
+    },
+    "os_version": {
+        "12.7": X + "com.apple.preferences.softwareupdate",
+        "13.6": X + "com.apple.Software-Update-Settings.extension",
+        "14.4.1": X + "com.apple.Software-Update-Settings.extension",
+        "15.1": X + "com.apple.Software-Update-Settings.extension",
+        "26.1": X + "com.apple.Software-Update-Settings.extension",
+    },
+    "remote_login": {
+        "12.7": X + "com.apple.preferences.sharing?Services_RemoteLogin",
+        "13.6": X + "com.apple.Sharing-Settings.extension?Services_RemoteLogin",
+        "14.4.1": X + "com.apple.Sharing-Settings.extension?Services_RemoteLogin",
+        "15.1": X + "com.apple.Sharing-Settings.extension?Services_RemoteLogin",
+        "26.1": X + "com.apple.Sharing-Settings.extension?Services_RemoteLogin",
+    },
+    "gatekeeper": {
+        "12.7": X + "com.apple.preference.security?General",
+        "13.6": X + "com.apple.settings.PrivacySecurity.extension?Security",
+        "14.4.1": X + "com.apple.settings.PrivacySecurity.extension?Security",
+        "15.1": X + "com.apple.settings.PrivacySecurity.extension?Security",
+        "26.1": X + "com.apple.settings.PrivacySecurity.extension?Security",
+    },
+}
+
+
+@pytest.mark.parametrize("check_id,version,url",
+                         [(c, v, u) for c, by in MAC_LINKS.items() for v, u in by.items()])
+def test_macos_link_is_chosen_by_release(check_id, version, url):
+    fix = fix_for(check_id, "darwin", version)
+    assert fix["link"] == url
+    assert fix["open"] == ["/usr/bin/open", url]
+
+
+def test_macos_menu_paths_follow_the_release():
+    assert fix_for("disk_encryption", "darwin", "12.7")["menu_path"].startswith("Apple menu > System Preferences")
+    assert "System Settings > Privacy & Security > FileVault" in fix_for("disk_encryption", "darwin", "14.4.1")["menu_path"]
+    assert fix_for("firewall", "darwin", "13.6")["menu_path"] == "System Settings > Network > Firewall"
+    # The Firewall anchor does not work on 13+: the steps say to click Firewall.
+    assert any('"Firewall"' in s for s in fix_for("firewall", "darwin", "15.1")["steps"])
+    assert "Advanced" in fix_for("remote_login", "darwin", "26.1")["menu_path"]
+    assert "Advanced" not in fix_for("remote_login", "darwin", "15.1")["menu_path"]
+    assert fix_for("gatekeeper", "darwin", "14.4.1")["steps"][2].startswith('Choose "App Store and identified developers"')
+    assert "Known Developers" in " ".join(fix_for("gatekeeper", "darwin", "15.1")["steps"])
+
+
+def test_macos_26_screen_saver_is_no_longer_on_lock_screen():
+    steps = " ".join(fix_for("screen_lock", "darwin", "26.1", observed={"enabled": True, "idle_seconds": 0})["steps"])
+    assert "Start Screen Saver when inactive" not in steps
+    assert "Turn display off" in steps
+    steps14 = " ".join(fix_for("screen_lock", "darwin", "14.4.1", observed={"enabled": True, "idle_seconds": 0})["steps"])
+    assert "Start Screen Saver when inactive" in steps14
+
+
+def test_macos_12_screen_saver_only_opens_the_pref_pane():
+    fix = fix_for("screen_lock", "darwin", "12.7", observed={"enabled": True, "idle_seconds": 3600,
+                                                             "lock_delay_seconds": 0})
+    assert fix["link"] is None  # the scheme is not supported for that pane on 12
+    assert fix["open"] == ["/usr/bin/open", "/System/Library/PreferencePanes/DesktopScreenEffectsPref.prefPane"]
+    assert "Desktop & Screen Saver" in fix["menu_path"]
+
+
+def test_macos_screen_lock_tailoring():
+    pw_only = fix_for("screen_lock", "darwin", "14.4.1", observed={"enabled": False, "idle_seconds": 300})
+    text = " ".join(pw_only["steps"])
+    assert "Require password" in text and "Start Screen Saver" not in text
+    idle_only = fix_for("screen_lock", "darwin", "14.4.1", observed={"enabled": True, "idle_seconds": 0,
+                                                                     "lock_delay_seconds": 0})
+    text = " ".join(idle_only["steps"])
+    assert "Require password" not in text and "Start Screen Saver" in text
+
+
+def test_macos_automatic_updates_names_the_switches_that_are_off():
+    fix = fix_for("automatic_updates", "darwin", "14.4.1",
+                  observed={"enabled": True, "settings_off": ["AutomaticallyInstallMacOSUpdates", "CriticalUpdateInstall"]})
+    text = " ".join(fix["steps"])
+    assert '"Install macOS updates" and "Install Security Responses and system files"' in text
+    assert "Check for updates" not in text
+    old = fix_for("automatic_updates", "darwin", "12.7", observed={"settings_off": ["CriticalUpdateInstall"]})
+    assert "Install system data files and security updates" in " ".join(old["steps"])
+    every = " ".join(fix_for("automatic_updates", "darwin", "15.1", observed={"enabled": False})["steps"])
+    for label in ("Check for updates", "Download new updates when available", "Install macOS updates"):
+        assert label in every
+
+
+def test_macos_firewall_stealth_is_not_mentioned():
+    fix = fix_for("firewall", "darwin", "14.4.1", observed={"enabled": True, "stealth": False})
+    assert "stealth" not in " ".join(fix["steps"]).lower()
+
+
+def test_macos_filevault_states():
+    enc = fix_for("disk_encryption", "darwin", "14.4.1", observed={"state": "encrypting"})
+    assert "already encrypting" in enc["steps"][0] and "Turn On" not in " ".join(enc["steps"])
+    dec = fix_for("disk_encryption", "darwin", "14.4.1", observed={"state": "decrypting"})
+    assert "Turn On" in " ".join(dec["steps"])
+
+
+def test_macos_sip_needs_it_and_has_no_link():
+    fix = fix_for("system_integrity", "darwin", "14.5", observed={"sip": False})
+    assert fix["needs_it"] is True
+    assert fix["link"] is None and fix["open"] is None
+    assert "Recovery" in fix["steps"][0]
+
+
+def test_macos_10_13_uses_the_app_store_for_updates():
+    assert fix_for("os_version", "darwin", "10.13.6")["link"] == "macappstore://showUpdatesPage"
+    assert fix_for("os_version", "darwin", "10.15.7")["link"] == X + "com.apple.preferences.softwareupdate"
+    assert fix_for("disk_encryption", "darwin", "10.15.7")["link"] == X + "com.apple.preference.security?FDE"
+
+
+# ---------------------------------------------------------------------------- Windows
+
+
+def test_windows_links():
+    for v in WIN_VERSIONS:
+        assert fix_for("disk_encryption", "windows", v)["link"] == "ms-settings:deviceencryption"
+        assert fix_for("remote_login", "windows", v)["link"] == "ms-settings:remotedesktop"
+        assert fix_for("automatic_updates", "windows", v)["link"] == "ms-settings:windowsupdate"
+        assert fix_for("firewall", "windows", v)["link"] == "windowsdefender://network/"
+        assert fix_for("antivirus", "windows", v)["link"] == "ms-settings:windowsdefender"
+        sl = fix_for("screen_lock", "windows", v)
+        assert sl["link"] == "ms-settings:lockscreen"
+        assert sl["open"] == ["control.exe", "desk.cpl,,@screensaver"]
+
+
+def test_windows_10_and_11_paths_differ():
+    assert fix_for("disk_encryption", "windows", "10.0.19045.4291")["menu_path"] == \
+        "Settings > Update & Security > Device encryption"
+    assert fix_for("disk_encryption", "windows", "10.0.22631.3447")["menu_path"] == \
+        "Settings > Privacy & security > Device encryption"
+    assert "Update & Security" in fix_for("os_version", "windows", "10.0.19045.4291")["menu_path"]
+    assert fix_for("os_version", "windows", "10.0.22631.3447")["menu_path"] == "Settings > Windows Update"
+    assert "Windows Defender Firewall" in " ".join(fix_for("firewall", "windows", "10.0.19045.4291")["steps"])
+    assert "Microsoft Defender Firewall" in " ".join(fix_for("firewall", "windows", "10.0.22631.3447")["steps"])
+
+
+def test_windows_firewall_names_the_profiles_that_are_off():
+    fix = fix_for("firewall", "windows", "10.0.22631.3447",
+                  observed={"enabled": False, "profiles": {"domain": True, "private": False, "public": False}})
+    text = " ".join(fix["steps"])
+    assert '"Private network" and "Public network"' in text
+    assert "Domain" not in text
+
+
+def test_windows_bitlocker_and_suspended():
+    pro = fix_for("disk_encryption", "windows", "10.0.22631.3447", observed={"state": "off", "edition": "Professional"})
+    assert pro["open"] == ["control.exe", "/name", "Microsoft.BitLockerDriveEncryption"]
+    assert pro["link"] is None and pro["menu_path"]
+    sus = fix_for("disk_encryption", "windows", "10.0.19045.4291", observed={"state": "suspended"})
+    assert "Resume protection" in " ".join(sus["steps"])
+    home = fix_for("disk_encryption", "windows", "10.0.22631.3447", observed={"state": "off", "edition": "Core"})
+    assert "Manage BitLocker" not in " ".join(home["steps"])
+
+
+def test_windows_system_integrity_says_which_is_off():
+    uac = fix_for("system_integrity", "windows", "10.0.22631.3447", observed={"uac": False, "secure_boot": True})
+    assert uac["needs_it"] and "User Account Control" in uac["steps"][0] and "Secure Boot" not in uac["hint"]
+    sb = fix_for("system_integrity", "windows", "10.0.22631.3447", observed={"uac": True, "secure_boot": False})
+    assert sb["needs_it"] and "Secure Boot" in sb["hint"] and "User Account Control" not in " ".join(sb["steps"])
+
+
+def test_windows_antivirus_tailoring():
+    off = fix_for("antivirus", "windows", "10.0.22631.3447",
+                  observed={"products": [{"name": "Windows Defender", "enabled": False, "up_to_date": True}]})
+    assert "Real-time protection" in " ".join(off["steps"])
+    assert "Check for updates" not in " ".join(off["steps"])
+    none = fix_for("antivirus", "windows", "10.0.22631.3447", observed={"products": []})
+    assert none["needs_it"] is True
+    other = fix_for("antivirus", "windows", "10.0.19045.4291",
+                    observed={"products": [{"name": "ESET Security", "enabled": True, "up_to_date": False}]})
+    assert "ESET Security" in other["steps"][0]
+
+
+# ---------------------------------------------------------------------------- Linux
+
+
+def test_linux_gnome_panel_ids_by_release():
+    assert fix_for("screen_lock", "linux", "22.04", desktop="gnome")["open"] == ["gnome-control-center", "lock"]
+    assert fix_for("screen_lock", "linux", "24.04", desktop="gnome")["open"] == \
+        ["gnome-control-center", "privacy", "screenlock"]
+    assert fix_for("screen_lock", "linux", "23.10", desktop="gnome")["open"] == ["gnome-control-center", "privacy"]
+    assert fix_for("screen_lock", "linux", "12", desktop="gnome")["open"] == ["gnome-control-center", "screen"]
+    assert fix_for("remote_login", "linux", "22.04", desktop="gnome")["open"] == ["gnome-control-center", "sharing"]
+    assert fix_for("remote_login", "linux", "24.04", desktop="gnome")["open"] == ["gnome-control-center", "system"]
+
+
+def test_linux_kde_modules_by_release():
+    assert fix_for("screen_lock", "linux", "22.04", desktop="kde")["open"] == ["kcmshell5", "screenlocker"]
+    assert fix_for("screen_lock", "linux", "24.04", desktop="kde")["open"] == ["kcmshell5", "kcm_screenlocker"]
+    assert fix_for("screen_lock", "linux", "41", desktop="kde")["open"] == ["systemsettings", "kcm_screenlocker"]
+    assert "Security & Privacy" in fix_for("screen_lock", "linux", "41", desktop="kde")["menu_path"]
+
+
+def test_linux_commands():
+    assert fix_for("firewall", "linux", "24.04")["command"] == "sudo ufw enable"
+    assert fix_for("firewall", "linux", "40", desktop="gnome")["command"] == "sudo systemctl enable --now firewalld"
+    assert fix_for("firewall", "linux", "24.04", observed={"backend": "firewalld"})["command"] == \
+        "sudo systemctl enable --now firewalld"
+    assert fix_for("firewall", "linux", "24.04", observed={"backend": "nftables"})["needs_it"] is True
+    assert "ssh" in fix_for("remote_login", "linux", "24.04")["command"]
+    assert "unattended-upgrades" in fix_for("automatic_updates", "linux", "22.04", desktop="kde")["command"]
+    assert "dnf5-automatic.timer" in fix_for("automatic_updates", "linux", "44")["command"]
+    assert "dnf-automatic-install.timer" in fix_for("automatic_updates", "linux", "39")["command"]
+    generic = fix_for("screen_lock", "linux", "24.04", desktop=None)
+    assert generic["open"] is None and generic["steps"]
+
+
+def test_linux_disk_encryption_and_secure_boot_need_it():
+    assert fix_for("disk_encryption", "linux", "24.04", desktop="gnome")["needs_it"] is True
+    sb = fix_for("system_integrity", "linux", "24.04", desktop="gnome", observed={"secure_boot": False})
+    assert sb["needs_it"] is True
+    assert sb["open"] == ["gnome-control-center", "privacy", "device-security"]
+
+
+# ---------------------------------------------------------------------------- robustness
+
+
+def test_security_software_names_the_missing_agents():
+    fix = fix_for("security_software", "darwin", "14.6.1", observed={"missing": ["falcond", "Santa"]})
+    assert fix["needs_it"] is True
+    assert "restart" in fix["steps"][0].lower()
+    assert "falcond and Santa" in " ".join(fix["steps"])
+    long = fix_for("security_software", "windows", "10.0.22631.3447",
+                   observed={"missing": ["A very long agent name number one", "Another very long agent name"]})
+    assert len(long["hint"]) <= 100
+
+
+def test_not_on_this_platform_is_generic():
+    for check_id, platform in [("gatekeeper", "linux"), ("gatekeeper", "windows"),
+                               ("antivirus", "darwin"), ("antivirus", "linux")]:
+        fix = fix_for(check_id, platform, None)
+        assert fix["steps"] == [] and fix["link"] is None and fix["open"] is None
+        assert fix["title"] == CHECK_TITLES[check_id]
+
+
+@pytest.mark.parametrize("version", ["", "abc", "10.0", None, "99", "1.2.3.4.5", " 14.4 ", "14.4.1 (a)",
+                                     "10", "0", "-1", "14..2", "25.0", "10.0.99999999999999999999.1", 42])
+@pytest.mark.parametrize("platform", ["darwin", "windows", "linux", "freebsd", ""])
+@pytest.mark.parametrize("check_id", ALL_CHECKS + ["no_such_check"])
+def test_garbage_versions_never_raise(check_id, platform, version):
+    fix = fix_for(check_id, platform, version, desktop="gnome", observed={"weird": object()})
+    check_shape(fix)
+    check_text(fix)
+
+
+def test_unknown_version_uses_current_release_with_a_generic_menu_path():
+    mac = fix_for("remote_login", "darwin", "abc")
+    assert mac["link"] == X + "com.apple.Sharing-Settings.extension?Services_RemoteLogin"
+    assert mac["menu_path"] == "System Settings > General > Sharing > Remote Login"
+    assert fix_for("automatic_updates", "darwin", None)["link"].endswith("?action=showAdvancedOptions")
+    win = fix_for("disk_encryption", "windows", "10.0")
+    assert win["link"] == "ms-settings:deviceencryption" and win["menu_path"] == "Settings > Device encryption"
+
+
+@pytest.mark.parametrize("observed", [
+    {"state": 3}, {"profiles": "off"}, {"profiles": {"public": None}}, {"settings_off": "AutomaticDownload"},
+    {"settings_off": [None, 5]}, {"products": [None, "x", {"name": None}]}, {"products": "x"},
+    {"missing": "falcond"}, {"missing": [None]}, {"idle_seconds": "600", "enabled": "no"},
+    {"uac": "off"}, {"backend": 7}, {"max_seconds": 120}, {"max_seconds": True},
+])
+@pytest.mark.parametrize("platform,version,desktop", CASES)
+@pytest.mark.parametrize("check_id", ALL_CHECKS)
+def test_odd_observed_values_never_raise(check_id, platform, version, desktop, observed):
+    fix = fix_for(check_id, platform, version, desktop=desktop, observed=observed)
+    check_shape(fix)
+    check_text(fix)
+
+
+def test_max_seconds_lowers_the_suggested_minutes():
+    fix = fix_for("screen_lock", "windows", "10.0.22631.3447", observed={"max_seconds": 120})
+    assert "2 minutes or less" in " ".join(fix["steps"])
