@@ -121,19 +121,41 @@ def judge_os_version(fact: Fact, policy: Policy, platform: str) -> Judgement:
     if not minimum and not recommended:
         return Judgement("skip", f"No minimum version is set for {name}.", obs)
     shown = f"{name} {version}"
+    want_min, want_rec = _friendly(os_id, minimum), _friendly(os_id, recommended)
     if minimum:
         cmp = compare_versions(version, minimum)
         if cmp is None:
             return Judgement("unknown", f"Checkup couldn't read the version of {name} ({version!r}).", obs)
         if cmp < 0:
-            return Judgement("bad", f"{shown} is out of date; {minimum} or later is needed.", obs)
+            return Judgement("bad", f"{shown} is out of date; {want_min} or later is needed.", obs)
     if recommended:
         cmp = compare_versions(version, recommended)
         if cmp is None:
             return Judgement("unknown", f"Checkup couldn't read the version of {name} ({version!r}).", obs)
         if cmp < 0:
-            return Judgement("warn", f"{shown} works, but an update to {recommended} or later is recommended.", obs)
+            return Judgement("warn", f"{shown} works, but an update to {want_rec} or later is recommended.", obs)
     return Judgement("pass", f"{shown} is up to date.", obs)
+
+
+# Windows versions as people know them, by build number.
+WINDOWS_RELEASES = {
+    "10240": "Windows 10 1507", "10586": "Windows 10 1511", "14393": "Windows 10 1607",
+    "15063": "Windows 10 1703", "16299": "Windows 10 1709", "17134": "Windows 10 1803",
+    "17763": "Windows 10 1809", "18362": "Windows 10 1903", "18363": "Windows 10 1909",
+    "19041": "Windows 10 2004", "19042": "Windows 10 20H2", "19043": "Windows 10 21H1",
+    "19044": "Windows 10 21H2", "19045": "Windows 10 22H2", "22000": "Windows 11 21H2",
+    "22621": "Windows 11 22H2", "22631": "Windows 11 23H2", "26100": "Windows 11 24H2",
+    "26200": "Windows 11 25H2",
+}
+
+
+def _friendly(os_id: str | None, version: str | None) -> str | None:
+    """"10.0.26100" -> "Windows 11 24H2 (10.0.26100)"; other systems unchanged."""
+    if os_id == "windows" and version:
+        parts = version.split(".")
+        if len(parts) >= 3 and parts[2] in WINDOWS_RELEASES:
+            return f"{WINDOWS_RELEASES[parts[2]]} ({version})"
+    return version
 
 
 def judge_automatic_updates(fact: Fact, policy: Policy, platform: str) -> Judgement:
