@@ -553,6 +553,7 @@ _WIN: dict[str, dict[str, dict[str, Any]]] = {
                            "Let IT turn Microsoft Defender back on or install the company's antivirus."],
             "hint": "Turn on virus protection in Windows Security > Virus & threat protection.",
             "hint_other": "Turn on or update {name}.",
+            "hint_update": "Update virus protection in Windows Security > Virus & threat protection.",
             "hint_none": "Contact IT: no antivirus is active on this PC.",
         },
         "11": {
@@ -569,6 +570,7 @@ _WIN: dict[str, dict[str, dict[str, Any]]] = {
                            "Let IT turn Microsoft Defender back on or install the company's antivirus."],
             "hint": "Turn on virus protection in Windows Security > Virus & threat protection.",
             "hint_other": "Turn on or update {name}.",
+            "hint_update": "Update virus protection in Windows Security > Virus & threat protection.",
             "hint_none": "Contact IT: no antivirus is active on this PC.",
         },
     },
@@ -1109,6 +1111,8 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
             steps += e["steps_enable"]
         if not d or d.get("up_to_date") is not True:
             steps += e["steps_update"]
+        if d.get("enabled") is True and d.get("up_to_date") is False:
+            return simple(e, menu, steps, e["hint_update"])
         return simple(e, menu, steps)
 
     if check_id in ("os_version", "automatic_updates"):

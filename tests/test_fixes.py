@@ -392,3 +392,11 @@ def test_odd_observed_values_never_raise(check_id, platform, version, desktop, o
 def test_max_seconds_lowers_the_suggested_minutes():
     fix = fix_for("screen_lock", "windows", "10.0.22631.3447", observed={"max_seconds": 120})
     assert "2 minutes or less" in " ".join(fix["steps"])
+
+
+def test_windows_defender_out_of_date_hint_says_update_not_turn_on():
+    fix = fix_for("antivirus", "windows", "10.0.19045.4046",
+                  observed={"products": [{"name": "Windows Defender", "enabled": True, "up_to_date": False}]})
+    assert fix["hint"].startswith("Update")
+    assert any("Check for updates" in s for s in fix["steps"])
+    assert not any("Real-time protection" in s for s in fix["steps"])
