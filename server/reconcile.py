@@ -215,7 +215,10 @@ def _since(when: dt.datetime | None, now: dt.datetime) -> str:
 
 
 def _date(when: dt.datetime | None) -> str | None:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+    if when is None:
+        return None
+    w = when.astimezone(UTC)
+    return f"{w.year:04d}-{w.month:02d}-{w.day:02d}T{w.hour:02d}:{w.minute:02d}:{w.second:02d}Z"
 
 
 def _src(source: str) -> str:

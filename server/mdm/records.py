@@ -62,9 +62,9 @@ def normalise_uuid(value: Any) -> str | None:
 
 def swap_uuid(uuid: str) -> str:
     """The same UUID with the first three groups byte-swapped (mixed-endian form)."""
-    a, b, c, d, e = uuid.split("-")
-    sw = lambda g: "".join(reversed([g[i:i + 2] for i in range(0, len(g), 2)]))  # noqa: E731
-    return "-".join((sw(a), sw(b), sw(c), d, e))
+    u = uuid
+    return (u[6:8] + u[4:6] + u[2:4] + u[0:2] + "-" + u[11:13] + u[9:11] + "-" +
+            u[16:18] + u[14:16] + u[18:])
 
 
 def uuid_key(uuid: str | None) -> str | None:
