@@ -1,0 +1,129 @@
+"""Every sentence the tray, the notifications and the fix pages show, in one place.
+
+Translating Checkup later means translating this table. Templates use
+``str.format`` fields; ``t(key, **fields)`` fills them. Plurals are separate keys
+(``..._one`` / ``..._many``) chosen by ``tn``.
+"""
+from __future__ import annotations
+
+STRINGS: dict[str, str] = {
+    # -- product ---------------------------------------------------------
+    "app_name": "Checkup",
+
+    # -- device / check status in words -------------------------------------
+    "status.pass": "All good",
+    "status.skip": "Does not apply",
+    "status.unknown": "Could not check",
+    "status.nudge": "Worth fixing soon",
+    "status.fail": "Needs fixing",
+    "status.checking": "Checking…",
+
+    "device.pass": "Everything looks good.",
+    "device.nudge_one": "1 thing is worth fixing soon.",
+    "device.nudge_many": "{n} things are worth fixing soon.",
+    "device.fail_one": "1 thing needs your attention.",
+    "device.fail_many": "{n} things need your attention.",
+    "device.unknown": "Checkup could not check this computer.",
+    "device.checking": "Checking this computer…",
+
+    # -- tray ----------------------------------------------------------------
+    "tooltip.pass": "Checkup: everything looks good",
+    "tooltip.nudge_one": "Checkup: 1 thing is worth fixing soon",
+    "tooltip.nudge_many": "Checkup: {n} things are worth fixing soon",
+    "tooltip.fail_one": "Checkup: 1 thing needs your attention",
+    "tooltip.fail_many": "Checkup: {n} things need your attention",
+    "tooltip.unknown": "Checkup: could not check this computer",
+    "tooltip.checking": "Checkup: checking…",
+    "menu.status": "{status}",
+    "menu.fix_item": "Fix: {title}",
+    "menu.unknown_item": "Could not check: {title}",
+    "menu.check_now": "Check now",
+    "menu.checking": "Checking…",
+    "menu.open_report": "Open report",
+    "menu.snooze": "Snooze reminders",
+    "menu.snooze_hour": "For an hour",
+    "menu.snooze_tomorrow": "Until tomorrow",
+    "menu.snooze_none_left": "No more snoozes for these",
+    "menu.about": "About & privacy",
+    "menu.quit": "Quit",
+    "menu.last_checked": "Last checked {when}",
+
+    # -- notifications ---------------------------------------------------------
+    "notify.title_one": "Checkup: {title} needs your attention",
+    "notify.title_many": "Checkup: {n} things need your attention",
+    "notify.title_nudge_one": "Checkup: {title} is worth fixing",
+    "notify.title_nudge_many": "Checkup: {n} things are worth fixing",
+    "notify.more": "…and {n} more.",
+    "notify.click_hint": "Click to see how to fix it.",
+    "notify.menu_hint": "Open the Checkup icon in the menu bar to see how to fix it.",
+    "notify.menu_hint_tray": "Open the Checkup icon in the system tray to see how to fix it.",
+    "notify.fixed_title_one": "Checkup: {title} is fixed, thank you!",
+    "notify.fixed_title_many": "Checkup: {n} things are fixed, thank you!",
+    "notify.fixed_body": "Thanks for keeping this computer safe.",
+    "notify.fixed_and_more": "Fixed, thank you: {titles}.",
+    "notify.action_open": "Show me how",
+    "notify.action_snooze": "Remind me tomorrow",
+    "notify.action_settings": "Open Settings",
+
+    # -- pages -------------------------------------------------------------------
+    "page.title": "{title} — Checkup",
+    "page.report_title": "Checkup report for {hostname}",
+    "page.report_heading": "Security checkup",
+    "page.back": "← All checks",
+    "page.why": "Why it matters",
+    "page.steps": "How to fix it",
+    "page.open_settings": "Open the setting",
+    "page.open_settings_note": "If the button does nothing, follow the path: {path}",
+    "page.menu_path": "Where to find it: {path}",
+    "page.run_command": "Or run this in a terminal:",
+    "page.needs_it": "This one needs your IT team: you cannot change it yourself.",
+    "page.last_checked": "Last checked {when} on {hostname}.",
+    "page.observed": "What Checkup saw",
+    "page.no_fix": "Checkup has no step-by-step instructions for this one yet. Your IT team can help.",
+    "page.passing": "Nothing to do here.",
+    "page.skip": "This check does not apply to this computer.",
+    "page.unknown": "Checkup could not find out. This is not counted against you.",
+    "page.help_heading": "Need help?",
+    "page.help_contact": "Contact {name}",
+    "page.help_default": "Ask your IT team if you get stuck.",
+    "page.checks_heading": "All checks",
+    "page.col_check": "Check",
+    "page.col_status": "Status",
+    "page.col_detail": "Details",
+    "page.open_fix": "How to fix",
+    "page.details": "Details",
+    "page.device": "{os} on {hostname}",
+    "page.footer": "Made by Checkup {version}. This page was written on this computer and works offline.",
+
+    # -- about & privacy -------------------------------------------------------------
+    "about.title": "About Checkup & your privacy",
+    "about.intro": "Checkup looks at this computer's security settings and tells you how to fix what "
+                   "needs fixing. It never changes a setting by itself and needs no administrator rights.",
+    "about.reads_heading": "What Checkup reads",
+    "about.reads": "Disk encryption, firewall, screen lock, the operating system version and updates, "
+                   "system integrity protection, remote login, and whether the security software your "
+                   "company requires is running. It also reads this computer's name, model and serial "
+                   "number. It does not read your files, messages, browsing or passwords.",
+    "about.sends_heading": "What Checkup sends, and to whom",
+    "about.sends_nothing": "Nothing. No server is configured, so the results stay on this computer.",
+    "about.sends_server": "The results of the checks and this computer's name, model and serial number are "
+                          "sent to {org} at {server}, so IT can help keep the company's computers safe.",
+    "about.org_default": "your company's IT team",
+    "about.stored_heading": "What Checkup keeps on this computer",
+    "about.stored": "The latest results and when you were last reminded, in {path}.",
+    "about.version": "Checkup {version}",
+
+    # -- time ---------------------------------------------------------------------------
+    "when.never": "not yet",
+}
+
+
+def t(key: str, **fields) -> str:
+    """The string for ``key`` with ``fields`` filled in (the key itself if unknown)."""
+    text = STRINGS.get(key, key)
+    return text.format(**fields) if fields else text
+
+
+def tn(key: str, n: int, **fields) -> str:
+    """``key_one`` when n == 1, else ``key_many``; ``n`` is passed as a field."""
+    return t(f"{key}_{'one' if n == 1 else 'many'}", n=n, **fields)

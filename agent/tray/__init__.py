@@ -1,0 +1,130 @@
+"""`checkup tray`: the tray icon, its schedule, nudges and fix pages.
+
+Entry point for the CLI: ``main(args) -> int`` where ``args`` is the argparse
+Namespace of ``checkup tray`` (attributes ``replay``, ``policy``, ``config``;
+missing ones count as None) or a list of command-line words
+(``["--replay", "x.json"]``).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+log = logging.getLogger("checkup.tray")
+
+LOCK_NAME = "tray.lock"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="checkup tray")
+    p.add_argument("--replay", metavar="FILE")
+    p.add_argument("--policy", metavar="FILE")
+    p.add_argument("--config", metavar="FILE")
+    return p.parse_args(argv)
+
+
+class InstanceLock:
+    """One tray per user: an exclusive lock on a file in the user state directory,
+    released by the OS when the process ends (even if it crashes)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._fh = None
+
+    def acquire(self) -> bool:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh:
+            self._fh.close()
+            self._fh = None
+
+
+def reporting_hook(settings: Any):
+    """The reporter's callable, when agent.reporting offers one and a server is configured."""
+    if not settings.get("server", "url"):
+        return None
+    try:
+        from ..reporting import make_on_report  # provided by the reporting component
+    except ImportError:
+        return None
+    try:
+        return make_on_report(settings)
+    except Exception:  # noqa: BLE001
+        log.exception("reporting is not available")
+        return None
+
+
+def main(args: Any = None) -> int:
+    if args is None:
+        args = parse_args(sys.argv[1:])
+    elif isinstance(args, (list, tuple)):
+        args = parse_args(list(args))
+    for name in ("replay", "policy", "config"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    logging.basicConfig(level=os.environ.get("CHECKUP_LOG_LEVEL", "WARNING").upper(),
+                        format="checkup tray: %(levelname)s %(message)s")
+
+    from ..cli import UsageError, load_policy_for, load_settings_for, make_host
+    from ..config import user_state_dir
+
+    settings = load_settings_for(args)
+    policy = load_policy_for(args, settings)           # a bad policy is a usage error: exit 3
+    if args.replay:
+        make_host(args.replay)                          # a bad capture is a usage error too
+
+    lock = InstanceLock(os.path.join(user_state_dir(), LOCK_NAME))
+    if not lock.acquire():
+        log.info("another checkup tray is running; exiting")
+        return 0
+
+    try:
+        import pystray  # noqa: F401 - fails without a desktop session
+    except Exception as exc:  # noqa: BLE001 - Xlib raises its own errors when DISPLAY is unset
+        lock.release()
+        raise UsageError(f"checkup tray needs a desktop session ({type(exc).__name__}: {exc})") from None
+
+    from ..pipeline import run_check as pipeline_run_check
+    from .app import TrayApp
+
+    holder: dict[str, Any] = {"policy": policy}
+
+    def run_check() -> dict:
+        try:  # IT may change the policy while we run; a broken edit keeps the last good one
+            holder["policy"] = load_policy_for(args, settings)
+            if app is not None:
+                app.org = holder["policy"].organization
+        except Exception as exc:  # noqa: BLE001
+            log.warning("policy not reloaded: %s", exc)
+        host = make_host(args.replay)                   # re-read the capture on every check
+        return pipeline_run_check(host, holder["policy"])
+
+    app = None
+    app = TrayApp(run_check, settings=settings, org=policy.organization, replay=bool(args.replay),
+                  on_report=reporting_hook(settings))
+    try:
+        return app.run()
+    finally:
+        lock.release()

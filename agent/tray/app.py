@@ -1,0 +1,314 @@
+"""The tray app: icon + menu (pystray), checks (Scheduler), nudges, pages.
+
+Threads: pystray's UI loop (main thread); the scheduler thread runs checks and
+then updates the icon, pages, state and notifications; the notifier's listener
+thread handles notification clicks. Nothing the UI thread runs waits on a probe.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import webbrowser
+from datetime import datetime
+from typing import Any, Callable
+
+from .. import nudge, pages
+from ..state import load_state, save_state, state_path
+from ..strings import t, tn
+from .icons import draw_icon
+from .scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+def tooltip_for(report: dict | None, checking: bool = False) -> str:
+    if checking and report is None:
+        return t("tooltip.checking")
+    if report is None:
+        return t("tooltip.unknown")
+    checks = report.get("checks") or []
+    status = report.get("status")
+    fails = sum(1 for c in checks if c.get("status") == "fail")
+    nudges = sum(1 for c in checks if c.get("status") == "nudge")
+    if status == "fail":
+        return tn("tooltip.fail", fails + nudges)
+    if status == "nudge":
+        return tn("tooltip.nudge", nudges)
+    if status == "pass":
+        return t("tooltip.pass")
+    return t("tooltip.unknown")
+
+
+def icon_state(report: dict | None, checking: bool) -> str:
+    if report is None:
+        return "checking" if checking else "unknown"
+    status = report.get("status")
+    return status if status in ("pass", "nudge", "fail") else "unknown"
+
+
+def unknown_report(error: BaseException | None) -> dict:
+    return {"status": "unknown", "checks": [], "device": {}, "checked_at": None,
+            "error": f"{type(error).__name__}: {error}" if error else None}
+
+
+class TrayApp:
+    def __init__(self, run_check: Callable[[], dict], settings: Any = None, org: dict | None = None,
+                 replay: bool = False, pages_dir: str | None = None, state_file: str | None = None,
+                 open_url: Callable[[str], Any] | None = None, notifier: Any = "auto",
+                 on_report: Callable[[dict], Any] | None = None, now: Callable[[], datetime] | None = None):
+        self.settings = settings
+        self.org = org or {}
+        self.replay = replay
+        self.rules = nudge.Rules.from_settings(settings)
+        for problem in self.rules.problems:
+            log.warning("%s", problem)
+        self.pages_dir = pages_dir or pages.pages_dir()
+        self.state_file = state_file or state_path()
+        self.open_url = open_url or (lambda url: webbrowser.open(url))
+        self._notifier_choice = notifier
+        self.notifier = None
+        self.now = now or (lambda: datetime.now().astimezone())
+        self.report: dict | None = None
+        self.page_paths: dict[str, str] = {}
+        self.state = load_state(self.state_file)
+        self.checking = False
+        self.icon = None
+        self._lock = threading.Lock()
+        interval = 60
+        if settings is not None:
+            v = settings.get("agent", "interval_minutes")
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+                interval = v
+        self.scheduler = Scheduler(run_check, self._on_result, interval_s=interval * 60.0,
+                                   on_report=on_report, on_start=self._on_check_start)
+        self.server_url = settings.get("server", "url") if settings is not None else None
+
+    # -- pystray ------------------------------------------------------------------------
+    def build_icon(self):
+        import pystray
+        item, menu = pystray.MenuItem, pystray.Menu
+        self._pystray = pystray
+        icon = pystray.Icon("checkup", draw_icon("checking"), t("tooltip.checking"),
+                            menu=menu(lambda: self.menu_items(item, menu)))
+        _enable_xorg_clicks(icon)
+        self.icon = icon
+        return icon
+
+    def menu_items(self, item, menu) -> list:
+        """The menu, rebuilt from the latest report each time pystray asks."""
+        report = self.report
+        items = []
+        if self.checking and report is None:
+            status_line = t("device.checking")
+        elif report is None:
+            status_line = t("device.unknown")
+        else:
+            status_line = pages.device_words(report)
+        items.append(item(status_line, None, enabled=False))
+        for check in self._not_passing(report):
+            key = "menu.unknown_item" if check.get("status") == "unknown" else "menu.fix_item"
+            items.append(item(t(key, title=check.get("title") or check.get("id")),
+                              self._opener(check.get("id"))))
+        items.append(menu.SEPARATOR)
+        items.append(item(t("menu.checking") if self.checking else t("menu.check_now"),
+                          lambda: self.check_now(), enabled=not self.checking))
+        items.append(item(t("menu.open_report"), lambda: self.open_page("report"), default=True))
+        if nudge.snoozable(self.state, self.rules):
+            items.append(item(t("menu.snooze"), menu(
+                item(t("menu.snooze_hour"), lambda: self.snooze("hour")),
+                item(t("menu.snooze_tomorrow"), lambda: self.snooze("tomorrow")))))
+        items.append(item(t("menu.about"), lambda: self.open_page("about")))
+        items.append(item(t("menu.quit"), lambda: self.quit()))
+        return items
+
+    @staticmethod
+    def _not_passing(report: dict | None) -> list[dict]:
+        if not report:
+            return []
+        checks = [c for c in report.get("checks") or [] if c.get("status") in ("fail", "nudge", "unknown")]
+        return sorted(checks, key=lambda c: pages.ORDER.get(c.get("status"), 9))
+
+    def _opener(self, check_id):
+        return lambda: self.open_fix(check_id)
+
+    # -- actions (called from the UI thread or the notifier thread) ---------------------
+    def check_now(self) -> None:
+        self.scheduler.check_now()
+
+    def open_page(self, key: str) -> None:
+        path = self.page_paths.get(key)
+        if not path:
+            # No check has finished yet: write what we know (about / an empty report).
+            self._write_pages(self.report or unknown_report(None))
+            path = self.page_paths.get(key) or self.page_paths.get("report")
+        if path:
+            threading.Thread(target=self.open_url, args=(pages.file_uri(path),), daemon=True).start()
+
+    def open_fix(self, check_id: str | None) -> None:
+        """Open the fix page and, on the same machine, the settings pane itself."""
+        if check_id is None or check_id not in self.page_paths:
+            self.open_page("report")
+            return
+        self.open_page(check_id)
+        check = next((c for c in (self.report or {}).get("checks", []) if c.get("id") == check_id), None)
+        if check and not self.replay:
+            threading.Thread(target=open_settings, args=(check.get("fix") or {},), daemon=True).start()
+
+    def snooze(self, how: str, check_ids: list[str] | None = None) -> list[str]:
+        now = self.now()
+        until = nudge.snooze_hour(now) if how == "hour" else nudge.snooze_tomorrow(now, self.rules)
+        with self._lock:
+            ids = check_ids if check_ids is not None else nudge.current_problems(self.state)
+            self.state, done = nudge.snooze(self.state, ids, until, self.rules)
+            self._save_state()
+        self._refresh_menu()
+        return done
+
+    def on_notification_action(self, note: nudge.Notification, key: str) -> None:
+        if key == "snooze":
+            self.snooze("tomorrow", note.snoozable)
+        elif note.problems:
+            self.open_fix(note.target)
+        else:
+            self.open_page("report")
+
+    def quit(self) -> None:
+        self.scheduler.stop(timeout=0)
+        if self.notifier:
+            self.notifier.close()
+        if self.icon:
+            self.icon.stop()
+
+    # -- results (scheduler thread) -------------------------------------------------------
+    def _on_check_start(self) -> None:
+        self.checking = True
+        if self.report is None:
+            self._set_icon("checking", t("tooltip.checking"))
+        self._refresh_menu()
+
+    def _on_result(self, report: dict | None, error: BaseException | None) -> None:
+        self.checking = False
+        if report is None:
+            report = unknown_report(error)
+        self.report = report
+        self._write_pages(report)
+        note = None
+        with self._lock:
+            try:
+                self.state, note = nudge.evaluate(self.state, report, self.now(), self.rules)
+            except Exception:  # noqa: BLE001 - a nudge bug must not stop the icon
+                log.exception("nudge rules failed")
+            self.state["last_report"] = {"status": report.get("status"), "checked_at": report.get("checked_at")}
+            self._save_state()
+        self._set_icon(icon_state(report, False), tooltip_for(report))
+        self._refresh_menu()
+        if note is not None:
+            self._notify(note)
+
+    def _write_pages(self, report: dict) -> None:
+        try:
+            state_dir = os.path.dirname(self.state_file)
+            self.page_paths = pages.write_pages(report, self.org, self.pages_dir,
+                                                server_url=self.server_url or None, state_dir=state_dir)
+        except OSError:
+            log.exception("could not write the fix pages")
+
+    def _save_state(self) -> None:
+        try:
+            save_state(self.state, self.state_file)
+        except OSError:
+            log.exception("could not save state")
+
+    def _notify(self, note: nudge.Notification) -> None:
+        if self.notifier is None:
+            return
+        target = note.target if note.target in self.page_paths else "report"
+        uri = pages.file_uri(self.page_paths.get(target) or self.page_paths.get("report", ""))
+        settings_uri = None
+        if note.target:
+            check = next((c for c in self.report.get("checks", []) if c.get("id") == note.target), {})
+            settings_uri = (check.get("fix") or {}).get("link")
+        try:
+            self.notifier.send(note, uri, settings_uri)
+        except Exception:  # noqa: BLE001
+            log.exception("notification failed")
+
+    def _set_icon(self, state: str, tooltip: str) -> None:
+        if self.icon is None:
+            return
+        try:
+            self.icon.icon = draw_icon(state)
+            self.icon.title = tooltip
+        except Exception:  # noqa: BLE001
+            log.exception("icon update failed")
+
+    def _refresh_menu(self) -> None:
+        if self.icon is not None:
+            try:
+                self.icon.update_menu()
+            except Exception:  # noqa: BLE001
+                log.debug("menu update failed", exc_info=True)
+
+    # -- run ------------------------------------------------------------------------------------
+    def _setup(self, icon) -> None:
+        icon.visible = True
+        if self._notifier_choice == "auto":
+            from ..notify import choose_notifier
+            icon_png = os.path.join(self.pages_dir, "checkup.png")
+            try:
+                os.makedirs(self.pages_dir, exist_ok=True)
+                draw_icon("fail", 64).save(icon_png)
+            except OSError:
+                icon_png = ""
+            self.notifier = choose_notifier(on_action=self.on_notification_action, app_icon=icon_png)
+        else:
+            self.notifier = self._notifier_choice
+        self.scheduler.start()
+
+    def run(self) -> int:
+        icon = self.build_icon()
+        icon.run(setup=self._setup)
+        self.scheduler.stop(timeout=1)
+        return 0
+
+
+def open_settings(fix: dict) -> bool:
+    """Open the settings pane named by a fix: ``open`` (argv list, or a URI) or ``link``."""
+    target = fix.get("open") or fix.get("link")
+    try:
+        if isinstance(target, list) and target and all(isinstance(a, str) for a in target):
+            prog = (target[0] if os.path.exists(target[0]) else None) if os.path.isabs(target[0]) \
+                else shutil.which(target[0])
+            if not prog:
+                return False
+            subprocess.Popen([prog, *target[1:]], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+            return True
+        if isinstance(target, str) and target:
+            if sys.platform == "darwin":
+                subprocess.Popen(["/usr/bin/open", target], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                return True
+            if sys.platform == "win32":
+                os.startfile(target)  # type: ignore[attr-defined]
+                return True
+    except OSError:
+        log.warning("could not open the settings for %s", target)
+    return False
+
+
+def _enable_xorg_clicks(icon) -> None:
+    """pystray 0.19's xorg backend never asks X for ButtonPress (moses-palmer/pystray#151),
+    so a left click (which opens the report) would never arrive."""
+    if type(icon).__module__.rsplit(".", 1)[-1] != "_xorg":
+        return
+    try:
+        import Xlib.X
+        icon._window.change_attributes(event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask
+                                       | Xlib.X.ButtonPressMask)
+        icon._display.flush()
+    except Exception:  # noqa: BLE001 - a newer pystray may have fixed or renamed this
+        log.debug("could not enable clicks on the xorg icon", exc_info=True)
