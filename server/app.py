@@ -78,7 +78,8 @@ class State:
         self.writer = Writer(engine, batch_max=int(cfg.get("server", "batch_max", 256)))
         self.report_buckets = Buckets(float(cfg.get("server", "reports_per_minute")),
                                       int(cfg.get("server", "report_burst")))
-        self.enroll_buckets = Buckets(30, 30)   # per client address
+        epm = int(cfg.get("server", "enrolls_per_minute"))
+        self.enroll_buckets = Buckets(epm, max(10, epm // 2))   # per client address
         self.login_buckets = Buckets(10, 10)    # per client address
         env_name = cfg.get("server", "secret_key_env") or ""
         self.secret_key = os.environ.get(env_name) if env_name else None

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_report_bytes": 256 * 1024,
         "reports_per_minute": 30,      # per device, sustained
         "report_burst": 120,           # per device, a queue flushed after an outage
+        "enrolls_per_minute": 600,     # per client address (an office behind one NAT enrolls at once)
         "keep_reports_days": 31,       # full report bodies (and resend detection)
         "keep_history_days": 400,      # one status row per device per day
         "stale_after_days": 7,         # device list: "not seen for"

@@ -111,7 +111,7 @@ class DeviceDay(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     failing: Mapped[str] = mapped_column(String(1024), default="")
-    __table_args__ = (Index("ix_device_days_day", "day"),)
+    __table_args__ = (Index("ix_device_days_day", "day"), {"sqlite_with_rowid": False})
 
 
 class Change(Base):

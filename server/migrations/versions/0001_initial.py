@@ -76,7 +76,8 @@ def upgrade() -> None:
                               sa.ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True),
                     sa.Column("day", sa.Date, primary_key=True),
                     sa.Column("status", sa.String(16), nullable=False),
-                    sa.Column("failing", sa.String(1024), nullable=False))
+                    sa.Column("failing", sa.String(1024), nullable=False),
+                    sqlite_with_rowid=False)
     op.create_index("ix_device_days_day", "device_days", ["day"])
     op.create_table("changes",
                     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -1,0 +1,399 @@
+"""Running checkup-server in production: health, readiness, metrics, JSON logs, backups.
+
+``install_ops(app, engine)`` adds to a FastAPI app:
+
+- ``GET /healthz``  the process is up and serving (no database call): liveness
+  probes, the container HEALTHCHECK.
+- ``GET /readyz``   the database answers and its schema is at the Alembic head
+  this code ships; ``503`` with the reason otherwise: load balancers, compose
+  ``depends_on``, rolling upgrades.
+- ``GET /metrics``  Prometheus text format (``prometheus_client``): reports
+  received and rejected by reason, devices by status, MDM sync runs and their
+  errors, request latency by route, plus the process metrics.
+- a pure ASGI middleware that times every request (label: the route template,
+  never the raw path) and classifies ``POST /api/v1/reports`` answers.
+
+With several worker processes (``checkup-server run --workers N``) set
+``PROMETHEUS_MULTIPROC_DIR`` to an empty directory writable by the server
+before it starts; ``/metrics`` then sums every worker.
+
+``log_config(fmt, level)`` is a ``logging.config.dictConfig`` dictionary for the
+server and uvicorn: ``fmt="json"`` writes one JSON object per line (``ts``,
+``level``, ``logger``, ``msg``, ``pid``, extras, ``exc``), for journald, Docker
+and log shippers. ``CHECKUP_SERVER_LOG_FORMAT=json`` selects it.
+
+``backup(database_url, dest)`` copies a running server's database: SQLite with
+the online backup API (consistent while the server writes), PostgreSQL with
+``pg_dump --format=custom`` (restore with ``pg_restore``).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import logging.config
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from typing import Any, Iterable
+
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
+                               Histogram, disable_created_metrics, generate_latest)
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger("checkup.server.ops")
+
+REPORTS_PATH = "/api/v1/reports"
+OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+DEVICE_STATUSES = ("pass", "nudge", "fail", "skip", "unknown")
+REJECT_REASONS = {401: "unauthorized", 403: "forbidden", 409: "conflict", 413: "too_large",
+                  422: "invalid", 429: "rate_limited"}
+READY_TIMEOUT = 5.0
+
+# -- process-wide metrics ------------------------------------------------------
+# Module level: one set per process, whatever number of apps a test builds.
+
+disable_created_metrics()   # no *_created series: half the lines, nothing a dashboard uses
+
+REPORTS_RECEIVED = Counter(
+    "checkup_reports_received", "Reports accepted (202), by whether they were new or a resend",
+    ["result"])
+REPORTS_REJECTED = Counter(
+    "checkup_reports_rejected", "Reports refused by the server, by reason", ["reason"])
+REQUEST_LATENCY = Histogram(
+    "checkup_http_request_duration_seconds", "Time to answer an HTTP request, by route template",
+    ["method", "route", "status"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+SYNC_RUNS = Counter(
+    "checkup_sync_runs", "MDM inventory syncs, by source and result (ok or error)",
+    ["source", "result"])
+SYNC_ERRORS = Counter(
+    "checkup_sync_errors", "MDM sync errors, by source and kind", ["source", "kind"])
+SYNC_LAST_SUCCESS = Gauge(
+    "checkup_sync_last_success_timestamp_seconds", "When the last successful sync of a source ended",
+    ["source"], multiprocess_mode="max")
+SYNC_RECORDS = Gauge(
+    "checkup_sync_records", "Records read in the last successful sync of a source", ["source"],
+    multiprocess_mode="mostrecent")
+
+for _result in ("stored", "duplicate"):
+    REPORTS_RECEIVED.labels(_result)
+for _reason in (*REJECT_REASONS.values(), "error", "other"):
+    REPORTS_REJECTED.labels(_reason)
+
+
+def record_sync(source: str, ok: bool, *, error_kind: str | None = None,
+                records: int | None = None) -> None:
+    """Count one MDM sync run (``source``: jamf, intune, google, ivanti). Call it where a sync
+    ends, in the process that serves ``/metrics``, or the counts stay in that process."""
+    SYNC_RUNS.labels(source, "ok" if ok else "error").inc()
+    if ok:
+        SYNC_LAST_SUCCESS.labels(source).set(time.time())
+        if records is not None:
+            SYNC_RECORDS.labels(source).set(records)
+    else:
+        SYNC_ERRORS.labels(source, error_kind or "error").inc()
+
+
+class DeviceCollector:
+    """Devices by status, read from the database at scrape time (so every worker agrees)."""
+
+    def __init__(self, engine: Engine, stale_after_days: int = 7):
+        self.engine = engine
+        self.stale_after_days = stale_after_days
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        from .models import Device
+        up = GaugeMetricFamily("checkup_database_up", "1 when the database answered this scrape")
+        try:
+            cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(
+                days=self.stale_after_days)
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(Device.status, func.count()).group_by(Device.status)).all()
+                stale = conn.execute(select(func.count()).select_from(Device).where(
+                    (Device.last_seen_at.is_(None)) | (Device.last_seen_at < cutoff))).scalar_one()
+        except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the DB is down
+            log.warning("metrics: database unavailable: %s", exc.__class__.__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        counts = dict.fromkeys(DEVICE_STATUSES, 0)
+        counts.update({status: n for status, n in rows})
+        devices = GaugeMetricFamily("checkup_devices", "Enrolled devices by their newest status",
+                                    labels=["status"])
+        for status, n in sorted(counts.items()):
+            devices.add_metric([status], n)
+        yield devices
+        g = GaugeMetricFamily("checkup_devices_stale",
+                              f"Devices with no report for {self.stale_after_days} days")
+        g.add_metric([], stale)
+        yield g
+
+
+def metrics_text(app_registry: CollectorRegistry | None) -> bytes:
+    """Process metrics (every worker's, in multiprocess mode) + this app's database gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        out = generate_latest(registry)
+    else:
+        out = generate_latest(REGISTRY)
+    if app_registry is not None:
+        out += generate_latest(app_registry)
+    return out
+
+
+# -- readiness -----------------------------------------------------------------
+
+_HEADS: tuple[str, ...] | None = None
+
+
+def code_heads() -> tuple[str, ...]:
+    """The Alembic head revision(s) this code ships."""
+    global _HEADS
+    if _HEADS is None:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        from .db import MIGRATIONS
+        cfg = Config()
+        cfg.set_main_option("script_location", MIGRATIONS)
+        _HEADS = tuple(sorted(ScriptDirectory.from_config(cfg).get_heads()))
+    return _HEADS
+
+
+def readiness(engine: Engine) -> tuple[bool, dict[str, Any]]:
+    from alembic.runtime.migration import MigrationContext
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+    except Exception as exc:  # noqa: BLE001
+        return False, {"database": "unreachable", "error": exc.__class__.__name__}
+    heads = code_heads()
+    if current != heads:
+        return False, {"database": "ok", "schema": list(current), "expected": list(heads),
+                       "error": "schema not at the current migration; run `checkup-server migrate`"}
+    return True, {"database": "ok", "schema": list(current)}
+
+
+# -- the router and middleware ------------------------------------------------
+
+class MetricsMiddleware:
+    """Times every HTTP request; counts report answers by outcome. Pure ASGI (no body copies
+    except the small JSON answer of a 202)."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        method = scope.get("method", "GET")
+        is_report = method == "POST" and scope.get("path") == REPORTS_PATH
+        status = 500
+        body = bytearray()
+
+        async def send_wrapper(message):  # noqa: ANN001
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif is_report and status == 202 and message["type"] == "http.response.body" \
+                    and len(body) < 4096:
+                body.extend(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except BaseException:
+            status = 500
+            raise
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            REQUEST_LATENCY.labels(method, route, str(status)).observe(time.perf_counter() - start)
+            if is_report:
+                _count_report(status, bytes(body))
+
+
+def _count_report(status: int, body: bytes) -> None:
+    if status in (200, 201, 202):
+        try:
+            stored = bool(json.loads(body or b"{}").get("stored", True))
+        except ValueError:
+            stored = True
+        REPORTS_RECEIVED.labels("stored" if stored else "duplicate").inc()
+    elif status >= 500:
+        REPORTS_REJECTED.labels("error").inc()
+    else:
+        REPORTS_REJECTED.labels(REJECT_REASONS.get(status, "other")).inc()
+
+
+def install_ops(app, engine: Engine, stale_after_days: int = 7) -> None:  # noqa: ANN001
+    """Add /healthz, /readyz, /metrics and the metrics middleware to ``app``.
+
+    These paths belong to this module: a route already registered on one of
+    them is replaced."""
+    from fastapi import APIRouter
+    from fastapi.responses import JSONResponse, Response
+    from starlette.concurrency import run_in_threadpool
+
+    from . import __version__
+
+    app.router.routes[:] = [r for r in app.router.routes
+                            if getattr(r, "path", None) not in OPS_PATHS]
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(DeviceCollector(engine, stale_after_days))
+    info = Gauge("checkup_server_info", "Version of the running server", ["version"],
+                 registry=registry)
+    info.labels(__version__).set(1)
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz():
+        return {"ok": True, "version": __version__}
+
+    @router.get("/readyz")
+    async def readyz():
+        try:
+            ok, detail = await asyncio.wait_for(run_in_threadpool(readiness, engine), READY_TIMEOUT)
+        except asyncio.TimeoutError:
+            ok, detail = False, {"database": "timeout"}
+        return JSONResponse({"ready": ok, **detail}, status_code=200 if ok else 503,
+                            headers={"Cache-Control": "no-store"})
+
+    @router.get("/metrics")
+    async def metrics():
+        data = await run_in_threadpool(metrics_text, registry)
+        return Response(data, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+    app.include_router(router)
+    app.add_middleware(MetricsMiddleware)
+
+
+# -- logging -------------------------------------------------------------------
+
+_STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message",
+                                                      "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+                    .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "pid": record.process,
+        }
+        for key, value in vars(record).items():
+            if key not in _STD_ATTRS and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exc"] = record.exc_text
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def log_format(value: str | None = None) -> str:
+    fmt = (value or os.environ.get("CHECKUP_SERVER_LOG_FORMAT") or "text").strip().lower()
+    return "json" if fmt == "json" else "text"
+
+
+def log_config(fmt: str | None = None, level: str = "info") -> dict:
+    """dictConfig for the server and uvicorn (pass as ``uvicorn.run(log_config=...)``)."""
+    fmt = log_format(fmt)
+    lvl = level.upper()
+    formatter = ({"()": "server.ops.JsonFormatter"} if fmt == "json" else
+                 {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"})
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": lvl},
+        "loggers": {
+            "uvicorn": {"handlers": [], "level": lvl, "propagate": True},
+            "uvicorn.error": {"handlers": [], "level": lvl, "propagate": True},
+            "uvicorn.access": {"handlers": [], "level": lvl, "propagate": True},
+        },
+    }
+
+
+def configure_logging(fmt: str | None = None, level: str = "info") -> dict:
+    cfg = log_config(fmt, level)
+    logging.config.dictConfig(cfg)
+    return cfg
+
+
+# -- backups -------------------------------------------------------------------
+
+class BackupError(RuntimeError):
+    pass
+
+
+def backup(database_url: str, dest: str) -> str:
+    """Copy the database at ``database_url`` to ``dest`` while the server runs. Returns a
+    one-line description. SQLite: the online backup API, then an integrity check.
+    PostgreSQL: ``pg_dump --format=custom`` (the password goes in PGPASSWORD, not argv)."""
+    from sqlalchemy.engine import make_url
+    url = make_url(database_url)
+    if os.path.exists(dest):
+        raise BackupError(f"{dest} exists; name a new file")
+    if url.get_backend_name() == "sqlite":
+        src_path = url.database
+        if not src_path or src_path == ":memory:" or not os.path.exists(src_path):
+            raise BackupError(f"no SQLite database at {src_path!r}")
+        tmp = dest + ".part"
+        src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=30)
+        try:
+            out = sqlite3.connect(tmp)
+            try:
+                src.backup(out, pages=1024, sleep=0.005)
+                ok = out.execute("PRAGMA integrity_check").fetchone()[0]
+                out.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                out.close()
+        finally:
+            src.close()
+        if ok != "ok":
+            os.unlink(tmp)
+            raise BackupError(f"the copy failed its integrity check: {ok}")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, dest)
+        return f"SQLite {src_path} -> {dest} ({os.path.getsize(dest)} bytes)"
+    if url.get_backend_name() == "postgresql":
+        pg_dump = shutil.which("pg_dump")
+        if not pg_dump:
+            raise BackupError("pg_dump not found; install the PostgreSQL client of the server's "
+                              "major version (Debian: postgresql-client)")
+        env = dict(os.environ)
+        if url.password is not None:
+            env["PGPASSWORD"] = str(url.password)
+        libpq = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+        # make_url renders an absent password as nothing; strip a dangling ":" if any
+        proc = subprocess.run([pg_dump, "--format=custom", "--no-owner", "--file", dest,
+                               "--dbname", libpq], env=env, capture_output=True, text=True,
+                              timeout=3600)
+        if proc.returncode != 0:
+            if os.path.exists(dest):
+                os.unlink(dest)
+            raise BackupError("pg_dump failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1])
+        os.chmod(dest, 0o600)
+        return f"PostgreSQL {url.host or 'local'}/{url.database} -> {dest} " \
+               f"({os.path.getsize(dest)} bytes, pg_dump custom format)"
+    raise BackupError(f"cannot back up a {url.get_backend_name()} database")
