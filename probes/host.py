@@ -26,6 +26,8 @@ DEFAULT_TIMEOUT = 10.0
 # consulted: a probe must not run whatever ``fdesetup`` sits first on PATH.
 SAFE_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin")
 
+MAX_READ = 4 * 1024 * 1024  # bytes read from one file at most
+
 NOT_FOUND, TIMEOUT, DENIED = "not_found", "timeout", "denied"
 
 
@@ -117,7 +119,14 @@ class LiveHost(Host):
     def resolve(self, program: str) -> str | None:
         """Absolute program path; bare names are searched in SAFE_PATH only."""
         if os.path.isabs(program):
-            return program if os.path.exists(program) else None
+            if os.path.exists(program):
+                return program
+            # /usr/bin/systemctl is /bin/systemctl on systems without merged /usr:
+            # look for the same name in the other system folders, never in PATH.
+            folder, name = os.path.split(program)
+            if self.platform != "windows" and folder in SAFE_PATH:
+                return self.resolve(name)
+            return None
         if self.platform == "windows":
             root = os.environ.get("SystemRoot", r"C:\Windows")
             for folder in (os.path.join(root, "System32"),
@@ -193,9 +202,17 @@ class LiveHost(Host):
 
     # -- files, registry, processes --------------------------------------
     def read_text(self, path: str) -> str | None:
+        # Read in chunks: /proc/sys files refuse one huge read() with ENOMEM.
         try:
+            chunks, total = [], 0
             with open(path, "rb") as fh:
-                return decode(fh.read(4 * 1024 * 1024))
+                while total < MAX_READ:
+                    chunk = fh.read(64 * 1024)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    total += len(chunk)
+            return decode(b"".join(chunks)[:MAX_READ])
         except (OSError, ValueError):
             return None
 

@@ -128,3 +128,18 @@ def test_recording_host_records_errors_and_absence(tmp_path):
     assert str(tmp_path / "missing") not in data["files"]
     again = RecordedHost(json.loads(json.dumps(data)))
     assert again.run(["/bin/sleep", "5"]).error == "timeout"
+
+
+def test_proc_sys_files_are_readable():
+    # /proc/sys refuses a single multi-megabyte read(); the kernel release must still be read.
+    text = LiveHost().read_text("/proc/sys/kernel/osrelease")
+    assert text and text.strip() == os.uname().release
+
+
+def test_absolute_path_falls_back_to_other_system_folders_only():
+    host = LiveHost()
+    # /usr/sbin/echo does not exist but /usr/bin/echo (or /bin/echo) does: same program, other folder.
+    assert host.resolve("/usr/sbin/echo") in ("/usr/bin/echo", "/bin/echo")
+    assert host.run(["/usr/sbin/echo", "ok"]).stdout.strip() == "ok"
+    # Outside the system folders an absolute path means exactly that path.
+    assert host.resolve("/opt/nowhere/echo") is None

@@ -75,9 +75,6 @@ def test_live_machine():
     assert fw.unread or fw.observed["backend"] in (None, "ufw", "firewalld", "nftables", "iptables")
 
 
-@pytest.mark.xfail(reason="LiveHost.read_text asks for 4 MiB in one read(); /proc/sys files "
-                          "answer ENOMEM on recent kernels, so the kernel release is unread "
-                          "(reported to the lead: read in chunks)", strict=False)
 def test_live_kernel_release():
     facts, _ = probe_all(LiveHost(), only=("os_version",))
     assert facts["os_version"].observed.get("build") == platform.release()
