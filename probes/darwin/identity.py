@@ -8,11 +8,9 @@ from __future__ import annotations
 import re
 
 from ..host import Host
+from ..serials import is_placeholder_serial
 from ._util import IOREG, run
 
-PLACEHOLDER_SERIALS = frozenset(s.casefold() for s in (
-    "To Be Filled By O.E.M.", "Default string", "System Serial Number", "Not Specified",
-    "None", "0", "123456789", ""))
 
 _SERIAL = re.compile(r'^\s*"IOPlatformSerialNumber"\s*=\s*"([^"\n]*)"', re.MULTILINE)
 _UUID = re.compile(r'^\s*"IOPlatformUUID"\s*=\s*"([^"\n]*)"', re.MULTILINE)
@@ -26,7 +24,7 @@ def clean_serial(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
-    if value.casefold() in PLACEHOLDER_SERIALS or not value.isprintable():
+    if is_placeholder_serial(value) or not value.isprintable():
         return None
     return value
 

@@ -4,22 +4,13 @@ from __future__ import annotations
 import re
 
 from ..host import Host
+from ..serials import PLACEHOLDER_SERIALS, is_placeholder_serial, is_placeholder_uuid
 
 DMI = "/sys/class/dmi/id/"
 SERIAL, UUID, MODEL, VENDOR = (DMI + "product_serial", DMI + "product_uuid",
                                DMI + "product_name", DMI + "sys_vendor")
 
-# Compared case-insensitively after trimming. The first line is DESIGN.md's list.
-PLACEHOLDERS = {
-    "to be filled by o.e.m.", "default string", "system serial number", "not specified",
-    "none", "0", "123456789", "",
-    "to be filled by o.e.m", "not applicable", "n/a", "0123456789", "chassis serial number",
-    "not available", "unknown", "invalid", "oem", "system product name", "system version",
-    "not settable", "type1productconfigid",
-}
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_FAKE_UUIDS = {"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
-               "03000200-0400-0500-0006-000700080009"}
 
 
 def _clean(text: str | None) -> str | None:
@@ -34,9 +25,7 @@ def _clean(text: str | None) -> str | None:
 def parse_serial(text: str | None) -> str | None:
     """A DMI serial, or None for unreadable / placeholder values."""
     value = _clean(text)
-    if value is None or value.casefold() in PLACEHOLDERS:
-        return None
-    if set(value) <= set("0 -.") or set(value.lower()) <= set("x -"):
+    if value is None or is_placeholder_serial(value):
         return None
     return value
 
@@ -44,14 +33,14 @@ def parse_serial(text: str | None) -> str | None:
 def parse_uuid(text: str | None) -> str | None:
     """A DMI product uuid (as the kernel prints it), or None for placeholders."""
     value = _clean(text)
-    if value is None or not _UUID_RE.match(value) or value.lower() in _FAKE_UUIDS:
+    if value is None or not _UUID_RE.match(value) or is_placeholder_uuid(value):
         return None
     return value
 
 
 def parse_model(text: str | None) -> str | None:
     value = _clean(text)
-    if value is None or value.casefold() in PLACEHOLDERS:
+    if value is None or value.casefold() in PLACEHOLDER_SERIALS:
         return None
     return value
 

@@ -15,13 +15,6 @@ BITLOCKER_SCRIPT = ("(New-Object -ComObject Shell.Application).NameSpace('C:').S
 ANTIVIRUS_SCRIPT = ("Get-CimInstance -Namespace root/SecurityCenter2 -ClassName AntiVirusProduct"
                     " | Select-Object displayName,productState | ConvertTo-Json")
 
-# The placeholder serial numbers firmware vendors leave behind (compared case-insensitively).
-PLACEHOLDER_SERIALS = frozenset(s.lower() for s in (
-    "To Be Filled By O.E.M.", "Default string", "System Serial Number", "Not Specified",
-    "None", "0", "123456789", "", "Not Applicable", "Not Available", "N/A",
-))
-
-
 def system_root(host: Host) -> str:
     try:
         root = host.env("SystemRoot")
@@ -115,10 +108,6 @@ def clean_output(text: str | None) -> str:
     if not isinstance(text, str):
         return ""
     return text.replace("\ufeff", "").replace("\x00", "").strip()
-
-
-def is_placeholder_serial(serial: str) -> bool:
-    return " ".join(serial.split()).lower() in PLACEHOLDER_SERIALS
 
 
 def fold(text: str) -> str:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import re
 
 from ..host import Host
-from ._util import SERIAL_SCRIPT, UUID_SCRIPT, clean_output, is_placeholder_serial, powershell
+from ..serials import is_placeholder_serial, is_placeholder_uuid
+from ._util import SERIAL_SCRIPT, UUID_SCRIPT, clean_output, powershell
 
 UUID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
-PLACEHOLDER_UUIDS = {"00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
-                     "03000200-0400-0500-0006-000700080009"}
 
 
 def _single_line(text: str | None) -> str | None:
@@ -31,7 +30,7 @@ def parse_uuid(text: str | None) -> str | None:
     if value is None or not UUID_RE.fullmatch(value):
         return None
     value = value.upper()
-    return None if value in PLACEHOLDER_UUIDS else value
+    return None if is_placeholder_uuid(value) else value
 
 
 def _read(host: Host, script: str, parse) -> str | None:

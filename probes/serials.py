@@ -1,0 +1,32 @@
+"""Placeholder serial numbers and UUIDs that firmware vendors leave behind.
+
+One list for every OS: a placeholder is no identity (it would match thousands
+of other machines), so probes report None instead.
+"""
+from __future__ import annotations
+
+# Compared case-insensitively with whitespace collapsed. The first line is DESIGN.md's list.
+PLACEHOLDER_SERIALS = frozenset(s.casefold() for s in (
+    "To Be Filled By O.E.M.", "Default string", "System Serial Number", "Not Specified",
+    "None", "0", "123456789", "",
+    "To Be Filled By O.E.M", "Not Applicable", "Not Available", "N/A", "0123456789",
+    "Chassis Serial Number", "Unknown", "Invalid", "OEM", "System Product Name",
+    "System Version", "Not Settable", "Type1ProductConfigId",
+))
+
+PLACEHOLDER_UUIDS = frozenset((
+    "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "03000200-0400-0500-0006-000700080009",
+))
+
+
+def is_placeholder_serial(value: str) -> bool:
+    folded = " ".join(value.split()).casefold()
+    if folded in PLACEHOLDER_SERIALS:
+        return True
+    # "0000000", "00-00", "xxxxxxxx": no identity either.
+    return set(folded) <= set("0 -.") or set(folded) <= set("x -")
+
+
+def is_placeholder_uuid(value: str) -> bool:
+    return value.strip().lower() in PLACEHOLDER_UUIDS
