@@ -131,7 +131,8 @@ def match(agents: Sequence[AgentDevice], records: Sequence[MdmRecord]) -> Match:
     by_uuid: dict[str, list[int]] = defaultdict(list)
     by_mac: dict[str, list[int]] = defaultdict(list)
     rkeys: list[str | None] = []
-    mac_serials: dict[str, set] = defaultdict(set)
+    mac_serials: dict[str, set] = defaultdict(set)      # known serials seen with each MAC
+    mac_unknown_agents: dict[str, int] = defaultdict(int)
     for i, r in enumerate(records):
         k = uuid_key(r.hardware_uuid)
         rkeys.append(k)
@@ -141,12 +142,17 @@ def match(agents: Sequence[AgentDevice], records: Sequence[MdmRecord]) -> Match:
             by_uuid[k].append(i)
         for m in r.macs:
             by_mac[m].append(i)
-            mac_serials[m].add(r.serial or f"record:{i}")
-    for j, a in enumerate(agents):
+            if r.serial:
+                mac_serials[m].add(r.serial)
+    for a in agents:
         for m in a.macs:
-            mac_serials[m].add(a.serial or f"agent:{a.device_id}")
+            if a.serial:
+                mac_serials[m].add(a.serial)
+            else:
+                mac_unknown_agents[m] += 1
     # a MAC that points at more than one machine (docks, cloned VMs) joins nothing
-    usable_mac = {m for m, s in mac_serials.items() if len(s) == 1}
+    usable_mac = {m for m in set(by_mac) | set(mac_unknown_agents)
+                  if len(mac_serials.get(m, ())) <= 1 and mac_unknown_agents.get(m, 0) <= 1}
 
     out = Match()
     for j, a in enumerate(agents):

@@ -98,7 +98,7 @@ def map_row(row: dict[str, str]) -> MdmRecord:
         t = enc_text.lower()
         encrypted = True if t in ("fully encrypted", "protection on", "encrypted") else (
             False if t in ("fully decrypted", "protection off", "not encrypted", "decrypted") else None)
-    ident = pick("id") or pick("serial") or pick("hostname")
+    ident = pick("id") or normalise_serial(pick("serial")) or pick("hostname")
     return MdmRecord(
         source="ivanti",
         source_id=ident or "",
