@@ -136,3 +136,41 @@ class OrgPolicy(Base):
     etag: Mapped[str] = mapped_column(String(80))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class MdmRecordRow(Base):
+    """One device as one MDM last reported it (server/mdm/records.MdmRecord as JSON in ``data``).
+
+    A sync upserts every record it reads with its own ``sync_id`` and, only when it
+    finished, deletes the source's rows it did not see; an interrupted sync leaves
+    the previous inventory in place and the rerun completes it.
+    """
+    __tablename__ = "mdm_records"
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    serial: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    hardware_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    platform: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_seen: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    data: Mapped[str] = mapped_column(Text)
+    sync_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    __table_args__ = (
+        Index("ix_mdm_records_serial", "serial"),
+        Index("ix_mdm_records_uuid", "hardware_uuid"),
+        Index("ix_mdm_records_source_sync", "source", "sync_id"),
+    )
+
+
+class MdmSync(Base):
+    __tablename__ = "mdm_syncs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))          # running | ok | failed
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (Index("ix_mdm_syncs_source_started", "source", "started_at"),)
