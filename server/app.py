@@ -244,6 +244,9 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
 
     from .web import add_web_routes
     add_web_routes(app, state)
+
+    from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
+    install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))
     return app
 
 

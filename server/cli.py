@@ -1,6 +1,6 @@
 """checkup-server [--config FILE] COMMAND ...
 
-Commands: run, migrate, token create|list|revoke, admin create, prune.
+Commands: run, migrate, token create|list|revoke, admin create, prune, backup.
 """
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="reverse proxies trusted for X-Forwarded-Proto/For (default 127.0.0.1)")
     run.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--log-format", choices=("text", "json"),
+                     help="json: one JSON object per line (default: $CHECKUP_SERVER_LOG_FORMAT or text)")
+    run.add_argument("--graceful-timeout", type=float, default=30.0, metavar="SECONDS",
+                     help="on SIGTERM, let in-flight requests finish for this long (default 30)")
 
     sub.add_parser("migrate", help="create or upgrade the database schema")
 
@@ -55,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     ac.add_argument("--generate", action="store_true", help="generate a password and print it")
 
     sub.add_parser("prune", help="drop reports and history past their retention now")
+
+    from .mdm.cli import add_commands as add_mdm_commands   # sync SOURCE, reconcile
+    add_mdm_commands(sub)
+
+    bk = sub.add_parser("backup", help="copy the database while the server runs "
+                                      "(SQLite: online backup; PostgreSQL: pg_dump)")
+    bk.add_argument("file", help="the backup file to write (must not exist)")
     return p
 
 
@@ -71,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(cfg, args)
 
+    if args.command == "backup":   # before any migration: back up what is there
+        from .ops import BackupError, backup
+        try:
+            print(backup(cfg.database_url, args.file))
+        except BackupError as exc:
+            print(f"checkup-server: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
     from .db import make_engine, migrate
     engine = make_engine(cfg.database_url)
     migrate(engine)
@@ -82,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return _token(engine, args)
     if args.command == "admin":
         return _admin(engine, args)
+    if args.command in ("sync", "reconcile"):
+        from .mdm.cli import run as run_mdm
+        return run_mdm(engine, cfg, args)
     if args.command == "prune":
         from .ingest import prune
         n = prune(engine, int(cfg.get("server", "keep_reports_days")),
@@ -106,8 +129,8 @@ def _run(cfg, args) -> int:  # noqa: ANN001
     from .app import create_app
     host = args.host or cfg.get("server", "host")
     port = args.port or int(cfg.get("server", "port"))
-    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .ops import configure_logging
+    log_config = configure_logging(args.log_format, args.log_level)
     if not _is_loopback(host) and not args.ssl_certfile:
         print(f"checkup-server: listening on {host} without TLS; put a TLS reverse proxy in front "
               "(agents refuse plain http except to loopback).", file=sys.stderr)
@@ -118,7 +141,8 @@ def _run(cfg, args) -> int:  # noqa: ANN001
           f"(database: {_safe_url(cfg.database_url)})", file=sys.stderr)
     common = dict(host=host, port=port, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
                   ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
-                  log_level=args.log_level, access_log=False, server_header=False)
+                  log_level=args.log_level, access_log=False, server_header=False,
+                  log_config=log_config, timeout_graceful_shutdown=args.graceful_timeout)
     if args.workers > 1:
         import os
         if not args.no_migrate:

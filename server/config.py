@@ -36,6 +36,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "secret_key_env": "CHECKUP_SERVER_SECRET_KEY",  # session signing; else kept in the database
         "secure_cookies": "auto",      # auto = Secure when the request came over https
         "batch_max": 256,              # reports written per transaction at most
+        "mdm_sync_minutes": 360,       # pull the configured MDM inventories this often; 0 = only by hand
     },
     "mdm.jamf": {"url": "https://example.jamfcloud.com", "client_id": "",
                  "client_secret_env": "JAMF_CLIENT_SECRET"},

@@ -50,6 +50,8 @@ log = logging.getLogger("checkup.server.ops")
 
 REPORTS_PATH = "/api/v1/reports"
 OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+# answered before routing by a fast path (no scope["route"]) but worth their own label
+KNOWN_PATHS = frozenset({REPORTS_PATH, "/api/v1/enroll", "/api/v1/policy"})
 DEVICE_STATUSES = ("pass", "nudge", "fail", "skip", "unknown")
 REJECT_REASONS = {401: "unauthorized", 403: "forbidden", 409: "conflict", 413: "too_large",
                   422: "invalid", 429: "rate_limited"}
@@ -219,7 +221,8 @@ class MetricsMiddleware:
             status = 500
             raise
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or (
+                scope.get("path") if scope.get("path") in KNOWN_PATHS else "unmatched")
             REQUEST_LATENCY.labels(method, route, str(status)).observe(time.perf_counter() - start)
             if is_report:
                 _count_report(status, bytes(body))
@@ -330,6 +333,8 @@ def log_config(fmt: str | None = None, level: str = "info") -> dict:
             "uvicorn": {"handlers": [], "level": lvl, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": lvl, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": lvl, "propagate": True},
+            # one line per /readyz otherwise ("Context impl ...")
+            "alembic": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }
 
