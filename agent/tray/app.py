@@ -92,7 +92,8 @@ class TrayApp:
         import pystray
         item, menu = pystray.MenuItem, pystray.Menu
         self._pystray = pystray
-        icon = pystray.Icon("checkup", draw_icon("checking"), t("tooltip.checking"),
+        self._latin1_titles = pystray.Icon.__module__.endswith("_xorg")   # WM_NAME is a STRING there
+        icon = pystray.Icon("checkup", draw_icon("checking"), self._title(t("tooltip.checking")),
                             menu=menu(lambda: self.menu_items(item, menu)))
         _enable_xorg_clicks(icon)
         self.icon = icon
@@ -242,9 +243,15 @@ class TrayApp:
             return
         try:
             self.icon.icon = draw_icon(state)
-            self.icon.title = tooltip
+            self.icon.title = self._title(tooltip)
         except Exception:  # noqa: BLE001
             log.exception("icon update failed")
+
+    def _title(self, text: str) -> str:
+        if not getattr(self, "_latin1_titles", False):
+            return text
+        text = text.replace("\u2026", "...").replace("\u2014", "-").replace("\u2019", "'")
+        return text.encode("latin-1", "replace").decode("latin-1")
 
     def _refresh_menu(self) -> None:
         if self.icon is not None:

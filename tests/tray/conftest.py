@@ -15,20 +15,6 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from tray_desktop import Desktop, missing_binaries  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-FIXTURES = os.path.join(HERE, "fixtures")
-
-
-def have_gtk() -> bool:
-    try:
-        import gi
-        gi.require_version("Gtk", "3.0")
-        from gi.repository import Gtk  # noqa: F401
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
 
 @pytest.fixture(scope="session")
 def desktop():

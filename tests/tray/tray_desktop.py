@@ -188,3 +188,135 @@ def _parse_tree(text: str) -> list[dict]:
                      "class": m.group(5), "w": int(m.group(6)), "h": int(m.group(7)),
                      "abs_x": int(m.group(10)), "abs_y": int(m.group(11))})
     return wins
+
+
+# ---- the tray under test -------------------------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def have_gtk() -> bool:
+    """PyGObject with GTK 3 importable (for pystray's gtk backend)?"""
+    try:
+        r = subprocess.run([__import__("sys").executable, "-c",
+                            "import gi; gi.require_version('Gtk', '3.0')"], capture_output=True, timeout=20)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class TrayProcess:
+    """``checkup tray`` in its own process on the desktop, with its own user dirs."""
+
+    def __init__(self, desktop: Desktop, workdir: str, replay: str, backend: str = "gtk",
+                 browser: str | None = None, config_text: str | None = None, python: str | None = None):
+        import sys
+        self.desktop = desktop
+        self.env = dict(desktop.env)
+        for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"),
+                         ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+            self.env[var] = os.path.join(workdir, sub)
+            os.makedirs(self.env[var], exist_ok=True)
+        self.env["PYSTRAY_BACKEND"] = backend
+        self.env["PYTHONPATH"] = REPO + os.pathsep + self.env.get("PYTHONPATH", "")
+        if browser:
+            self.env["BROWSER"] = browser
+        self.config = os.path.join(workdir, "config.toml")
+        with open(self.config, "w") as fh:
+            fh.write(config_text if config_text is not None else
+                     '[notifications]\nquiet_hours = ""\nquiet_days = []\n')
+        self.argv = [python or sys.executable, "-m", "agent.cli", "tray", "--replay", replay,
+                     "--config", self.config]
+        self.log = os.path.join(workdir, "tray.log")
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+
+    def start(self) -> "TrayProcess":
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                     stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        return self
+
+    def output(self) -> str:
+        try:
+            return open(self.log, errors="replace").read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def icon_window(self) -> dict | None:
+        """The embedded icon: a window inside trayer's bar, named by our tooltip, > 1 px."""
+        for w in self.desktop.tray_windows():
+            if (w["name"] or "").startswith("Checkup") and w["w"] > 1 and w["h"] > 1 \
+                    and 0 <= w["abs_x"] < 200 and 0 <= w["abs_y"] < 40:
+                return w
+        return None
+
+    def wait_icon(self, timeout: float = 10.0) -> dict:
+        """Wait until the icon is embedded and its size has stopped changing."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            w = self.icon_window()
+            if w and last and (w["w"], w["h"], w["abs_x"]) == (last["w"], last["h"], last["abs_x"]):
+                return w
+            last = w
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"tray exited: {self.output()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"icon never appeared; log: {self.output()}")
+
+    def icon_colour(self, shot_path: str) -> str:
+        """'red', 'green', 'yellow', 'grey' or 'none': the dominant state colour in the icon."""
+        from PIL import Image
+        w = self.wait_icon()
+        self.desktop.screenshot(shot_path)
+        img = Image.open(shot_path).convert("RGB").crop(
+            (w["abs_x"], w["abs_y"], w["abs_x"] + w["w"], w["abs_y"] + w["h"]))
+        return classify(img)
+
+    def click(self, button: int = 3):
+        w = self.wait_icon()
+        x, y = w["abs_x"] + w["w"] // 2, w["abs_y"] + w["h"] // 2
+        self.desktop.run(["xdotool", "mousemove", str(x), str(y), "click", str(button)])
+
+    def menu(self, downs: int):
+        """Right-click the icon, move down ``downs`` items, press Return."""
+        self.click(3)
+        time.sleep(0.4)
+        self.desktop.run(["xdotool", "key", *(["Down"] * downs), "Return"])
+
+
+def classify(img) -> str:
+    counts = {"red": 0, "green": 0, "yellow": 0, "grey": 0}
+    data = img.get_flattened_data() if hasattr(img, "get_flattened_data") else img.getdata()
+    for r, g, b in data:
+        if r > 170 and g < 90 and b < 90:
+            counts["red"] += 1
+        elif g > 110 and r < 90 and b < 110:
+            counts["green"] += 1
+        elif r > 200 and 140 < g < 220 and b < 80:
+            counts["yellow"] += 1
+        elif abs(r - g) < 12 and abs(g - b) < 14 and 100 < r < 150:
+            counts["grey"] += 1
+    best = max(counts, key=counts.get)
+    return best if counts[best] >= 20 else "none"
+
+
+def wait_until(pred, timeout: float = 10.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    return pred()
