@@ -78,8 +78,8 @@ def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
             source=source, started_at=_naive(started), status="running", records=0, skipped=0,
             message="")).inserted_primary_key[0]
     stored = 0
+    batch: dict[str, MdmRecord] = {}
     try:
-        batch: dict[str, MdmRecord] = {}
         for rec in connector.records():
             batch[rec.source_id] = rec
             if len(batch) >= BATCH:
@@ -97,15 +97,28 @@ def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
                 skipped=connector.stats.skipped, message=msg))
         return SyncResult(source, "ok", msg, connector.stats.records, connector.stats.skipped)
     except (MdmError, OSError, ValueError) as exc:
+        stored += _flush_quietly(engine, source, sync_id, batch)
         msg = f"{exc} (after {stored} records; the previous inventory is kept, a rerun completes it)"
     except Exception as exc:  # noqa: BLE001 - one source never stops the others
         log.exception("%s: sync failed", source)
+        stored += _flush_quietly(engine, source, sync_id, batch)
         msg = f"unexpected {type(exc).__name__} (after {stored} records; see the server log)"
     with engine.begin() as conn:
         conn.execute(update(MdmSync).where(MdmSync.id == sync_id).values(
             finished_at=_naive(_now()), status="failed", records=connector.stats.records,
             skipped=connector.stats.skipped, message=msg))
     return SyncResult(source, "failed", msg, connector.stats.records, connector.stats.skipped)
+
+
+def _flush_quietly(engine: Engine, source: str, sync_id: int, batch: dict) -> int:
+    """Keep what a failing sync had already read (it is newer than what is stored)."""
+    if not batch:
+        return 0
+    try:
+        return _store(engine, source, sync_id, batch.values())
+    except Exception:  # noqa: BLE001
+        log.exception("%s: could not store the records read before the failure", source)
+        return 0
 
 
 def _store(engine: Engine, source: str, sync_id: int, recs: Iterable[MdmRecord]) -> int:
