@@ -117,10 +117,14 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
 
     @asynccontextmanager
     async def lifespan(_app):
+        from .mdm.store import SyncScheduler   # [server] mdm_sync_minutes
+        mdm_sync = SyncScheduler(engine, cfg)
         state.start()
+        mdm_sync.start()
         try:
             yield
         finally:
+            mdm_sync.stop()
             state.stop()
 
     app = FastAPI(title="Checkup server", version=__version__, lifespan=lifespan,
