@@ -180,7 +180,30 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
             d = device_detail(conn, device_id[:64])
         if d is None:
             return render(request, "notfound.html", status=404, sess=sess, nav="devices")
-        return render(request, "device.html", sess=sess, nav="devices", **d)
+        from .mdm.store import device_findings   # MDM reconciliation for this device
+        mdm_findings = device_findings(engine, state.cfg, d["device"].id)
+        return render(request, "device.html", sess=sess, nav="devices", mdm_findings=mdm_findings, **d)
+
+    @app.get("/reconcile", include_in_schema=False, response_class=HTMLResponse)
+    def reconcile_page(request: Request, kind: str = "", page: int = 1):
+        sess = session(request)
+        if sess is None:
+            return login_redirect(request)
+        from .mdm.webviews import reconcile_context
+        ctx = reconcile_context(engine, state.cfg, kind, max(1, min(page, 100000)))
+        return render(request, "reconcile.html", sess=sess, nav="reconcile", **ctx)
+
+    @app.get("/reconcile.{fmt}", include_in_schema=False)
+    def reconcile_export(request: Request, fmt: str):
+        if session(request) is None:
+            return login_redirect(request)
+        if fmt not in ("csv", "json"):
+            return Response("Not found", status_code=404)
+        from .mdm.webviews import reconcile_export as export
+        body, ctype = export(engine, state.cfg, fmt)
+        return Response(body, media_type=ctype, headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f"attachment; filename=checkup-reconciliation.{fmt}"})
 
     @app.get("/policy", include_in_schema=False, response_class=HTMLResponse)
     def policy_page(request: Request):
