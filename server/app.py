@@ -132,19 +132,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
                   docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.state.checkup = state
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Content-Security-Policy",
-                     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-                     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-        if request.url.scheme == "https":
-            h.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
+    app.add_middleware(FastPath, state=state, max_report=max_report)
 
     # -- protocol v1 ------------------------------------------------------
     @app.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
@@ -181,44 +169,12 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
                   "schema": Report.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
               tags=["agents"], summary="Store one report (the `checkup check --json` object + report_id)")
     async def post_report(request: Request):
-        secret = bearer(request)
-        device_id = split_secret(secret) if secret else None
-        if device_id is None:
-            return problem(401, "missing or malformed device secret; enroll again",
-                           {"WWW-Authenticate": "Bearer"})
-        secret_hash = sha256_hex(secret)
-        wait = state.report_buckets.take(secret_hash)
-        if wait:
-            return problem(429, "too many reports from this device",
-                           {"Retry-After": Buckets.retry_after(wait)})
-        try:
-            raw = await read_body(request, max_report)
-        except TooLarge:
-            return problem(413, f"report larger than {max_report} bytes")
-        try:
-            rep = Report.model_validate_json(raw)
-        except ValidationError as exc:
-            return problem(422, _errors(exc))
-        if rep.device_id is not None and rep.device_id != device_id:
-            return problem(403, "a device may only send its own reports")
-        now = utcnow()
-        if rep.checked_at < now - dt.timedelta(days=30):
-            return problem(422, "report is older than 30 days")
-        item = Item(device_id=device_id, secret_hash=secret_hash, report_id=str(rep.report_id),
-                    checked_at=rep.checked_at, status=rep.status,
-                    device=rep.device.model_dump(), agent_version=rep.agent_version,
-                    checks={c.id: c.status for c in rep.checks}, body=raw.decode("utf-8"))
-        try:
-            result = await asyncio.wrap_future(state.writer.submit(item))
-        except Exception:  # noqa: BLE001
-            return problem(500, "report not stored; send it again")
-        if result == UNAUTHORIZED:
-            return problem(401, "unknown device or wrong secret; enroll again",
-                           {"WWW-Authenticate": "Bearer"})
-        if result == CONFLICT:
-            return problem(409, "this report_id belongs to another device")
-        return JSONResponse({"report_id": item.report_id, "stored": result == STORED},
-                            status_code=202)
+        # Normally answered by FastPath below; kept so the route is documented and
+        # works when the app is mounted without its middleware.
+        status, payload, headers = await ingest_report(
+            state, max_report, request.headers.get("authorization"),
+            request.headers.get("content-length"), request.stream())
+        return JSONResponse(payload, status_code=status, headers=headers)
 
     @app.get("/api/v1/policy", tags=["agents"],
              summary="The organisation's policy (TOML) with an ETag; 204 when there is none",
@@ -252,6 +208,126 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))
     return app
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                                 b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+]
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+class FastPath:
+    """Pure ASGI middleware: security headers on every answer, and the hot path
+    (POST /api/v1/reports) answered here without the framework's per-request layers."""
+
+    def __init__(self, app, state: "State", max_report: int):  # noqa: ANN001
+        self.app = app
+        self.state = state
+        self.max_report = max_report
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        extra = SECURITY_HEADERS + ([HSTS] if scope.get("scheme") == "https" else [])
+        if scope["method"] == "POST" and scope["path"] == "/api/v1/reports":
+            auth = length = None
+            for k, v in scope["headers"]:
+                if k == b"authorization":
+                    auth = v.decode("latin-1")
+                elif k == b"content-length":
+                    length = v.decode("latin-1")
+
+            async def chunks():
+                while True:
+                    msg = await receive()
+                    if msg["type"] == "http.disconnect":
+                        return
+                    yield msg.get("body", b"")
+                    if not msg.get("more_body"):
+                        return
+
+            status, payload, headers = await ingest_report(self.state, self.max_report, auth,
+                                                           length, chunks())
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            hdrs = [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())] + extra
+            hdrs += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+            await send({"type": "http.response.start", "status": status, "headers": hdrs})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_with_headers(msg):  # noqa: ANN001
+            if msg["type"] == "http.response.start":
+                have = {k.lower() for k, _ in msg.get("headers", [])}
+                msg = dict(msg, headers=list(msg.get("headers", [])) +
+                           [(k, v) for k, v in extra if k not in have])
+            await send(msg)
+
+        return await self.app(scope, receive, send_with_headers)
+
+
+async def _read_limited(length: str | None, chunks, limit: int) -> bytes:
+    if length is not None:
+        try:
+            if int(length) > limit:
+                raise TooLarge
+        except ValueError:
+            raise TooLarge from None
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def ingest_report(state: "State", max_report: int, authorization: str | None,
+                        length: str | None, chunks) -> tuple[int, dict, dict | None]:
+    """POST /api/v1/reports: (status, JSON payload, extra headers)."""
+    secret = None
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            secret = value.strip()
+    device_id = split_secret(secret) if secret else None
+    unauth = {"WWW-Authenticate": "Bearer"}
+    if device_id is None:
+        return 401, {"detail": "missing or malformed device secret; enroll again"}, unauth
+    secret_hash = sha256_hex(secret)
+    wait = state.report_buckets.take(secret_hash)
+    if wait:
+        return 429, {"detail": "too many reports from this device"}, {
+            "Retry-After": Buckets.retry_after(wait)}
+    try:
+        raw = await _read_limited(length, chunks, max_report)
+    except TooLarge:
+        return 413, {"detail": f"report larger than {max_report} bytes"}, None
+    try:
+        rep = Report.model_validate_json(raw)
+    except ValidationError as exc:
+        return 422, {"detail": _errors(exc)}, None
+    if rep.device_id is not None and rep.device_id != device_id:
+        return 403, {"detail": "a device may only send its own reports"}, None
+    if rep.checked_at < utcnow() - dt.timedelta(days=30):
+        return 422, {"detail": "report is older than 30 days"}, None
+    item = Item(device_id=device_id, secret_hash=secret_hash, report_id=str(rep.report_id),
+                checked_at=rep.checked_at, status=rep.status,
+                device=rep.device.model_dump(), agent_version=rep.agent_version,
+                checks={c.id: c.status for c in rep.checks}, body=raw.decode("utf-8"))
+    try:
+        result = await asyncio.wrap_future(state.writer.submit(item))
+    except Exception:  # noqa: BLE001
+        return 500, {"detail": "report not stored; send it again"}, None
+    if result == UNAUTHORIZED:
+        return 401, {"detail": "unknown device or wrong secret; enroll again"}, unauth
+    if result == CONFLICT:
+        return 409, {"detail": "this report_id belongs to another device"}, None
+    return 202, {"report_id": item.report_id, "stored": result == STORED}, None
 
 
 def _device_ok(engine: Engine, secret: str) -> bool:

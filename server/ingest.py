@@ -129,7 +129,7 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
         # Authenticate the whole batch with one query (constant-time comparisons).
         claimed = sorted({i.device_id for i in batch})
         q = select(devices_t.c.id, devices_t.c.secret_hash, devices_t.c.status,
-                   devices_t.c.last_checked_at, devices_t.c.last_report_id
+                   devices_t.c.failing, devices_t.c.last_checked_at, devices_t.c.last_report_id
                    ).where(devices_t.c.id.in_(claimed))
         if conn.dialect.name == "postgresql":
             q = q.with_for_update()
@@ -172,6 +172,7 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
             old_checks.setdefault(r.device_id, {})[r.check_id] = r.status
 
         change_rows, day_new, day_old, check_rows, dev_updates = [], {}, {}, [], []
+        check_gone: list[tuple[str, str]] = []
         for dev_id in dev_ids:
             row = state.get(dev_id)
             if row is None:
@@ -179,6 +180,8 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
             last = row.last_checked_at
             cur_status = row.status if row.last_report_id else None
             cur_checks = dict(old_checks.get(dev_id, {}))
+            # the day row as it stands: a report that changes nothing there writes nothing
+            day_state = (last.date(), row.status, row.failing) if cur_status and last else None
             latest = None
             for item in sorted(by_dev[dev_id], key=lambda i: i.checked_at):
                 day_key = (dev_id, item.checked_at.date())
@@ -187,7 +190,9 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
                 if last is not None and item.checked_at < last:
                     day_old.setdefault(day_key, day_row)  # an old report: fills a gap only
                     continue
-                day_new[day_key] = day_row
+                if day_state != (day_key[1], item.status, day_row["failing"]):
+                    day_new[day_key] = day_row
+                    day_state = (day_key[1], item.status, day_row["failing"])
                 at = min(item.checked_at, now)
                 if cur_status != item.status:
                     change_rows.append({"device_id": dev_id, "at": at, "check_id": "",
@@ -211,17 +216,22 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
                 "os_name": d.get("os_name"), "os_version": d.get("os_version"),
                 "os_build": d.get("os_build"), "serial": d.get("serial"),
                 "hardware_uuid": d.get("hardware_uuid"), "model": d.get("model")})
+            before = old_checks.get(dev_id, {})
             check_rows.extend({"device_id": dev_id, "check_id": c, "status": s}
-                              for c, s in latest.checks.items())
+                              for c, s in latest.checks.items() if before.get(c) != s)
+            check_gone.extend((dev_id, c) for c in before if c not in latest.checks)
         if dev_updates:
             from sqlalchemy import bindparam
             cols = [k for k in dev_updates[0] if k != "b_id"]
             conn.execute(update(devices_t).where(devices_t.c.id == bindparam("b_id"))
                          .values({c: bindparam(c) for c in cols}), dev_updates)
-            updated = [u["b_id"] for u in dev_updates]
-            conn.execute(delete(checks_t).where(checks_t.c.device_id.in_(updated)))
-            if check_rows:
-                conn.execute(checks_t.insert(), check_rows)
+        for dev_id, check_id in check_gone:
+            conn.execute(delete(checks_t).where(checks_t.c.device_id == dev_id,
+                                                checks_t.c.check_id == check_id))
+        if check_rows:
+            ins = dialect_insert(conn, checks_t)
+            conn.execute(ins.on_conflict_do_update(index_elements=["device_id", "check_id"],
+                                                   set_={"status": ins.excluded.status}), check_rows)
         if change_rows:
             conn.execute(changes_t.insert(), change_rows)
         if day_new:
