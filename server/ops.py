@@ -9,7 +9,7 @@
   ``depends_on``, rolling upgrades.
 - ``GET /metrics``  Prometheus text format (``prometheus_client``): reports
   received and rejected by reason, devices by status, MDM sync runs and their
-  errors, request latency by route, plus the process metrics.
+  errors (from the mdm_syncs table), request latency by route, process metrics.
 - a pure ASGI middleware that times every request (label: the route template,
   never the raw path) and classifies ``POST /api/v1/reports`` answers.
 
@@ -42,7 +42,7 @@ from typing import Any, Iterable
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, disable_created_metrics, generate_latest)
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
@@ -71,35 +71,10 @@ REQUEST_LATENCY = Histogram(
     "checkup_http_request_duration_seconds", "Time to answer an HTTP request, by route template",
     ["method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
-SYNC_RUNS = Counter(
-    "checkup_sync_runs", "MDM inventory syncs, by source and result (ok or error)",
-    ["source", "result"])
-SYNC_ERRORS = Counter(
-    "checkup_sync_errors", "MDM sync errors, by source and kind", ["source", "kind"])
-SYNC_LAST_SUCCESS = Gauge(
-    "checkup_sync_last_success_timestamp_seconds", "When the last successful sync of a source ended",
-    ["source"], multiprocess_mode="max")
-SYNC_RECORDS = Gauge(
-    "checkup_sync_records", "Records read in the last successful sync of a source", ["source"],
-    multiprocess_mode="mostrecent")
-
 for _result in ("stored", "duplicate"):
     REPORTS_RECEIVED.labels(_result)
 for _reason in (*REJECT_REASONS.values(), "error", "other"):
     REPORTS_REJECTED.labels(_reason)
-
-
-def record_sync(source: str, ok: bool, *, error_kind: str | None = None,
-                records: int | None = None) -> None:
-    """Count one MDM sync run (``source``: jamf, intune, google, ivanti). Call it where a sync
-    ends, in the process that serves ``/metrics``, or the counts stay in that process."""
-    SYNC_RUNS.labels(source, "ok" if ok else "error").inc()
-    if ok:
-        SYNC_LAST_SUCCESS.labels(source).set(time.time())
-        if records is not None:
-            SYNC_RECORDS.labels(source).set(records)
-    else:
-        SYNC_ERRORS.labels(source, error_kind or "error").inc()
 
 
 class DeviceCollector:
@@ -137,6 +112,49 @@ class DeviceCollector:
                               f"Devices with no report for {self.stale_after_days} days")
         g.add_metric([], stale)
         yield g
+        yield from self._syncs()
+
+    def _syncs(self) -> Iterable:
+        """MDM syncs from the mdm_syncs table: whichever process ran them (the scheduler in a
+        server worker, or `checkup-server sync` from cron), every scrape sees them."""
+        try:
+            from .models import MdmSync
+        except ImportError:   # a server without MDM reconciliation
+            return
+        try:
+            with self.engine.connect() as conn:
+                runs = conn.execute(select(MdmSync.source, MdmSync.status, func.count())
+                                    .group_by(MdmSync.source, MdmSync.status)).all()
+                last = conn.execute(select(MdmSync.source, func.max(MdmSync.finished_at))
+                                    .where(MdmSync.status == "ok")
+                                    .group_by(MdmSync.source)).all()
+        except Exception as exc:  # noqa: BLE001 - e.g. the table is not migrated yet
+            log.warning("metrics: MDM syncs unavailable: %s", exc.__class__.__name__)
+            return
+        total = CounterMetricFamily("checkup_sync_runs", "MDM inventory syncs by source and result",
+                                    labels=["source", "result"])
+        errors = CounterMetricFamily("checkup_sync_errors", "MDM syncs that failed, by source",
+                                     labels=["source"])
+        running = GaugeMetricFamily("checkup_sync_running", "MDM syncs in progress, by source",
+                                    labels=["source"])
+        by: dict[str, dict[str, int]] = {}
+        for source, status, n in runs:
+            by.setdefault(source, {})[status] = n
+        for source, counts in sorted(by.items()):
+            total.add_metric([source, "ok"], counts.get("ok", 0))
+            total.add_metric([source, "failed"], counts.get("failed", 0))
+            errors.add_metric([source], counts.get("failed", 0))
+            running.add_metric([source], counts.get("running", 0))
+        yield total
+        yield errors
+        yield running
+        ts = GaugeMetricFamily("checkup_sync_last_success_timestamp_seconds",
+                               "When the newest successful sync of a source finished (Unix time)",
+                               labels=["source"])
+        for source, finished in sorted(last):
+            if finished is not None:
+                ts.add_metric([source], finished.replace(tzinfo=dt.timezone.utc).timestamp())
+        yield ts
 
 
 def metrics_text(app_registry: CollectorRegistry | None) -> bytes:
