@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 from typing import Callable
-from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 from .nudge import Notification
 from .strings import t
@@ -175,6 +174,15 @@ class DBusNotifier(Notifier):
 
 
 # ---------------------------------------------------------------- Windows toast
+
+def xml_escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def quoteattr(text: str) -> str:
+    """A double-quoted XML attribute value (html.escape's entities are valid XML)."""
+    return '"' + html.escape(text, quote=True) + '"'
+
 
 def toast_xml(note: Notification, page_uri: str, settings_uri: str | None = None) -> str:
     """A ToastGeneric toast. Clicking it (or "Show me how") protocol-launches ``page_uri``,

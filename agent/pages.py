@@ -12,8 +12,7 @@ import os
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterable
-from urllib.parse import quote
-from urllib.request import pathname2url
+from pathlib import Path
 
 from . import __version__
 from .state import atomic_write_text
@@ -49,8 +48,8 @@ def page_name(check_id: str) -> str:
 
 
 def file_uri(path: str) -> str:
-    return "file:" + pathname2url(os.path.abspath(path)) if os.name == "nt" else \
-        "file://" + quote(os.path.abspath(path))
+    """file:///home/alice/.local/share/Checkup/pages/firewall.html (percent-encoded)."""
+    return Path(os.path.abspath(path)).as_uri()
 
 
 def format_when(checked_at: Any) -> str:
@@ -186,7 +185,7 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
         link = safe_url(fix.get("link"), SETTINGS_SCHEMES)
         menu = fix.get("menu_path")
         if steps or link or menu or fix.get("command"):
-            out.append(f"<section class=\"card\"><h2>{esc(fix.get('title') or t('page.steps'))}</h2>")
+            out.append(f"<section class=\"card\"><h2>{esc(t('page.steps'))}</h2>")
             if fix.get("needs_it"):
                 out.append(f"<p><strong>{esc(t('page.needs_it'))}</strong></p>")
             if link:
@@ -199,8 +198,8 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
                 cmd = fix["command"]
                 cmd = " ".join(cmd) if isinstance(cmd, list) else str(cmd)
                 out.append(f"<p>{esc(t('page.run_command'))}</p><pre><code>{esc(cmd)}</code></pre>")
-            if fix.get("hint"):
-                out.append(f"<p class=\"muted\">{esc(fix['hint'])}</p>")
+            if not steps and fix.get("hint"):      # the hint is the CLI's one-liner; steps say more
+                out.append(f"<p>{esc(fix['hint'])}</p>")
             out.append("</section>")
         else:
             out.append(f"<section class=\"card\"><p>{esc(t('page.no_fix'))}</p></section>")

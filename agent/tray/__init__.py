@@ -100,13 +100,22 @@ def main(args: Any = None) -> int:
         log.info("another checkup tray is running; exiting")
         return 0
 
+    # A tray icon needs no OpenGL, but GDK probes GLX at start-up and maps Mesa
+    # (libLLVM alone is ~43 MB RSS). Disable that for our GTK only: the variable is
+    # removed again once GTK is initialised, so browsers and settings apps we start
+    # do not inherit it.
+    added_gdk_gl = "GDK_GL" not in os.environ
+    if added_gdk_gl:
+        os.environ["GDK_GL"] = "disable"
     try:
         import pystray  # noqa: F401 - fails without a desktop session
     except Exception as exc:  # noqa: BLE001 - Xlib raises its own errors when DISPLAY is unset
         lock.release()
         raise UsageError(f"checkup tray needs a desktop session ({type(exc).__name__}: {exc})") from None
+    finally:
+        if added_gdk_gl:
+            os.environ.pop("GDK_GL", None)
 
-    from ..pipeline import run_check as pipeline_run_check
     from .app import TrayApp
 
     holder: dict[str, Any] = {"policy": policy}
@@ -118,6 +127,7 @@ def main(args: Any = None) -> int:
                 app.org = holder["policy"].organization
         except Exception as exc:  # noqa: BLE001
             log.warning("policy not reloaded: %s", exc)
+        from ..pipeline import run_check as pipeline_run_check   # after the icon shows
         host = make_host(args.replay)                   # re-read the capture on every check
         return pipeline_run_check(host, holder["policy"])
 
