@@ -62,18 +62,24 @@ class InstanceLock:
 
 
 def reporting_hook(settings: Any):
-    """The reporter's callable, when agent.reporting offers one and a server is configured."""
+    """The scheduler's ``on_report``: agent.reporting's background Reporter when IT has
+    configured a server, else None. Built on the first report, so nothing of
+    reporting (requests, sqlite) is imported before the icon shows."""
     if not settings.get("server", "url"):
         return None
-    try:
-        from ..reporting import make_on_report  # provided by the reporting component
-    except ImportError:
-        return None
-    try:
-        return make_on_report(settings)
-    except Exception:  # noqa: BLE001
-        log.exception("reporting is not available")
-        return None
+    holder: dict[str, Any] = {}
+
+    def on_report(report: dict) -> None:
+        if "reporter" not in holder:
+            try:
+                from ..reporting import Reporter
+                holder["reporter"] = Reporter(settings)
+            except Exception:  # noqa: BLE001 - no reporting must never stop the tray
+                log.exception("reporting is not available")
+                holder["reporter"] = None
+        if holder["reporter"] is not None:
+            holder["reporter"].submit(report)
+    return on_report
 
 
 def main(args: Any = None) -> int:

@@ -118,3 +118,25 @@ def test_on_report_runs_off_the_scheduler_thread():
 def test_idle_loop_sleeps_a_minute_at_a_time():
     s = Scheduler(lambda: {}, lambda r, e: None)
     assert s.tick_s == 60.0 and s.on_report is None
+
+
+def test_reporting_hook_is_off_without_a_server_and_hands_reports_to_the_reporter(monkeypatch):
+    from agent import tray
+
+    class S(dict):
+        def get(self, section, key, default=None):
+            return super().get((section, key), default)
+    assert tray.reporting_hook(S()) is None
+    got = []
+
+    class FakeReporter:
+        def __init__(self, settings):
+            pass
+
+        def submit(self, report):
+            got.append(report)
+    import agent.reporting
+    monkeypatch.setattr(agent.reporting, "Reporter", FakeReporter)
+    hook = tray.reporting_hook(S({("server", "url"): "https://checkup.example"}))
+    hook({"status": "pass"})
+    assert got == [{"status": "pass"}]
