@@ -93,9 +93,11 @@ def _err(line: str) -> None:
     print(line.replace("\n", " "), file=sys.stderr)
 
 
-def load_settings_for(args):
+def load_settings_for(args, host=None):
+    """The effective settings; IT's managed layers are read through ``host``
+    (a replayed capture brings its own managed configuration)."""
     from .config import load_settings
-    settings = load_settings(config_file=getattr(args, "config", None))
+    settings = load_settings(config_file=getattr(args, "config", None), host=host)
     for problem in settings.problems:
         _err(f"checkup: {problem}")
     if getattr(args, "config", None) and not os.path.exists(args.config):
@@ -143,9 +145,9 @@ def make_host(replay: str | None):
 
 def cmd_check(args) -> int:
     from .pipeline import run_check
-    settings = load_settings_for(args)
-    policy = load_policy_for(args, settings)
     host = make_host(getattr(args, "replay", None))
+    settings = load_settings_for(args, host)
+    policy = load_policy_for(args, settings)
     report = run_check(host, policy)
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -171,6 +173,7 @@ def cmd_capture(args) -> int:
     from probes import probe_all
     from probes.host import LiveHost, RecordingHost
     host = RecordingHost(LiveHost())
+    load_settings_for(args, host)  # records IT's managed configuration too
     probe_all(host)
     data = host.capture()
     tmp = f"{args.file}.tmp-{os.getpid()}"
