@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from .db import utcnow
@@ -72,9 +72,8 @@ class DeviceFilter:
         if self.status in STATUS_ORDER:
             conds.append(Device.status == self.status)
         if self.check:
-            conds.append(exists().where(DeviceCheck.device_id == Device.id,
-                                        DeviceCheck.check_id == self.check,
-                                        DeviceCheck.status.in_(("fail", "nudge"))))
+            conds.append(Device.id.in_(select(DeviceCheck.device_id).where(
+                DeviceCheck.check_id == self.check, DeviceCheck.status.in_(("fail", "nudge")))))
         if self.platform in ("darwin", "windows", "linux"):
             conds.append(Device.platform == self.platform)
         kind, days = SEEN_FILTERS.get(self.seen, (None, None))

@@ -74,7 +74,7 @@ class Device(Base):
 
     __table_args__ = (
         Index("ix_devices_status", "status"),
-        Index("ix_devices_platform", "platform"),
+        Index("ix_devices_platform_os", "platform", "os_name"),  # migration 0003
         Index("ix_devices_last_seen_at", "last_seen_at"),
         Index("ix_devices_serial", "serial"),
     )
