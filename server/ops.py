@@ -40,7 +40,7 @@ import subprocess
 import time
 from typing import Any, Iterable
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
                                Histogram, disable_created_metrics, generate_latest)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
@@ -85,7 +85,12 @@ class DeviceCollector:
         self.stale_after_days = stale_after_days
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
+        from . import __version__
         from .models import Device
+        info = GaugeMetricFamily("checkup_server_info", "Version of the running server",
+                                 labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
         up = GaugeMetricFamily("checkup_database_up", "1 when the database answered this scrape")
         try:
             cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(
@@ -272,11 +277,8 @@ def install_ops(app, engine: Engine, stale_after_days: int = 7) -> None:  # noqa
 
     app.router.routes[:] = [r for r in app.router.routes
                             if getattr(r, "path", None) not in OPS_PATHS]
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry()
     registry.register(DeviceCollector(engine, stale_after_days))
-    info = Gauge("checkup_server_info", "Version of the running server", ["version"],
-                 registry=registry)
-    info.labels(__version__).set(1)
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")

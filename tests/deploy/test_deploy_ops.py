@@ -182,7 +182,7 @@ def _pg_bin(name: str) -> str | None:
     return None
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def postgres_url():
     """A throwaway PostgreSQL cluster on a Unix socket (initdb + pg_ctl as the `postgres`
     user), or $CHECKUP_TEST_POSTGRES_URL when CI provides one."""
@@ -311,3 +311,44 @@ def test_json_log_lines():
         rec = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     line = json.loads(fmt.format(rec))
     assert "ValueError: boom" in line["exc"] and "\n" not in fmt.format(rec)
+
+
+def test_several_workers_on_postgres_add_up_their_metrics(tmp_path, postgres_url):
+    """`run --workers 2` (the compose default) with PROMETHEUS_MULTIPROC_DIR: whichever worker
+    answers /metrics counts the requests every worker served."""
+    from sqlalchemy import create_engine, text
+
+    from server.config import normalise_db_url
+    admin = create_engine(normalise_db_url(postgres_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS checkup_workers"))
+        conn.execute(text("CREATE DATABASE checkup_workers"))
+    admin.dispose()
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    env = server_env(tmp_path, DATABASE_URL=postgres_url.replace("/postgres?", "/checkup_workers?"),
+                     PROMETHEUS_MULTIPROC_DIR=str(prom), CHECKUP_SERVER_LOG_FORMAT="json")
+    server = ServerProc(tmp_path, free_port(), env, ("--workers", "2"))
+    try:
+        deadline = time.monotonic() + 30
+        while requests.get(server.url + "/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        for _ in range(40):
+            # a new connection each time, so both workers get some
+            r = requests.get(server.url + "/healthz", timeout=10, headers={"Connection": "close"})
+            assert r.status_code == 200
+        for _ in range(3):
+            m = metric_values(requests.get(server.url + "/metrics", timeout=10,
+                                           headers={"Connection": "close"}).text)
+            served = sum(v for (name, labels), v in m.items()
+                         if name == "checkup_http_request_duration_seconds_count"
+                         and ("route", "/healthz") in labels)
+            assert served == 40
+            assert m[("checkup_server_info", (("version", __import__("server").__version__),))] == 1
+        pids = {json.loads(ln)["pid"] for ln in server.log().splitlines()
+                if ln.startswith("{") and "Application startup complete" in ln}
+        assert len(pids) == 2, server.log()
+    finally:
+        server.stop()
+    assert len(list(prom.glob("*.db"))) >= 2
