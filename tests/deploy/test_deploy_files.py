@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEPLOY, REPO, make_ca, need, nginx_main_conf, render_nginx_conf
+from deploykit import DEPLOY, REPO, make_ca, need, nginx_main_conf, render_nginx_conf
 
 COMPOSE = DEPLOY / "compose.yaml"
 
@@ -113,7 +113,7 @@ def test_compose_names_services_healthchecks_secrets_and_volumes():
 def test_the_compose_start_command_runs_outside_a_container(tmp_path):
     """The server service's command (entrypoint `checkup-server` + command) with the example
     env file, here on SQLite and loopback: it migrates, serves /readyz, stops on SIGTERM."""
-    from conftest import ServerProc, free_port, server_env  # noqa: F401
+    from deploykit import ServerProc, free_port, server_env  # noqa: F401
     import requests
     doc = yaml.safe_load(COMPOSE.read_text())
     server = doc["services"]["server"]

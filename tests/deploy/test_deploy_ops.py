@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ServerProc, free_port, make_report, metric_values, server_cli, server_env
+from deploykit import ServerProc, free_port, make_report, metric_values, server_cli, server_env
 
 
 def _enroll(base: str, env: dict) -> str:

@@ -10,7 +10,7 @@ import uuid
 
 import requests
 
-from conftest import (NginxProc, ServerProc, free_port, make_ca, make_report, need,
+from deploykit import (NginxProc, ServerProc, free_port, make_ca, make_report, need,
                       render_nginx_conf, server_cli, server_env)
 
 DEVICES = 4

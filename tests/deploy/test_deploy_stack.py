@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import (NginxProc, ServerProc, free_port, make_ca, make_report, metric_values,
+from deploykit import (NginxProc, ServerProc, free_port, make_ca, make_report, metric_values,
                       need, render_nginx_conf, server_cli, server_env)
 
 PROXY_ADDR = "127.0.0.2"   # nginx talks to the server from here; the server trusts only it

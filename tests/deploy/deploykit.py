@@ -1,5 +1,5 @@
-"""Helpers for the deployment tests: a throwaway certificate authority (openssl), the real
-server as a subprocess (`python -m server`, what `checkup-server` runs), and Debian's
+"""Helpers for the deployment tests (imported as `deploykit`, a unique module name): a
+throwaway certificate authority (openssl), the real server as a subprocess (`python -m server`, what `checkup-server` runs), and Debian's
 real nginx in a temporary prefix on loopback high ports with deploy/nginx/checkup.conf."""
 from __future__ import annotations
 
