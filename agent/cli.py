@@ -112,7 +112,7 @@ def load_policy_for(args, settings=None):
         path = settings.get("agent", "policy_file") or None
     server_text = None
     if settings is not None and settings.get("server", "url") and not getattr(args, "policy", None):
-        server_text = _cached_server_policy()
+        server_text = _cached_server_policy(settings)
     try:
         return load_policy(path, text=server_text)
     except PolicyError as exc:
@@ -122,14 +122,12 @@ def load_policy_for(args, settings=None):
         raise UsageError(str(exc)) from None
 
 
-def _cached_server_policy() -> str | None:
+def _cached_server_policy(settings) -> str | None:
+    """The organisation's policy last fetched from IT's server (offline; no network)."""
     try:
-        from .reporting import cached_policy_text
-    except ImportError:
-        return None
-    try:
-        return cached_policy_text()
-    except Exception:  # noqa: BLE001
+        from .reporting import cached_server_policy
+        return cached_server_policy(settings)
+    except Exception:  # noqa: BLE001 - a broken cache must not stop a check
         return None
 
 

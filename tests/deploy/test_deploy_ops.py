@@ -330,9 +330,17 @@ def test_several_workers_on_postgres_add_up_their_metrics(tmp_path, postgres_url
                      PROMETHEUS_MULTIPROC_DIR=str(prom), CHECKUP_SERVER_LOG_FORMAT="json")
     server = ServerProc(tmp_path, free_port(), env, ("--workers", "2"))
     try:
+        def started_pids():
+            return {json.loads(ln)["pid"] for ln in server.log().splitlines()
+                    if ln.startswith("{") and "Application startup complete" in ln}
+
         deadline = time.monotonic() + 30
         while requests.get(server.url + "/readyz", timeout=10).status_code != 200:
             assert time.monotonic() < deadline
+            time.sleep(0.2)
+        # Both workers must be serving before the requests are spread over them.
+        while len(started_pids()) < 2:
+            assert time.monotonic() < deadline, server.log()
             time.sleep(0.2)
         for _ in range(40):
             # a new connection each time, so both workers get some
@@ -346,9 +354,7 @@ def test_several_workers_on_postgres_add_up_their_metrics(tmp_path, postgres_url
                          and ("route", "/healthz") in labels)
             assert served == 40
             assert m[("checkup_server_info", (("version", __import__("server").__version__),))] == 1
-        pids = {json.loads(ln)["pid"] for ln in server.log().splitlines()
-                if ln.startswith("{") and "Application startup complete" in ln}
-        assert len(pids) == 2, server.log()
+        assert len(started_pids()) == 2, server.log()
     finally:
         server.stop()
     assert len(list(prom.glob("*.db"))) >= 2

@@ -244,7 +244,8 @@ class FaultProxy:
 # -- report bodies --------------------------------------------------------------
 
 def fixture_files() -> list[str]:
-    return sorted(glob.glob(os.path.join(FIXTURES, "*", "*.json")))
+    return sorted(f for os_dir in ("macos", "windows", "linux")
+                  for f in glob.glob(os.path.join(FIXTURES, os_dir, "*.json")))
 
 
 def _from_expect(fx: dict) -> dict:

@@ -240,3 +240,44 @@ def test_certificates_verified(database_url, tmp_path, monkeypatch):
     finally:
         server.should_exit = True
         th.join(10)
+
+
+def test_checkup_uses_the_cached_server_policy(live_server, tmp_path, capsys):
+    """After a report pulled the organisation's policy, `checkup check` and
+    `checkup policy show` apply it over the built-in one — offline."""
+    import io
+    import json as _json
+    from contextlib import redirect_stdout
+
+    from agent.cli import main
+    from agent.config import user_state_dir
+    from server.web import _save_policy
+
+    srv = live_server
+    _save_policy(srv.engine, '[screen_lock]\nmax_seconds = 60\n', "t")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[server]\nurl = "{srv.url}"\nenroll_token = "{srv.token()}"\n')
+    settings = srvkit.agent_settings(srv.url, srv.token())
+    fx = srvkit.fixture_files()[0]
+    code, msg = report_now(settings, user_state_dir(), report=srvkit.with_id(srvkit.report_for(fx)))
+    assert code == 0 and "Policy updated" in msg
+    srv.stop()  # offline from here on
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert main(["policy", "show", "--config", str(cfg)]) == 0
+    assert "max_seconds = 60" in out.getvalue() and "server policy" in out.getvalue()
+
+    # This Mac locks after 300 + 5 s: a pass under the built-in 900 s, a fail under the server's 60 s.
+    capture = os.path.join(srvkit.FIXTURES, "macos", "sonoma-14-6-compliant.json")
+    out = io.StringIO()
+    with redirect_stdout(out):
+        main(["check", "--json", "--replay", capture, "--config", str(cfg)])
+    lock = next(c for c in _json.loads(out.getvalue())["checks"] if c["id"] == "screen_lock")
+    assert lock["status"] == "fail" and lock["observed"]["idle_seconds"] == 300
+    out = io.StringIO()
+    with redirect_stdout(out):
+        main(["check", "--json", "--replay", capture])  # no server configured: built-in policy
+    lock = next(c for c in _json.loads(out.getvalue())["checks"] if c["id"] == "screen_lock")
+    assert lock["status"] == "pass"
+    srv.start()
