@@ -58,6 +58,7 @@ def run_check(host: Host, policy: Policy, now: datetime | None = None) -> dict:
         "serial": identity.get("serial"),
         "hardware_uuid": identity.get("hardware_uuid"),
         "model": identity.get("model"),
+        "mac_addresses": _safe(host.mac_addresses) or [],
     }
     desktop = desktop_of(host)
     checks = []

@@ -27,6 +27,7 @@ DEFAULT_TIMEOUT = 10.0
 SAFE_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin")
 
 MAX_READ = 4 * 1024 * 1024  # bytes read from one file at most
+MAX_MACS = 8  # hardware MAC addresses reported at most
 
 NOT_FOUND, TIMEOUT, DENIED = "not_found", "timeout", "denied"
 
@@ -93,6 +94,10 @@ class Host:
 
     def env(self, name: str) -> str | None:
         return None
+
+    def mac_addresses(self) -> list[str]:
+        """Hardware MAC addresses of the network adapters (for matching MDM records)."""
+        return []
 
     def is_admin(self) -> bool:
         return False
@@ -259,6 +264,17 @@ class LiveHost(Host):
     def env(self, name: str) -> str | None:
         return os.environ.get(name)
 
+    def mac_addresses(self) -> list[str]:
+        from .serials import hardware_mac
+        try:
+            import psutil
+            link = getattr(psutil, "AF_LINK", None)
+            found = {hardware_mac(a.address)
+                     for addrs in psutil.net_if_addrs().values() for a in addrs if a.family == link}
+        except Exception:  # noqa: BLE001 - no MACs is an honest answer
+            return []
+        return sorted(m for m in found if m)[:MAX_MACS]
+
     def is_admin(self) -> bool:
         if self.platform == "windows":
             try:
@@ -368,6 +384,11 @@ class RecordedHost(Host):
     def processes(self) -> list[str]:
         return list(self._processes)
 
+    def mac_addresses(self) -> list[str]:
+        from .serials import hardware_mac
+        found = {hardware_mac(m) for m in _as_list(self._data.get("mac_addresses")) if isinstance(m, str)}
+        return sorted(m for m in found if m)[:MAX_MACS]
+
     def env(self, name: str) -> str | None:
         return self._env.get(name)
 
@@ -441,6 +462,9 @@ class RecordingHost(Host):
     def hostname(self) -> str | None:
         return self.inner.hostname()
 
+    def mac_addresses(self) -> list[str]:
+        return self.inner.mac_addresses()
+
     def capture(self) -> dict:
         with self._lock:
             return {
@@ -449,6 +473,7 @@ class RecordingHost(Host):
                 "is_admin": self.inner.is_admin(),
                 "env": dict(self._env),
                 "processes": list(self._processes if self._processes is not None else self.inner.processes()),
+                "mac_addresses": self.inner.mac_addresses(),
                 "commands": [dict(c) for c in self._commands],
                 "files": dict(self._files),
                 "registry": {k: dict(v) for k, v in self._registry.items()},

@@ -1,4 +1,5 @@
-"""Placeholder serial numbers and UUIDs that firmware vendors leave behind.
+"""Placeholder serial numbers and UUIDs that firmware vendors leave behind,
+and which MAC addresses identify hardware.
 
 One list for every OS: a placeholder is no identity (it would match thousands
 of other machines), so probes report None instead.
@@ -30,3 +31,18 @@ def is_placeholder_serial(value: str) -> bool:
 
 def is_placeholder_uuid(value: str) -> bool:
     return value.strip().lower() in PLACEHOLDER_UUIDS
+
+
+def hardware_mac(value: str) -> str | None:
+    """``aa:bb:cc:dd:ee:ff`` for a MAC burned into hardware, else None.
+
+    Zero, broadcast, multicast and locally administered addresses (virtual
+    adapters, Docker bridges, randomised Wi-Fi addresses) identify nothing.
+    """
+    digits = "".join(ch for ch in str(value).lower() if ch in "0123456789abcdef")
+    if len(digits) != 12 or len(str(value)) > 17 + 2:
+        return None
+    first = int(digits[:2], 16)
+    if first & 0x01 or first & 0x02 or digits in ("000000000000", "ffffffffffff"):
+        return None
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))

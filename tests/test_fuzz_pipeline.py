@@ -52,6 +52,7 @@ def capture_strategy(platform: str, platform_dir: str):
         "env": st.dictionaries(st.sampled_from(["XDG_CURRENT_DESKTOP", "DISPLAY", "WAYLAND_DISPLAY",
                                                 "KDE_SESSION_VERSION", "SystemRoot"]), text),
         "processes": st.lists(st.one_of(text, st.integers()), max_size=5),
+        "mac_addresses": st.one_of(st.lists(st.one_of(text, st.integers(), st.none()), max_size=4), text),
         "commands": st.tuples(*[command for _ in argvs]).map(
             lambda outs: [dict(o, argv=list(a)) for a, o in zip(argvs, outs)]),
         "files": st.tuples(*[st.one_of(text, st.none()) for _ in files]).map(
