@@ -7,7 +7,6 @@ policy stays text). Strings come from agent.strings.
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from datetime import datetime, timezone
@@ -161,10 +160,41 @@ def _observed(observed: Any) -> str:
         return ""
     rows = []
     for key, value in observed.items():
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list, bool)) or value is None \
-            else str(value)
-        rows.append(f"<dt>{esc(key.replace('_', ' '))}</dt><dd>{esc(shown)}</dd>")
+        label = t(f"observed.{key}")
+        if label == f"observed.{key}":
+            label = key.replace("_", " ")
+        rows.append(f"<dt>{esc(label)}</dt><dd>{esc(_shown(key, value))}</dd>")
     return (f"<section class=\"card\"><h2>{esc(t('page.observed'))}</h2><dl>{''.join(rows)}</dl></section>")
+
+
+def _shown(key: str, value: Any) -> str:
+    """An observed value in words: Yes/No, durations, lists, profiles, products."""
+    if isinstance(value, bool):
+        return t("value.yes") if value else t("value.no")
+    if value is None:
+        return t("value.none")
+    if key.endswith("_seconds") and isinstance(value, int):
+        if value == 0:
+            return t("value.never") if key == "idle_seconds" else t("value.immediately")
+        if value % 60 == 0:
+            return t("value.minutes", n=value // 60)
+        return t("value.seconds", n=value)
+    if isinstance(value, dict):  # Windows firewall profiles
+        return ", ".join(f"{str(k).capitalize()}: {t('value.on') if v else t('value.off')}"
+                         if isinstance(v, bool) else f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        if not value:
+            return t("value.none")
+        parts = []
+        for item in value:
+            if isinstance(item, dict):  # antivirus products
+                state = [t("value.on") if item.get("enabled") else t("value.off"),
+                         t("value.up_to_date") if item.get("up_to_date") else t("value.out_of_date")]
+                parts.append(f"{item.get('name') or '?'} ({', '.join(state)})")
+            else:
+                parts.append(str(item))
+        return ", ".join(parts)
+    return str(value)
 
 
 def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:

@@ -82,3 +82,17 @@ def test_strings_live_in_one_table():
     assert strings.t("menu.quit") == "Quit"
     assert strings.tn("tooltip.fail", 2) == "Checkup: 2 things need your attention"
     assert strings.tn("tooltip.fail", 1) == "Checkup: 1 thing needs your attention"
+
+
+def test_what_checkup_saw_is_in_words():
+    from agent.pages import _observed
+    html = _observed({"enabled": False, "idle_seconds": 0, "lock_delay_seconds": 300,
+                      "profiles": {"domain": True, "private": False, "public": False},
+                      "products": [{"name": "Windows Defender", "enabled": True, "up_to_date": False}],
+                      "missing": ["falcond", "<b>x</b>"]})
+    assert "<dt>Turned on</dt><dd>No</dd>" in html
+    assert "<dd>never</dd>" in html and "<dd>5 minutes</dd>" in html
+    assert "Domain: on, Private: off, Public: off" in html
+    assert "Windows Defender (on, out of date)" in html
+    assert "falcond, &lt;b&gt;x&lt;/b&gt;" in html  # still escaped
+    assert "true" not in html and "false" not in html
