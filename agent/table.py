@@ -33,8 +33,11 @@ def render_table(report: dict, color: bool = False) -> str:
         label = _paint(LABEL.get(st, st.upper()).ljust(width_label), COLOR.get(st, "0"), color)
         lines.append(f"  {label}  {check.get('title', check['id']).ljust(width_title)}  {check.get('summary', '')}")
         fix = check.get("fix") or {}
+        pad = f"  {' ' * width_label}  {' ' * width_title}  "
         if st in ("fail", "nudge") and fix.get("hint"):
-            lines.append(f"  {' ' * width_label}  {' ' * width_title}  -> {fix['hint']}")
+            lines.append(f"{pad}-> {fix['hint']}")
+            if fix.get("command") and fix["command"] not in fix["hint"]:
+                lines.append(f"{pad}   $ {fix['command']}")
     lines.append("")
     lines.append(f"Checked at {report.get('checked_at', '')}.")
     return "\n".join(lines) + "\n"

@@ -182,3 +182,13 @@ def test_mangled_captures_never_crash(tmp_path, mangle):
         by_id = {c["id"]: c for c in report["checks"]}
         assert by_id["disk_encryption"]["status"] == "unknown"
         assert by_id["firewall"]["status"] == "unknown"
+
+
+def test_table_shows_the_command_a_hint_refers_to():
+    from agent.table import render_table
+    report = {"status": "nudge", "device": {}, "checks": [{
+        "id": "automatic_updates", "status": "nudge", "title": "Automatic updates", "summary": "Off.",
+        "fix": {"hint": "Turn on automatic security updates: run the command shown in a terminal.",
+                "command": "sudo dpkg-reconfigure -plow unattended-upgrades"}}]}
+    out = render_table(report)
+    assert "$ sudo dpkg-reconfigure -plow unattended-upgrades" in out
