@@ -42,8 +42,12 @@ def unknown(fact: Fact, what: str) -> Judgement:
     return Judgement("unknown", f"Checkup couldn't check {what}: {reason}.", dict(fact.observed))
 
 
-def _known(fact: Fact, *names: str) -> bool:
-    return all(fact.observed.get(n) is not None for n in names)
+def switch(fact: Fact, key: str, what: str, on: str, off: str, good: bool = True) -> Judgement:
+    """A check decided by one boolean: ``good`` is the passing value."""
+    value = fact.observed.get(key)
+    if value is True or value is False:
+        return Judgement("pass" if value is good else "bad", on if value else off, dict(fact.observed))
+    return unknown(fact, what)
 
 
 def judge_disk_encryption(fact: Fact, policy: Policy, platform: str) -> Judgement:
@@ -72,12 +76,7 @@ def judge_firewall(fact: Fact, policy: Policy, platform: str) -> Judgement:
             names = " and ".join(p.capitalize() for p in off)
             kind = "network" if len(off) == 1 else "networks"
             return Judgement("bad", f"The firewall is off for {names} {kind}.", obs)
-    enabled = obs.get("enabled")
-    if enabled is True:
-        return Judgement("pass", "The firewall is on.", obs)
-    if enabled is False:
-        return Judgement("bad", "The firewall is off.", obs)
-    return unknown(fact, "the firewall")
+    return switch(fact, "enabled", "the firewall", on="The firewall is on.", off="The firewall is off.")
 
 
 def judge_screen_lock(fact: Fact, policy: Policy, platform: str) -> Judgement:
@@ -178,12 +177,8 @@ def judge_automatic_updates(fact: Fact, policy: Policy, platform: str) -> Judgem
 def judge_system_integrity(fact: Fact, policy: Policy, platform: str) -> Judgement:
     obs = dict(fact.observed)
     if platform == "darwin":
-        sip = obs.get("sip")
-        if sip is True:
-            return Judgement("pass", "System Integrity Protection is on.", obs)
-        if sip is False:
-            return Judgement("bad", "System Integrity Protection is off or only partly on.", obs)
-        return unknown(fact, "System Integrity Protection")
+        return switch(fact, "sip", "System Integrity Protection", on="System Integrity Protection is on.",
+                      off="System Integrity Protection is off or only partly on.")
     if platform == "windows":
         uac, sb = obs.get("uac"), obs.get("secure_boot")
         off = [n for n, v in (("User Account Control", uac), ("Secure Boot", sb)) if v is False]
@@ -192,33 +187,18 @@ def judge_system_integrity(fact: Fact, policy: Policy, platform: str) -> Judgeme
         if uac is True and sb is True:
             return Judgement("pass", "User Account Control and Secure Boot are on.", obs)
         return unknown(fact, "User Account Control and Secure Boot")
-    sb = obs.get("secure_boot")
-    if sb is True:
-        return Judgement("pass", "Secure Boot is on.", obs)
-    if sb is False:
-        return Judgement("bad", "Secure Boot is off.", obs)
-    return unknown(fact, "Secure Boot")
+    return switch(fact, "secure_boot", "Secure Boot", on="Secure Boot is on.", off="Secure Boot is off.")
 
 
 def judge_remote_login(fact: Fact, policy: Policy, platform: str) -> Judgement:
-    obs = dict(fact.observed)
     name = REMOTE_NAME.get(platform, "Remote login")
-    enabled = obs.get("enabled")
-    if enabled is False:
-        return Judgement("pass", f"{name} is off.", obs)
-    if enabled is True:
-        return Judgement("bad", f"{name} is on, so this computer accepts logins over the network.", obs)
-    return unknown(fact, name)
+    return switch(fact, "enabled", name, good=False, off=f"{name} is off.",
+                  on=f"{name} is on, so this computer accepts logins over the network.")
 
 
 def judge_gatekeeper(fact: Fact, policy: Policy, platform: str) -> Judgement:
-    obs = dict(fact.observed)
-    enabled = obs.get("enabled")
-    if enabled is True:
-        return Judgement("pass", "Gatekeeper checks apps before they open.", obs)
-    if enabled is False:
-        return Judgement("bad", "Gatekeeper is off, so apps from anywhere can open unchecked.", obs)
-    return unknown(fact, "Gatekeeper")
+    return switch(fact, "enabled", "Gatekeeper", on="Gatekeeper checks apps before they open.",
+                  off="Gatekeeper is off, so apps from anywhere can open unchecked.")
 
 
 def judge_antivirus(fact: Fact, policy: Policy, platform: str) -> Judgement:

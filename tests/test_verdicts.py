@@ -1,0 +1,123 @@
+"""The judges: facts + policy -> status, for the rules of DESIGN.md and SOURCES.md."""
+import pytest
+
+from agent.policy import load_policy
+from agent.verdicts import device_status, judge
+from probes.fact import Fact
+
+POLICY = load_policy()
+
+
+def status(check, fact, platform="linux", policy=POLICY):
+    return judge(check, fact, policy, platform)[0]
+
+
+def policy_with(tmp_path, text):
+    f = tmp_path / "p.toml"
+    f.write_text(text)
+    return load_policy(str(f))
+
+
+@pytest.mark.parametrize("idle,delay,want", [
+    (900, 0, "pass"),        # exactly max_seconds passes
+    (895, 5, "pass"),
+    (900, 1, "fail"),
+    (0, 0, "fail"),          # never locks on idle
+    (60, 0, "pass"),
+])
+def test_screen_lock_limit(idle, delay, want):
+    fact = Fact(observed={"enabled": True, "idle_seconds": idle, "lock_delay_seconds": delay})
+    assert status("screen_lock", fact) == want
+
+
+def test_screen_lock_decides_from_what_it_could_read():
+    off = Fact(observed={"enabled": False}, unread={"idle_seconds": "gsettings timed out"})
+    assert status("screen_lock", off) == "fail"
+    on = Fact(observed={"enabled": True, "lock_delay_seconds": 0}, unread={"idle_seconds": "gsettings timed out"})
+    st, j = judge("screen_lock", on, POLICY, "linux")
+    assert st == "unknown" and "gsettings timed out" in j.summary
+
+
+def test_windows_firewall_one_profile_off_fails_even_if_another_is_unread():
+    fact = Fact(observed={"profiles": {"domain": True, "public": False}, "enabled": False},
+                unread={"private": "netsh timed out"})
+    st, j = judge("firewall", fact, POLICY, "windows")
+    assert st == "fail" and "Public" in j.summary
+    unread = Fact(observed={"profiles": {"domain": True, "public": True}}, unread={"enabled": "netsh timed out"})
+    assert status("firewall", unread, "windows") == "unknown"
+
+
+@pytest.mark.parametrize("state,want", [("on", "pass"), ("encrypting", "nudge"), ("off", "fail"),
+                                        ("suspended", "fail"), ("decrypting", "fail")])
+def test_disk_encryption_states(state, want):
+    assert status("disk_encryption", Fact(observed={"state": state}), "darwin") == want
+
+
+def test_levels(tmp_path):
+    suggested = policy_with(tmp_path, '[disk_encryption]\nlevel = "suggested"\n[firewall]\nlevel = "off"\n')
+    assert status("disk_encryption", Fact(observed={"state": "off"}), policy=suggested) == "nudge"
+    assert status("disk_encryption", Fact(observed={"state": "encrypting"}), policy=suggested) == "nudge"
+    assert status("firewall", Fact(observed={"enabled": False}), policy=suggested) == "skip"
+    assert status("remote_login", Fact(observed={"enabled": True})) == "nudge"  # suggested by default
+    assert status("remote_login", Fact(observed={"enabled": False})) == "pass"
+
+
+def test_os_version_rules(tmp_path):
+    def fact(version, os_id="ubuntu", **extra):
+        f = Fact(observed={"name": "Ubuntu", "version": version}, extra={"os_id": os_id, **extra})
+        if version is None:
+            f.observed.pop("version")
+            f.miss("version", "no VERSION_ID")
+        return f
+    assert status("os_version", fact("20.04")) == "fail"
+    assert status("os_version", fact("22.04")) == "nudge"
+    assert status("os_version", fact("24.04")) == "pass"
+    assert status("os_version", fact("24.10")) == "pass"
+    assert status("os_version", fact("1.0", os_id="haiku")) == "skip"             # no minimum for it
+    assert status("os_version", fact(None, os_id="arch", rolling=True)) == "skip"  # rolling release
+    assert status("os_version", fact(None)) == "unknown"
+    mac = Fact(observed={"name": "macOS", "version": "13.3.1 (a)"}, extra={"os_id": "macos"})
+    assert status("os_version", mac, "darwin") == "fail"
+    win = Fact(observed={"name": "Windows 11 Pro", "version": "10.0.26100.2033"}, extra={"os_id": "windows"})
+    assert status("os_version", win, "windows") == "pass"
+
+
+def test_macos_updates_partly_on_is_a_nudge_naming_what_is_off():
+    fact = Fact(observed={"enabled": True, "complete": False, "settings_off": ["CriticalUpdateInstall"]})
+    st, j = judge("automatic_updates", fact, POLICY, "darwin")
+    assert st == "nudge" and "security responses" in j.summary
+
+
+@pytest.mark.parametrize("products,want", [
+    ([{"name": "Defender", "enabled": True, "up_to_date": True}], "pass"),
+    ([{"name": "Old AV", "enabled": False, "up_to_date": True},
+      {"name": "Defender", "enabled": True, "up_to_date": True}], "pass"),
+    ([{"name": "Defender", "enabled": True, "up_to_date": False}], "fail"),
+    ([{"name": "Defender", "enabled": False, "up_to_date": True}], "fail"),
+    ([], "fail"),
+])
+def test_antivirus(products, want):
+    assert status("antivirus", Fact(observed={"products": products}), "windows") == want
+
+
+def test_antivirus_unread_is_unknown():
+    fact = Fact(unread={"products": "Security Center did not answer"})
+    assert status("antivirus", fact, "windows") == "unknown"
+
+
+def test_security_software_names(tmp_path):
+    policy = policy_with(tmp_path, '[security_software]\nrequire = { windows = ["CSFalconService", "osqueryd"] }\n')
+    fact = Fact(extra={"processes": ["System", "csfalconservice.EXE", "explorer.exe"]})
+    st, j = judge("security_software", fact, policy, "windows")
+    assert st == "fail"
+    assert j.observed == {"required": ["CSFalconService", "osqueryd"], "running": ["CSFalconService"],
+                          "missing": ["osqueryd"]}
+    assert "processes" not in j.observed  # the process list is never reported
+    assert status("security_software", fact, "linux", policy) == "skip"  # nothing required there
+
+
+def test_device_status():
+    assert device_status(["pass", "unknown", "fail"]) == "fail"
+    assert device_status(["pass", "nudge", "unknown"]) == "nudge"
+    assert device_status(["pass", "unknown", "skip"]) == "pass"   # unknown never turns it yellow
+    assert device_status(["unknown", "skip"]) == "unknown"
