@@ -197,9 +197,19 @@ def test_firewall_nonadmin_no_systemd_is_unknown():
     assert firewall.probe(h).unread["enabled"] == "systemd is not running on this machine"
 
 
-def test_firewall_nothing_installed_nonadmin():
-    # no ufw.conf, no firewall-cmd, no systemctl at all: nothing can be on
-    assert firewall.probe(host()).observed == {"enabled": False, "backend": None}
+def test_firewall_nothing_readable_nonadmin_is_unknown_not_off():
+    # no ufw.conf, no firewall-cmd, and no systemctl to ask whether nftables or
+    # netfilter-persistent loaded rules at boot: without root that cannot be seen.
+    fact = firewall.probe(host())
+    assert fact.observed == {}
+    assert fact.unread["enabled"] == "systemctl is not available"
+
+
+def test_firewall_nothing_on_nonadmin_is_off():
+    # ufw and firewalld absent, both rule-loading services clearly inactive: off.
+    h = host([NOT_RUNNING, cmd(IS_ACTIVE + ["nftables"], INACTIVE, "", 3),
+              cmd(IS_ACTIVE + ["netfilter-persistent"], INACTIVE, "", 3)])
+    assert firewall.probe(h).observed == {"enabled": False, "backend": None}
 
 
 # -- screen_lock --------------------------------------------------------------------------
