@@ -26,12 +26,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--policy", metavar="FILE", help="apply this policy TOML over the built-in one")
-    common.add_argument("--config", metavar="FILE", help="use this config TOML instead of the user's")
+    def common_options(default):
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument("--policy", metavar="FILE", default=default,
+                       help="apply this policy TOML over the built-in one")
+        p.add_argument("--config", metavar="FILE", default=default,
+                       help="use this config TOML instead of the user's")
+        return p
 
+    # --policy/--config work before or after the command; after the command they
+    # must not reset what was given before it (hence SUPPRESS there).
+    common = common_options(argparse.SUPPRESS)
     parser = _Parser(
-        prog="checkup", parents=[common],
+        prog="checkup", parents=[common_options(None)],
         description="Checks this computer's security settings and says how to fix what needs fixing.",
         epilog="Exit codes: 0 all good, 1 something is suggested, 2 something required is failing, "
                "3 nothing could be checked, or a usage or internal error.")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .state import atomic_write_text
-from .strings import t, tn
+from .strings import device_words, t  # noqa: F401 - device_words is part of this API
 
 SETTINGS_SCHEMES = ("x-apple.systempreferences", "ms-settings", "windowsdefender", "macappstore",
                     "https", "http")
@@ -63,22 +63,6 @@ def format_when(checked_at: Any) -> str:
             when.astimezone().strftime("%d %b %Y, %H:%M")
     except ValueError:
         return checked_at
-
-
-def device_words(report: dict) -> str:
-    checks = report.get("checks") or []
-    status = report.get("status") or "unknown"
-    fails = sum(1 for c in checks if c.get("status") == "fail")
-    nudges = sum(1 for c in checks if c.get("status") == "nudge")
-    if status == "fail":
-        return tn("device.fail", fails + nudges)
-    if status == "nudge":
-        return tn("device.nudge", nudges)
-    if status == "pass":
-        return t("device.pass")
-    if status == "checking":
-        return t("device.checking")
-    return t("device.unknown")
 
 
 CSS = """

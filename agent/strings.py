@@ -24,6 +24,10 @@ STRINGS: dict[str, str] = {
     "device.fail_one": "1 thing needs your attention.",
     "device.fail_many": "{n} things need your attention.",
     "device.unknown": "Checkup could not check this computer.",
+    "device.pass_partial_one": "Nothing needs fixing, but 1 thing could not be checked.",
+    "device.pass_partial_many": "Nothing needs fixing, but {n} things could not be checked.",
+    "device.also_unknown_one": "1 more could not be checked.",
+    "device.also_unknown_many": "{n} more could not be checked.",
     "device.checking": "Checking this computer…",
 
     # -- tray ----------------------------------------------------------------
@@ -33,6 +37,8 @@ STRINGS: dict[str, str] = {
     "tooltip.fail_one": "Checkup: 1 thing needs your attention",
     "tooltip.fail_many": "Checkup: {n} things need your attention",
     "tooltip.unknown": "Checkup: could not check this computer",
+    "tooltip.pass_partial_one": "Checkup: nothing to fix; 1 thing could not be checked",
+    "tooltip.pass_partial_many": "Checkup: nothing to fix; {n} things could not be checked",
     "tooltip.checking": "Checkup: checking…",
     "menu.status": "{status}",
     "menu.fix_item": "Fix: {title}",
@@ -161,3 +167,38 @@ def t(key: str, **fields) -> str:
 def tn(key: str, n: int, **fields) -> str:
     """``key_one`` when n == 1, else ``key_many``; ``n`` is passed as a field."""
     return t(f"{key}_{'one' if n == 1 else 'many'}", n=n, **fields)
+
+
+def _counts(report: dict) -> tuple[int, int, int]:
+    checks = report.get("checks") or []
+    count = lambda st: sum(1 for c in checks if c.get("status") == st)  # noqa: E731
+    return count("fail"), count("nudge"), count("unknown")
+
+
+def device_words(report: dict) -> str:
+    """The device's state in one or two sentences; what could not be checked is
+    always said, so "nothing to fix" never hides a check that was not read."""
+    status = report.get("status") or "unknown"
+    fails, nudges, unknowns = _counts(report)
+    if status == "checking":
+        return t("device.checking")
+    if status == "pass":
+        return tn("device.pass_partial", unknowns) if unknowns else t("device.pass")
+    if status in ("fail", "nudge"):
+        words = tn("device.fail", fails + nudges) if status == "fail" else tn("device.nudge", nudges)
+        return f"{words} {tn('device.also_unknown', unknowns)}" if unknowns else words
+    return t("device.unknown")
+
+
+def tooltip_words(report: dict | None, checking: bool = False) -> str:
+    if report is None:
+        return t("tooltip.checking") if checking else t("tooltip.unknown")
+    status = report.get("status")
+    fails, nudges, unknowns = _counts(report)
+    if status == "fail":
+        return tn("tooltip.fail", fails + nudges)
+    if status == "nudge":
+        return tn("tooltip.nudge", nudges)
+    if status == "pass":
+        return tn("tooltip.pass_partial", unknowns) if unknowns else t("tooltip.pass")
+    return t("tooltip.unknown")

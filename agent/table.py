@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 from .pipeline import worst_first
+from .strings import device_words
 
 LABEL = {"fail": "FAIL", "nudge": "FIX SOON", "unknown": "UNKNOWN", "skip": "SKIP", "pass": "OK"}
 COLOR = {"fail": "31", "nudge": "33", "unknown": "90", "skip": "90", "pass": "32"}
-HEADLINE = {
-    "pass": "All good: this computer meets your company's security settings.",
-    "nudge": "Mostly good: a few things are worth fixing soon.",
-    "fail": "Needs attention: some required security settings are not met.",
-    "unknown": "Checkup couldn't check enough of this computer to say.",
-}
 
 
 def _paint(text: str, code: str, color: bool) -> str:
@@ -23,7 +18,7 @@ def render_table(report: dict, color: bool = False) -> str:
     lines = [f"Checkup {report.get('agent_version', '')} on {dev.get('hostname') or 'this computer'}"
              + (f" ({name})" if name else "")]
     status = report.get("status", "unknown")
-    lines.append(_paint(HEADLINE.get(status, ""), COLOR.get(status, "0"), color))
+    lines.append(_paint(device_words(report), COLOR.get(status, "0"), color))
     lines.append("")
     checks = worst_first(report.get("checks", []))
     width_label = max(len(v) for v in LABEL.values())

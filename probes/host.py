@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 PLATFORMS = ("darwin", "windows", "linux")

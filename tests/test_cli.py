@@ -40,7 +40,7 @@ def test_table_is_worst_first_with_hints_and_no_colour_when_piped(tmp_path):
     ranks = [order[label] for label in labels]
     assert ranks == sorted(ranks, reverse=True), out
     assert "-> " in out  # a fix hint under the failing lines
-    assert "Needs attention" in out
+    assert "7 things need your attention." in out
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(tmp_path):
@@ -72,7 +72,7 @@ def test_all_passing_exits_zero(tmp_path):
     policy.write_text('[os_version]\nrecommended = {}\n')
     proc = checkup("check", "--replay", str(COMPLIANT_MAC), "--policy", str(policy))
     assert proc.returncode == 0, proc.stdout
-    assert "All good" in proc.stdout
+    assert "Everything looks good." in proc.stdout
 
 
 def test_version_and_help():
@@ -192,3 +192,34 @@ def test_table_shows_the_command_a_hint_refers_to():
                 "command": "sudo dpkg-reconfigure -plow unattended-upgrades"}}]}
     out = render_table(report)
     assert "$ sudo dpkg-reconfigure -plow unattended-upgrades" in out
+
+
+def test_options_work_before_and_after_the_command(tmp_path):
+    p = tmp_path / "p.toml"
+    p.write_text("[screen_lock]\nmax_seconds = 120\n")
+    for args in (("--policy", str(p), "policy", "show"), ("policy", "show", "--policy", str(p))):
+        proc = checkup(*args)
+        assert proc.returncode == 0 and "max_seconds = 120" in proc.stdout, args
+    before = checkup("--policy", str(p), "check", "--json", "--replay", str(COMPLIANT_MAC))
+    after = checkup("check", "--json", "--replay", str(COMPLIANT_MAC), "--policy", str(p))
+    lock = lambda proc: next(c for c in json.loads(proc.stdout)["checks"] if c["id"] == "screen_lock")
+    assert lock(before)["status"] == lock(after)["status"] == "fail"
+    one_line_error(checkup("--config", str(tmp_path / "missing.toml"), "check"), "missing.toml")
+
+
+def test_headline_never_hides_what_could_not_be_checked():
+    zfs = FIXTURES / "linux" / "ubuntu-24-04-gnome-zfs-root-unknown-encryption.json"
+    proc = checkup("check", "--replay", str(zfs))
+    assert "Nothing needs fixing, but 1 thing could not be checked." in proc.stdout
+    mac = FIXTURES / "macos" / "sonoma-14-7-probe-timeouts.json"
+    proc = checkup("check", "--replay", str(mac))
+    headline = proc.stdout.splitlines()[1]
+    assert "could not be checked" in headline and "Everything looks good" not in proc.stdout
+
+
+def test_tooltip_says_what_could_not_be_checked():
+    from agent.strings import tooltip_words
+    report = {"status": "pass", "checks": [{"status": "pass"}, {"status": "unknown"}, {"status": "unknown"}]}
+    assert tooltip_words(report) == "Checkup: nothing to fix; 2 things could not be checked"
+    report["checks"] = [{"status": "pass"}]
+    assert tooltip_words(report) == "Checkup: everything looks good"

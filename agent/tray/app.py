@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from .. import nudge, pages
 from ..state import load_state, save_state, state_path
-from ..strings import t, tn
+from ..strings import t, tooltip_words
 from .icons import draw_icon
 from .scheduler import Scheduler
 
@@ -26,21 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def tooltip_for(report: dict | None, checking: bool = False) -> str:
-    if checking and report is None:
-        return t("tooltip.checking")
-    if report is None:
-        return t("tooltip.unknown")
-    checks = report.get("checks") or []
-    status = report.get("status")
-    fails = sum(1 for c in checks if c.get("status") == "fail")
-    nudges = sum(1 for c in checks if c.get("status") == "nudge")
-    if status == "fail":
-        return tn("tooltip.fail", fails + nudges)
-    if status == "nudge":
-        return tn("tooltip.nudge", nudges)
-    if status == "pass":
-        return t("tooltip.pass")
-    return t("tooltip.unknown")
+    return tooltip_words(report, checking)
 
 
 def icon_state(report: dict | None, checking: bool) -> str:
