@@ -353,6 +353,9 @@ class RecordedHost(Host):
         except (ValueError, RecursionError) as exc:
             where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
             raise CaptureError(f"{path}: not a valid JSON capture{where}") from None
+        problem = capture_problem(data)
+        if problem:
+            raise CaptureError(f"{path}: {problem}")
         return cls(data, source=path)
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
@@ -398,6 +401,55 @@ class RecordedHost(Host):
     def hostname(self) -> str | None:
         name = self._data.get("hostname")
         return name if isinstance(name, str) else None
+
+
+def capture_problem(data: Any) -> str | None:
+    """The first structural problem of a capture file, in words, or None.
+
+    Fields may be absent (or null); when present they must have their types,
+    so that a mangled file is refused with a clear line rather than half-read.
+    Keys the format does not know (a fixture's ``expect``) are ignored."""
+    if not isinstance(data, dict):
+        return "a capture must be a JSON object"
+    if data.get("platform") not in PLATFORMS:
+        return f"unknown platform {data.get('platform')!r} (expected one of {', '.join(PLATFORMS)})"
+
+    def strings(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+    def text_map(v: Any) -> bool:
+        return isinstance(v, dict) and all(isinstance(x, str) or x is None for x in v.values())
+
+    checks = {
+        "hostname": (lambda v: isinstance(v, str), "text"),
+        "is_admin": (lambda v: isinstance(v, bool), "true or false"),
+        "env": (text_map, "an object of text values"),
+        "processes": (strings, "a list of program names"),
+        "mac_addresses": (strings, "a list of addresses"),
+        "files": (text_map, "an object of path: text"),
+        "registry": (lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
+                     "an object of key: {value: data}"),
+        "commands": (lambda v: isinstance(v, list), "a list"),
+    }
+    for key, (ok, expected) in checks.items():
+        if data.get(key) is not None and not ok(data[key]):
+            return f"{key} must be {expected}"
+    for i, entry in enumerate(data.get("commands") or []):
+        where = f"commands[{i}]"
+        if not isinstance(entry, dict):
+            return f"{where} must be an object"
+        argv = entry.get("argv")
+        if not strings(argv) or not argv:
+            return f"{where}.argv must be a non-empty list of strings"
+        if entry.get("error") not in (None, NOT_FOUND, TIMEOUT, DENIED):
+            return f"{where}.error must be not_found, timeout or denied"
+        for stream in ("stdout", "stderr"):
+            if entry.get(stream) is not None and not isinstance(entry[stream], str):
+                return f"{where}.{stream} must be text"
+        code = entry.get("returncode")
+        if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+            return f"{where}.returncode must be a whole number"
+    return None
 
 
 def _as_list(value: Any) -> list:

@@ -139,11 +139,46 @@ def test_unknown_subcommand_and_flag():
     one_line_error(checkup("check", "--colour"), "--colour")
 
 
+@pytest.mark.parametrize("key,value,needle", [
+    ("commands", "x", "commands must be a list"),
+    ("registry", [1, 2], "registry must be"),
+    ("hostname", ["x"], "hostname must be text"),
+    ("is_admin", "yes", "is_admin must be true or false"),
+    ("processes", "launchd", "processes must be"),
+    ("files", {"/etc/os-release": 3}, "files must be"),
+    ("env", [], "env must be"),
+])
+def test_capture_fields_of_the_wrong_type_are_refused(tmp_path, key, value, needle):
+    data = json.loads(COMPLIANT_MAC.read_text())
+    data[key] = value
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(data))
+    one_line_error(checkup("check", "--replay", str(f)), str(f), needle)
+
+
+@pytest.mark.parametrize("entry,needle", [
+    ({"argv": []}, "commands[16].argv"),
+    ({"argv": "fdesetup status"}, "commands[16].argv"),
+    ("garbage", "commands[16] must be an object"),
+    ({"argv": ["x"], "error": "exploded"}, "commands[16].error"),
+    ({"argv": ["x"], "stdout": 5}, "commands[16].stdout"),
+    ({"argv": ["x"], "returncode": "0"}, "commands[16].returncode"),
+])
+def test_malformed_command_entries_are_refused(tmp_path, entry, needle):
+    data = json.loads(COMPLIANT_MAC.read_text())
+    assert len(data["commands"]) == 16
+    data["commands"].append(entry)
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(data))
+    one_line_error(checkup("check", "--replay", str(f)), str(f), needle)
+
+
 def test_extra_keys_in_a_capture_are_ignored(tmp_path):
     data = json.loads(COMPLIANT_MAC.read_text())
     data["something_new"] = {"x": 1}
-    data["commands"].append({"argv": "not a list"})
-    data["commands"].append("garbage")
+    data["commands"][0]["note"] = "extra keys inside an entry are ignored too"
+    data["hostname"] = None  # any field may be null or absent
+    del data["env"]
     f = tmp_path / "c.json"
     f.write_text(json.dumps(data))
     proc = checkup("check", "--json", "--replay", str(f))
