@@ -61,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", parents=[common], help="show the effective settings")
     p.add_argument("action", choices=["show"])
 
-    p = sub.add_parser("report", parents=[common], help="send queued reports to the server")
-    p.add_argument("--now", action="store_true", help="send the queue now and say what happened")
+    p = sub.add_parser("report", parents=[common],
+                       help="check this computer and send the result (and any queued ones) to IT's server")
+    p.add_argument("--now", action="store_true", help="send now, ignoring the retry wait, and say what happened")
+    p.add_argument("--queued-only", action="store_true", help="send what is queued without checking first")
+    p.add_argument("--replay", metavar="FILE", help="report a capture file instead of this computer")
     return parser
 
 
@@ -234,12 +237,21 @@ def cmd_tray(args) -> int:
 
 
 def cmd_report(args) -> int:
-    settings = load_settings_for(args)
+    """Check (unless --queued-only), queue the result, send the queue now.
+
+    The way to report from a machine without a desktop session (cron, a
+    systemd timer) and for IT to test enrollment; `checkup check` stays offline."""
+    host = make_host(getattr(args, "replay", None))
+    settings = load_settings_for(args, host)
     try:
-        from .reporting import report_now
+        from .reporting import enabled, report_now
     except ImportError as exc:
         raise UsageError(f"reporting is not available here ({exc})") from None
-    code, message = report_now(settings)
+    report = None
+    if enabled(settings) and not args.queued_only:
+        from .pipeline import run_check
+        report = run_check(host, load_policy_for(args, settings))
+    code, message = report_now(settings, report=report)
     print(message)
     return code
 

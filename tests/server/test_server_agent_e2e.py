@@ -281,3 +281,30 @@ def test_checkup_uses_the_cached_server_policy(live_server, tmp_path, capsys):
     lock = next(c for c in _json.loads(out.getvalue())["checks"] if c["id"] == "screen_lock")
     assert lock["status"] == "pass"
     srv.start()
+
+
+def test_checkup_report_now_checks_and_sends(live_server, tmp_path, capsys):
+    """`checkup report --now` as IT runs it from a terminal or a timer."""
+    from agent.cli import main
+
+    srv = live_server
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[server]\nurl = "{srv.url}"\nenroll_token = "{srv.token()}"\n')
+    capture = os.path.join(srvkit.FIXTURES, "linux", "fedora-44-gnome-lock-too-slow-dnf5-automatic.json")
+    before = len(stored_ids(srv))
+    assert main(["report", "--now", "--replay", capture, "--config", str(cfg)]) == 0
+    assert "Sent 1 of 1 report" in capsys.readouterr().out
+    assert len(stored_ids(srv)) == before + 1
+
+    srv.stop()
+    assert main(["report", "--now", "--replay", capture, "--config", str(cfg)]) == 1
+    assert "1 still queued" in capsys.readouterr().out
+    srv.start()
+    assert main(["report", "--now", "--queued-only", "--config", str(cfg)]) == 0
+    assert "Sent 1 of 1 report" in capsys.readouterr().out
+    assert len(stored_ids(srv)) == before + 2
+
+    off = tmp_path / "off.toml"
+    off.write_text("")
+    assert main(["report", "--now", "--config", str(off)]) == 3
+    assert "Reporting is off" in capsys.readouterr().out
