@@ -67,6 +67,8 @@ _WHY_GENERIC = "This setting helps keep your computer and the company's data saf
 
 # Phrases used by the tailoring code below.
 _P: dict[str, str] = {
+    "lock_sooner": "Make the screen lock sooner: {menu}.",
+    "lock_sooner_anywhere": "your screen lock settings",
     "not_applicable_hint": "Nothing to do for this on this computer.",
     "your_device.darwin": "your Mac",
     "your_device.windows": "your PC",
@@ -1309,11 +1311,18 @@ def fix_for(check_id: str, platform: str, os_version: str | None = None, *,
     try:
         if plat and check in PLATFORM_CHECKS[plat]:
             if plat == "darwin":
-                return _fix_darwin(check, os_version, obs)
-            if plat == "windows":
-                return _fix_windows(check, os_version, obs)
-            dk = str(desktop).lower() if desktop else None
-            return _fix_linux(check, os_version, dk, obs)
+                fix = _fix_darwin(check, os_version, obs)
+            elif plat == "windows":
+                fix = _fix_windows(check, os_version, obs)
+            else:
+                dk = str(desktop).lower() if desktop else None
+                fix = _fix_linux(check, os_version, dk, obs)
+            if check == "screen_lock" and obs.get("enabled") is True and obs.get("idle_seconds") != 0:
+                # The lock is on, only too slow: say "sooner", not "turn on".
+                where = fix.get("menu_path") or _P["lock_sooner_anywhere"]
+                hint = _P["lock_sooner"].format(menu=where)
+                fix["hint"] = hint if len(hint) <= 100 else _P["lock_sooner"].format(menu=_P["lock_sooner_anywhere"])
+            return fix
     except Exception:  # noqa: BLE001 - odd observed values must never break a fix page
         if check in CHECK_TITLES:
             r = _result(check, plat or "other", steps=[_P["generic_step"]],

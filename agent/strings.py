@@ -142,12 +142,17 @@ STRINGS: dict[str, str] = {
     "about.reads_heading": "What Checkup reads",
     "about.reads": "Disk encryption, firewall, screen lock, the operating system version and updates, "
                    "system integrity protection, remote login, and whether the security software your "
-                   "company requires is running. It also reads this computer's name, model and serial "
-                   "number. It does not read your files, messages, browsing or passwords.",
+                   "company requires is running. It also reads this computer's name, model, serial "
+                   "number and hardware ID, the built-in addresses of its network adapters, and the "
+                   "names of running programs (only to look for the required security software). It "
+                   "does not read your files, messages, browsing or passwords.",
     "about.sends_heading": "What Checkup sends, and to whom",
     "about.sends_nothing": "Nothing. No server is configured, so the results stay on this computer.",
-    "about.sends_server": "The results of the checks and this computer's name, model and serial number are "
-                          "sent to {org} at {server}, so IT can help keep the company's computers safe.",
+    "about.sends_server": "The results of the checks (what each setting is, and how to fix it), the "
+                          "system version, and this computer's name, model, serial number, hardware ID "
+                          "and network adapter addresses are sent to {org} at {server}, so IT can help "
+                          "keep the company's computers safe. The list of running programs is never "
+                          "sent: only which of the required security programs are running.",
     "about.org_default": "your company's IT team",
     "about.stored_heading": "What Checkup keeps on this computer",
     "about.stored": "The latest results and when you were last reminded, in {path}.",

@@ -58,6 +58,9 @@ def judge_disk_encryption(fact: Fact, policy: Policy, platform: str) -> Judgemen
         return Judgement("pass", f"{name} is on.", obs)
     if state == "encrypting":
         return Judgement("warn", f"{name} is still encrypting the disk. Keep the computer on power.", obs)
+    if state == "off" and obs.get("encryptable") is False:
+        return Judgement("bad", f"{name} is off and this PC cannot turn it on by itself as it is set up, "
+                                "so anyone holding it can read its files.", obs)
     if state == "off":
         return Judgement("bad", f"{name} is off, so anyone holding this computer can read its files.", obs)
     if state == "suspended":

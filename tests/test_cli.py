@@ -258,3 +258,10 @@ def test_tooltip_says_what_could_not_be_checked():
     assert tooltip_words(report) == "Checkup: nothing to fix; 2 things could not be checked"
     report["checks"] = [{"status": "pass"}]
     assert tooltip_words(report) == "Checkup: everything looks good"
+
+
+def test_tray_without_a_display_says_so_in_words():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "tray", "--replay", str(COMPLIANT_MAC)],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    one_line_error(proc, "needs a desktop session", "no display was found")

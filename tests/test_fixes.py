@@ -400,3 +400,13 @@ def test_windows_defender_out_of_date_hint_says_update_not_turn_on():
     assert fix["hint"].startswith("Update")
     assert any("Check for updates" in s for s in fix["steps"])
     assert not any("Real-time protection" in s for s in fix["steps"])
+
+
+@pytest.mark.parametrize("platform,version", [("darwin", "13.6"), ("windows", "10.0.22631.3447"),
+                                              ("linux", "44")])
+def test_screen_lock_too_slow_says_sooner_not_turn_on(platform, version):
+    slow = fix_for("screen_lock", platform, version, desktop="gnome",
+                   observed={"enabled": True, "idle_seconds": 900, "lock_delay_seconds": 30})
+    assert slow["hint"].startswith("Make the screen lock sooner") and len(slow["hint"]) <= 100
+    off = fix_for("screen_lock", platform, version, desktop="gnome", observed={"enabled": False})
+    assert not off["hint"].startswith("Make the screen lock sooner")

@@ -117,7 +117,10 @@ def main(args: Any = None) -> int:
         import pystray  # noqa: F401 - fails without a desktop session
     except Exception as exc:  # noqa: BLE001 - Xlib raises its own errors when DISPLAY is unset
         lock.release()
-        raise UsageError(f"checkup tray needs a desktop session ({type(exc).__name__}: {exc})") from None
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise UsageError("checkup tray needs a desktop session: no display was found here "
+                             "(run it from your desktop, or use 'checkup' in a terminal)") from None
+        raise UsageError(f"checkup tray could not start its icon ({type(exc).__name__}: {exc})") from None
     finally:
         if added_gdk_gl:
             os.environ.pop("GDK_GL", None)

@@ -111,6 +111,10 @@ def probe(host: Host) -> Fact:
         state = parse_shell_value(shell.stdout)
         if state is not None:
             fact.observed["state"] = state
+            if clean_output(shell.stdout) == "0":
+                # 0: the volume cannot be encrypted as the PC is set up (e.g. Windows Home
+                # without device encryption): the person cannot simply turn it on.
+                fact.observed["encryptable"] = False
             return fact
         if clean_output(shell.stdout):
             shell_reason = "PowerShell gave a BitLocker answer Checkup does not understand"

@@ -405,3 +405,10 @@ def test_identity(commands, expected):
 def test_to_int():
     assert [to_int(v) for v in (1, "1", " 600 ", "0x258", "-3", True, "abc", "", None, 1.5, "1\x00")] == \
         [1, 1, 600, 600, -3, 1, None, None, None, None, 1]
+
+
+@pytest.mark.parametrize("value,encryptable", [("0\r\n", False), ("2\r\n", None), ("1\r\n", None)])
+def test_bitlocker_zero_means_not_encryptable(value, encryptable):
+    # 0 = the volume cannot be encrypted as set up (Windows Home without device encryption)
+    fact = disk_encryption.probe(host([ok(PS + [BITLOCKER_SCRIPT], value)]))
+    assert fact.observed.get("encryptable") is encryptable
