@@ -33,7 +33,10 @@ def _int_seconds(v: Any) -> bool:
 
 
 def _version_table(v: Any) -> bool:
-    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
+    return isinstance(v, dict) and all(
+        isinstance(k, str) and re.fullmatch(r"[a-z0-9][a-z0-9._-]*", k)
+        and isinstance(x, str) and parse_version(x) is not None
+        for k, x in v.items())
 
 
 def _require(v: Any) -> bool:
@@ -47,8 +50,10 @@ def _require(v: Any) -> bool:
 PARAMS: dict[str, dict[str, tuple]] = {
     "screen_lock": {"max_seconds": (_int_seconds, "a whole number of seconds")},
     "os_version": {
-        "minimum": (_version_table, "a table of OS id = \"version\""),
-        "recommended": (_version_table, "a table of OS id = \"version\""),
+        "minimum": (_version_table, "a table of lower-case OS id = \"version number\", "
+                                    "e.g. { macos = \"14.0\", windows = \"10.0.19045\" }"),
+        "recommended": (_version_table, "a table of lower-case OS id = \"version number\", "
+                                        "e.g. { macos = \"15.0\", ubuntu = \"24.04\" }"),
     },
     "security_software": {
         "require": (_require, "a list of process names, or a table of darwin/windows/linux lists"),

@@ -35,9 +35,10 @@ class Fact:
 
     @property
     def reason(self) -> str | None:
-        """All reasons a field was not read, as one sentence."""
-        reasons = list(dict.fromkeys(self.unread.values()))
-        return "; ".join(reasons) if reasons else None
+        """Why fields were not read, as one short sentence (two distinct reasons at most)."""
+        pieces = (piece.strip() for r in self.unread.values() for piece in r.split("; "))
+        reasons = list(dict.fromkeys(p for p in pieces if p))
+        return "; ".join(reasons[:2]) if reasons else None
 
 
 def not_applicable(reason: str) -> Fact:

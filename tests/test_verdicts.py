@@ -121,3 +121,8 @@ def test_device_status():
     assert device_status(["pass", "nudge", "unknown"]) == "nudge"
     assert device_status(["pass", "unknown", "skip"]) == "pass"   # unknown never turns it yellow
     assert device_status(["unknown", "skip"]) == "unknown"
+
+
+def test_unknown_reason_is_short_and_never_repeats():
+    fact = Fact(unread={"enabled": "A could not be read", "complete": "A could not be read; B could not be read; C"})
+    assert fact.reason == "A could not be read; B could not be read"
