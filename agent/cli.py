@@ -184,17 +184,10 @@ def cmd_capture(args) -> int:
     load_settings_for(args, host)  # records IT's managed configuration too
     probe_all(host)
     data = host.capture()
-    tmp = f"{args.file}.tmp-{os.getpid()}"
+    from .state import atomic_write_text
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, args.file)
+        atomic_write_text(args.file, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise UsageError(f"{args.file}: cannot write ({exc.strerror or exc})") from None
     print(f"Captured {len(data['commands'])} commands, {len(data['files'])} files and "
           f"{sum(len(v) for v in data['registry'].values())} registry values into {args.file}.")

@@ -98,22 +98,8 @@ def _state_dir(state_dir: str | None) -> str:
 
 def _write_private(path: str, data: bytes) -> None:
     """Atomically write ``data`` readable by the owner only."""
-    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if os.name == "posix":
-            os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from .state import atomic_write_bytes
+    atomic_write_bytes(path, data, mode=0o600)
 
 
 @dataclass

@@ -50,14 +50,17 @@ def load_state(path: str | None = None) -> dict[str, Any]:
     return data
 
 
-def atomic_write_text(path: str, text: str, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new file, never half."""
+def atomic_write_bytes(path: str, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new file, never half.
+
+    The temporary file is created owner-only (mkstemp), so a secret is never
+    readable by others, not even for a moment; ``mode`` is applied before the rename."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         if mode is not None:
@@ -69,6 +72,10 @@ def atomic_write_text(path: str, text: str, mode: int | None = None) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write_text(path: str, text: str, mode: int | None = None) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def save_state(state: dict[str, Any], path: str | None = None) -> None:
