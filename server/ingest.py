@@ -128,12 +128,16 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
     with engine.begin() as conn:
         # Authenticate the whole batch with one query (constant-time comparisons).
         claimed = sorted({i.device_id for i in batch})
-        q = select(devices_t.c.id, devices_t.c.secret_hash, devices_t.c.status,
-                   devices_t.c.failing, devices_t.c.last_checked_at, devices_t.c.last_report_id
-                   ).where(devices_t.c.id.in_(claimed))
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update()
-        state = {r.id: r for r in conn.execute(q)}
+        pg = _pg_cursor(conn)
+        if pg is not None:
+            # rows locked in id order, so two server processes cannot deadlock on them
+            pg.execute(PG_LOCK_DEVICES, (claimed,), prepare=False)
+            state = {r.id: r for r in pg.fetchall()}
+        else:
+            q = select(devices_t.c.id, devices_t.c.secret_hash, devices_t.c.status,
+                       devices_t.c.failing, devices_t.c.last_checked_at, devices_t.c.last_report_id
+                       ).where(devices_t.c.id.in_(claimed))
+            state = {r.id: r for r in conn.execute(q)}
         authed = []
         for item in batch:
             row = state.get(item.device_id)
@@ -145,8 +149,12 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
         ids = list({i.report_id for i in batch})
         if not ids:
             return out
-        owner = dict(conn.execute(select(reports_t.c.report_id, reports_t.c.device_id)
-                                  .where(reports_t.c.report_id.in_(ids))).all())
+        if pg is not None:
+            pg.execute(PG_OWNERS, (ids,), prepare=False)
+            owner = {r.report_id: r.device_id for r in pg.fetchall()}
+        else:
+            owner = dict(conn.execute(select(reports_t.c.report_id, reports_t.c.device_id)
+                                      .where(reports_t.c.report_id.in_(ids))).all())
         new: list[Item] = []
         for item in batch:
             prev = owner.get(item.report_id)
@@ -158,17 +166,27 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
             out[id(item)] = STORED
         if not new:
             return out
-        conn.execute(reports_t.insert(), [
-            {"report_id": i.report_id, "device_id": i.device_id, "checked_at": i.checked_at,
-             "received_at": now, "status": i.status, "body": i.body} for i in new])
+        if pg is not None:
+            new = _pg_insert_reports(pg, new, now, out)
+            if not new:
+                return out
+        else:
+            conn.execute(reports_t.insert(), [
+                {"report_id": i.report_id, "device_id": i.device_id, "checked_at": i.checked_at,
+                 "received_at": now, "status": i.status, "body": i.body} for i in new])
 
         by_dev: dict[str, list[Item]] = {}
         for i in new:
             by_dev.setdefault(i.device_id, []).append(i)
         dev_ids = sorted(by_dev)
         old_checks: dict[str, dict[str, str]] = {}
-        for r in conn.execute(select(checks_t.c.device_id, checks_t.c.check_id, checks_t.c.status)
-                              .where(checks_t.c.device_id.in_(dev_ids))):
+        if pg is not None:
+            pg.execute(PG_CHECKS, (dev_ids,), prepare=False)
+            rows = pg.fetchall()
+        else:
+            rows = conn.execute(select(checks_t.c.device_id, checks_t.c.check_id, checks_t.c.status)
+                                .where(checks_t.c.device_id.in_(dev_ids)))
+        for r in rows:
             old_checks.setdefault(r.device_id, {})[r.check_id] = r.status
 
         change_rows, day_new, day_old, check_rows, dev_updates = [], {}, {}, [], []
@@ -220,6 +238,10 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
             check_rows.extend({"device_id": dev_id, "check_id": c, "status": s}
                               for c, s in latest.checks.items() if before.get(c) != s)
             check_gone.extend((dev_id, c) for c in before if c not in latest.checks)
+        rest = [v for k, v in day_old.items() if k not in day_new]
+        if pg is not None:
+            _pg_apply(pg, dev_updates, check_gone, check_rows, change_rows, list(day_new.values()), rest)
+            return out
         if dev_updates:
             from sqlalchemy import bindparam
             cols = [k for k in dev_updates[0] if k != "b_id"]
@@ -240,11 +262,103 @@ def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
                 index_elements=["device_id", "day"],
                 set_={"status": ins.excluded.status, "failing": ins.excluded.failing}),
                 list(day_new.values()))
-        rest = [v for k, v in day_old.items() if k not in day_new]
         if rest:
             ins = dialect_insert(conn, days_t)
             conn.execute(ins.on_conflict_do_nothing(index_elements=["device_id", "day"]), rest)
     return out
+
+
+# -- PostgreSQL: a constant, small number of statements per batch ------------
+# Each statement takes whole columns as arrays (unnest), so a batch of any size
+# is one round trip per table rather than one statement per row, and the
+# statement text never changes with the batch size; arrays go in binary (no
+# escaping of report bodies in Python). They are sent unprepared:
+# a plan cached while a table was still small (a fresh server) would keep
+# seq-scanning it after it grew.
+
+PG_LOCK_DEVICES = ("SELECT id, secret_hash, status, failing, last_checked_at, last_report_id "
+                   "FROM devices WHERE id = ANY(%b::varchar[]) ORDER BY id FOR UPDATE")
+PG_OWNERS = "SELECT report_id, device_id FROM reports WHERE report_id = ANY(%b::varchar[])"
+PG_CHECKS = ("SELECT device_id, check_id, status FROM device_checks "
+             "WHERE device_id = ANY(%b::varchar[])")
+PG_INSERT_REPORTS = (
+    "INSERT INTO reports (report_id, device_id, checked_at, received_at, status, body) "
+    "SELECT r, d, c, %b::timestamp, s, b FROM unnest(%b::varchar[], %b::varchar[], "
+    "%b::timestamp[], %b::varchar[], %b::text[]) AS t(r, d, c, s, b) "
+    "ON CONFLICT (report_id) DO NOTHING RETURNING report_id")
+DEV_COLS = ("status", "failing", "last_checked_at", "last_seen_at", "last_report_id", "agent_version",
+            "platform", "hostname", "os_name", "os_version", "os_build", "serial", "hardware_uuid",
+            "model")
+_DEV_TYPES = {"last_checked_at": "timestamp", "last_seen_at": "timestamp"}
+PG_UPDATE_DEVICES = (
+    "UPDATE devices AS d SET " + ", ".join(f"{c} = v.{c}" for c in DEV_COLS) +
+    " FROM unnest(%b::varchar[], " +
+    ", ".join(f"%b::{_DEV_TYPES.get(c, 'varchar')}[]" for c in DEV_COLS) +
+    ") AS v(b_id, " + ", ".join(DEV_COLS) + ") WHERE d.id = v.b_id")
+PG_DELETE_CHECKS = (
+    "DELETE FROM device_checks AS x USING unnest(%b::varchar[], %b::varchar[]) AS g(d, c) "
+    "WHERE x.device_id = g.d AND x.check_id = g.c")
+PG_UPSERT_CHECKS = (
+    "INSERT INTO device_checks (device_id, check_id, status) "
+    "SELECT * FROM unnest(%b::varchar[], %b::varchar[], %b::varchar[]) "
+    "ON CONFLICT (device_id, check_id) DO UPDATE SET status = excluded.status")
+PG_INSERT_CHANGES = (
+    "INSERT INTO changes (device_id, at, check_id, old_status, new_status, worse) "
+    "SELECT * FROM unnest(%b::varchar[], %b::timestamp[], %b::varchar[], %b::varchar[], "
+    "%b::varchar[], %b::boolean[])")
+PG_DAYS = ("INSERT INTO device_days (device_id, day, status, failing) "
+           "SELECT * FROM unnest(%b::varchar[], %b::date[], %b::varchar[], %b::varchar[]) "
+           "ON CONFLICT (device_id, day) ")
+PG_UPSERT_DAYS = PG_DAYS + "DO UPDATE SET status = excluded.status, failing = excluded.failing"
+PG_FILL_DAYS = PG_DAYS + "DO NOTHING"
+
+
+def _pg_cursor(conn):  # noqa: ANN001, ANN202
+    """A psycopg cursor on the transaction's connection (rows as named tuples), or None."""
+    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
+        return None
+    from psycopg.rows import namedtuple_row
+    return conn.connection.driver_connection.cursor(row_factory=namedtuple_row)
+
+
+def _cols(rows: list[dict], keys) -> list[list]:  # noqa: ANN001
+    return [[r[k] for r in rows] for k in keys]
+
+
+def _pg_insert_reports(pg, new: list[Item], now: dt.datetime, out: dict[int, str]) -> list[Item]:  # noqa: ANN001
+    """Insert the batch's new reports in one statement; a report_id another server
+    process stored meanwhile is answered as a duplicate/conflict, not stored twice."""
+    pg.execute(PG_INSERT_REPORTS, (now, [i.report_id for i in new], [i.device_id for i in new],
+                                   [i.checked_at for i in new], [i.status for i in new],
+                                   [i.body for i in new]), prepare=False)
+    stored = {r.report_id for r in pg.fetchall()}
+    if len(stored) == len(new):
+        return new
+    lost = [i for i in new if i.report_id not in stored]
+    pg.execute(PG_OWNERS, ([i.report_id for i in lost],), prepare=False)
+    owner = {r.report_id: r.device_id for r in pg.fetchall()}
+    for i in lost:
+        out[id(i)] = DUPLICATE if owner.get(i.report_id) == i.device_id else CONFLICT
+    return [i for i in new if i.report_id in stored]
+
+
+def _pg_apply(pg, dev_updates, check_gone, check_rows, change_rows, day_new, day_old) -> None:  # noqa: ANN001
+    if dev_updates:
+        pg.execute(PG_UPDATE_DEVICES, _cols(dev_updates, ("b_id",) + DEV_COLS), prepare=False)
+    if check_gone:
+        pg.execute(PG_DELETE_CHECKS, ([d for d, _ in check_gone], [c for _, c in check_gone]),
+                   prepare=False)
+    if check_rows:
+        pg.execute(PG_UPSERT_CHECKS, _cols(check_rows, ("device_id", "check_id", "status")),
+                   prepare=False)
+    if change_rows:
+        pg.execute(PG_INSERT_CHANGES, _cols(change_rows, ("device_id", "at", "check_id", "old_status",
+                                                          "new_status", "worse")), prepare=False)
+    day_keys = ("device_id", "day", "status", "failing")
+    if day_new:
+        pg.execute(PG_UPSERT_DAYS, _cols(day_new, day_keys), prepare=False)
+    if day_old:
+        pg.execute(PG_FILL_DAYS, _cols(day_old, day_keys), prepare=False)
 
 
 def _failing(checks: dict[str, str]) -> str:
