@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from .db import utcnow
 from .models import Change, Device, DeviceCheck, DeviceDay, Report
@@ -67,6 +67,7 @@ class Writer:
         self.batch_max = batch_max
         self.q: queue.Queue[Item | None] = queue.Queue()
         self.thread: threading.Thread | None = None
+        self.conn: Connection | None = None
 
     def start(self) -> None:
         if self.thread is None:
@@ -77,7 +78,12 @@ class Writer:
         if self.thread is not None:
             self.q.put(None)
             self.thread.join(timeout=30)
+            if self.thread.is_alive():
+                return  # still writing: it keeps its connection
             self.thread = None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def submit(self, item: Item) -> Future:
         self.q.put(item)
@@ -105,13 +111,13 @@ class Writer:
 
     def write(self, batch: list[Item]) -> None:
         try:
-            results = write_batch(self.engine, batch)
+            results = self._write(batch)
         except Exception:  # noqa: BLE001 - retry one by one so one bad row fails alone
             log.exception("batch of %d failed; writing one by one", len(batch))
             results = {}
             for item in batch:
                 try:
-                    results.update(write_batch(self.engine, [item]))
+                    results.update(self._write([item]))
                 except Exception as exc:  # noqa: BLE001
                     log.exception("report %s not stored", item.report_id)
                     if not item.future.done():
@@ -120,12 +126,30 @@ class Writer:
             if not item.future.done():
                 item.future.set_result(results.get(id(item), STORED))
 
+    def _write(self, batch: list[Item]) -> dict[int, str]:
+        """write_batch on the writer's own connection, kept between batches (no pool
+        checkout and liveness ping per batch); after any error it is dropped and the
+        next batch takes a fresh, pinged one."""
+        if self.conn is None:
+            self.conn = self.engine.connect()
+        try:
+            return write_batch(self.conn, batch)
+        except Exception:
+            conn, self.conn = self.conn, None
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # noqa: BLE001
+                log.debug("closing the writer's connection failed", exc_info=True)
+            raise
 
-def write_batch(engine: Engine, batch: list[Item]) -> dict[int, str]:
+
+def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
     """Store a batch in one transaction. Returns {id(item): STORED|DUPLICATE|CONFLICT}."""
     now = utcnow()
     out: dict[int, str] = {}
-    with engine.begin() as conn:
+    with bind.begin() as tx:
+        conn = tx if isinstance(bind, Engine) else bind
         # Authenticate the whole batch with one query (constant-time comparisons).
         claimed = sorted({i.device_id for i in batch})
         pg = _pg_cursor(conn)
