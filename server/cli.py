@@ -1,6 +1,9 @@
 """checkup-server [--config FILE] COMMAND ...
 
 Commands: run, migrate, token create|list|revoke, admin create, prune, backup.
+
+Exit codes: 0 done, 3 a usage error or a failure (as the agent's ``checkup``: its 1 and 2
+mean nudge and fail). Every error is one line on stderr, never a traceback.
 """
 from __future__ import annotations
 
@@ -15,44 +18,99 @@ import sys
 from . import __version__
 from .config import ConfigError, load_config
 
+EXIT_ERROR = 3
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+class UsageError(Exception):
+    """Bad input: one line on stderr, exit 3."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print its usage and exit 2
+        raise UsageError(f"{self.prog}: {message} (see 'checkup-server --help')")
+
+
+def _port(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)") from None
+    if not 1 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"{n} is not a port number (1-65535)")
+    return n
+
+
+def _days(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not 0 < n <= 36500:   # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"{text} days would make a token that has already expired; give more than 0 days"
+            if n <= 0 else f"{text} is not a number of days between 0 and 36500")
+    return n
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n}: must be at least 1")
+    return n
+
+
+def _seconds(text: str) -> float:
+    try:
+        n = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= n <= 86400:
+        raise argparse.ArgumentTypeError(f"{text}: give 0 to 86400 seconds")
+    return n
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="checkup-server",
+    p = _Parser(prog="checkup-server",
                                 description="Checkup's central server: reports and fleet pages for IT.")
     p.add_argument("--config", metavar="FILE", help="server config (TOML)")
     p.add_argument("--version", action="version", version=f"checkup-server {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="start the server (loopback by default)")
     run.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
-    run.add_argument("--port", type=int, help="port (default from config: 8465)")
-    run.add_argument("--workers", type=int, default=1,
+    run.add_argument("--port", type=_port, help="port, 1-65535 (default from config: 8465)")
+    run.add_argument("--workers", type=_positive_int, default=1,
                      help="server processes (use with PostgreSQL; SQLite: keep 1)")
     run.add_argument("--ssl-certfile", help="serve https with this certificate (PEM)")
     run.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     run.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                      help="reverse proxies trusted for X-Forwarded-Proto/For (default 127.0.0.1)")
     run.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
-    run.add_argument("--log-level", default="info")
+    run.add_argument("--log-level", default="info", type=str.lower, choices=LOG_LEVELS)
     run.add_argument("--log-format", choices=("text", "json"),
                      help="json: one JSON object per line (default: $CHECKUP_SERVER_LOG_FORMAT or text)")
-    run.add_argument("--graceful-timeout", type=float, default=30.0, metavar="SECONDS",
+    run.add_argument("--graceful-timeout", type=_seconds, default=30.0, metavar="SECONDS",
                      help="on SIGTERM, let in-flight requests finish for this long (default 30)")
 
     sub.add_parser("migrate", help="create or upgrade the database schema")
 
     tok = sub.add_parser("token", help="enrollment tokens")
-    tsub = tok.add_subparsers(dest="token_command", metavar="ACTION")
+    tsub = tok.add_subparsers(dest="token_command", metavar="ACTION", parser_class=_Parser)
     tc = tsub.add_parser("create", help="make a token (printed once; stored hashed)")
     tc.add_argument("--label", default="", help="what it is for, e.g. 'Berlin office'")
-    tc.add_argument("--expires", metavar="DAYS", type=float, help="valid for this many days")
-    tc.add_argument("--uses", metavar="N", type=int, help="at most N enrollments")
+    tc.add_argument("--expires", metavar="DAYS", type=_days,
+                    help="valid for this many days (more than 0; fractions allowed)")
+    tc.add_argument("--uses", metavar="N", type=_positive_int, help="at most N enrollments")
     tsub.add_parser("list", help="list tokens (never their secrets)")
     tr = tsub.add_parser("revoke", help="revoke a token")
     tr.add_argument("token_id")
 
     adm = sub.add_parser("admin", help="IT logins for the web pages")
-    asub = adm.add_subparsers(dest="admin_command", metavar="ACTION")
+    asub = adm.add_subparsers(dest="admin_command", metavar="ACTION", parser_class=_Parser)
     ac = asub.add_parser("create", help="make (or reset the password of) an IT login")
     ac.add_argument("username")
     ac.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -70,15 +128,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        return _main(argv)
+    except UsageError as exc:
+        _err(str(exc))
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        logging.getLogger("checkup.server").debug("internal error", exc_info=True)
+        _err(f"checkup-server: internal error: {type(exc).__name__}: {exc}")
+    return EXIT_ERROR
+
+
+def _err(line: str) -> None:
+    print(" ".join(str(line).split("\n")), file=sys.stderr)
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
     if not args.command:
-        _parser().print_help()
-        return 2
+        parser.print_help(sys.stderr)   # a command is needed: a usage error
+        return EXIT_ERROR
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
-        print(f"checkup-server: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(f"checkup-server: {exc}") from None
     if args.command == "run":
         return _run(cfg, args)
 
@@ -87,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             print(backup(cfg.database_url, args.file))
         except BackupError as exc:
-            print(f"checkup-server: {exc}", file=sys.stderr)
-            return 1
+            raise UsageError(f"checkup-server: backup: {exc}") from None
         return 0
 
     from .db import make_engine, migrate
@@ -111,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                   int(cfg.get("server", "keep_history_days")))
         print(f"Dropped {n['reports']} reports, {n['days']} history days, {n['changes']} changes.")
         return 0
-    return 2
+    raise UsageError(f"checkup-server: unknown command {args.command!r}")
 
 
 def _safe_url(url: str) -> str:
@@ -128,33 +204,48 @@ def _run(cfg, args) -> int:  # noqa: ANN001
 
     from .app import create_app
     host = args.host or cfg.get("server", "host")
-    port = args.port or int(cfg.get("server", "port"))
+    port = args.port
+    if port is None:
+        try:
+            port = _port(str(cfg.get("server", "port")))
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"checkup-server: server.port in the config: {exc}") from None
     from .ops import configure_logging
     log_config = configure_logging(args.log_format, args.log_level)
-    if not _is_loopback(host) and not args.ssl_certfile:
-        print(f"checkup-server: listening on {host} without TLS; put a TLS reverse proxy in front "
-              "(agents refuse plain http except to loopback).", file=sys.stderr)
+    # From here on every line is a log record: with --log-format json, all of stderr is JSON lines.
+    log = logging.getLogger("checkup.server")
     if cfg.database_url.startswith("sqlite") and args.workers > 1:
-        print("checkup-server: SQLite takes one writer; use --workers 1 or PostgreSQL.", file=sys.stderr)
-        return 2
-    print(f"Checkup server on {'https' if args.ssl_certfile else 'http'}://{host}:{port}/ "
-          f"(database: {_safe_url(cfg.database_url)})", file=sys.stderr)
+        log.error("SQLite takes one writer; use --workers 1 or PostgreSQL.")
+        return EXIT_ERROR
+    if not _is_loopback(host) and not args.ssl_certfile:
+        log.warning("listening on %s without TLS; put a TLS reverse proxy in front "
+                    "(agents refuse plain http except to loopback).", host)
+    log.info("Checkup server on %s (database: %s)", _url(host, port, bool(args.ssl_certfile)),
+             _safe_url(cfg.database_url))
     common = dict(host=host, port=port, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
                   ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
                   log_level=args.log_level, access_log=False, server_header=False,
                   log_config=log_config, timeout_graceful_shutdown=args.graceful_timeout)
-    if args.workers > 1:
-        import os
-        if not args.no_migrate:
-            from .db import make_engine, migrate
-            migrate(make_engine(cfg.database_url))
-        if args.config:
-            os.environ["CHECKUP_SERVER_CONFIG"] = args.config
-        uvicorn.run("server.app_factory:app", workers=args.workers, factory=True, **common)
-    else:
-        app = create_app(cfg, run_migrations=not args.no_migrate)
-        uvicorn.run(app, **common)
+    try:
+        if args.workers > 1:
+            import os
+            if not args.no_migrate:
+                from .db import make_engine, migrate
+                migrate(make_engine(cfg.database_url))
+            if args.config:
+                os.environ["CHECKUP_SERVER_CONFIG"] = args.config
+            uvicorn.run("server.app_factory:app", workers=args.workers, factory=True, **common)
+        else:
+            app = create_app(cfg, run_migrations=not args.no_migrate)
+            uvicorn.run(app, **common)
+    except SystemExit as exc:   # uvicorn exits 1 when it cannot listen, after logging why
+        return 0 if exc.code in (0, None) else EXIT_ERROR
     return 0
+
+
+def _url(host: str, port: int, tls: bool) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}/"
 
 
 def _is_loopback(host: str) -> bool:
@@ -173,9 +264,6 @@ def _token(engine, args) -> int:  # noqa: ANN001
     from .models import EnrollToken
     from .security import new_secret
     if args.token_command == "create":
-        if args.uses is not None and args.uses < 1:
-            print("checkup-server: --uses must be at least 1", file=sys.stderr)
-            return 2
         token_id = secrets.token_hex(6)
         secret, secret_hash = new_secret(token_id)
         now = utcnow()
@@ -208,12 +296,11 @@ def _token(engine, args) -> int:  # noqa: ANN001
             n = conn.execute(update(EnrollToken).where(EnrollToken.id == args.token_id)
                              .values(revoked_at=utcnow())).rowcount
         if not n:
-            print(f"checkup-server: no token {args.token_id}", file=sys.stderr)
-            return 1
+            raise UsageError(f"checkup-server: no token {args.token_id!r} "
+                             "(see 'checkup-server token list')")
         print(f"Revoked {args.token_id}. Devices already enrolled keep reporting.")
         return 0
-    print("checkup-server token: create, list or revoke", file=sys.stderr)
-    return 2
+    raise UsageError("checkup-server token: give an action: create, list or revoke")
 
 
 def _admin(engine, args) -> int:  # noqa: ANN001
@@ -223,8 +310,7 @@ def _admin(engine, args) -> int:  # noqa: ANN001
     from .models import Admin
     from .security import hash_password
     if args.admin_command != "create":
-        print("checkup-server admin: create", file=sys.stderr)
-        return 2
+        raise UsageError("checkup-server admin: give an action: create")
     if args.generate:
         password = secrets.token_urlsafe(12)
     elif args.password_stdin:
@@ -232,11 +318,9 @@ def _admin(engine, args) -> int:  # noqa: ANN001
     else:
         password = getpass.getpass(f"Password for {args.username}: ")
         if getpass.getpass("Again: ") != password:
-            print("checkup-server: the passwords differ", file=sys.stderr)
-            return 1
+            raise UsageError("checkup-server: the passwords differ")
     if len(password) < 10:
-        print("checkup-server: use a password of at least 10 characters", file=sys.stderr)
-        return 1
+        raise UsageError("checkup-server: use a password of at least 10 characters")
     with engine.begin() as conn:
         exists = conn.execute(select(Admin.id).where(Admin.username == args.username)).scalar()
         if exists:

@@ -379,22 +379,32 @@ def backup(database_url: str, dest: str) -> str:
     url = make_url(database_url)
     if os.path.exists(dest):
         raise BackupError(f"{dest} exists; name a new file")
+    folder = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(folder):
+        raise BackupError(f"cannot write {dest}: no directory {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BackupError(f"cannot write {dest}: {folder} is not writable")
     if url.get_backend_name() == "sqlite":
         src_path = url.database
         if not src_path or src_path == ":memory:" or not os.path.exists(src_path):
             raise BackupError(f"no SQLite database at {src_path!r}")
         tmp = dest + ".part"
-        src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=30)
         try:
-            out = sqlite3.connect(tmp)
+            src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True, timeout=30)
             try:
-                src.backup(out, pages=1024, sleep=0.005)
-                ok = out.execute("PRAGMA integrity_check").fetchone()[0]
-                out.execute("PRAGMA journal_mode=DELETE")
+                out = sqlite3.connect(tmp)
+                try:
+                    src.backup(out, pages=1024, sleep=0.005)
+                    ok = out.execute("PRAGMA integrity_check").fetchone()[0]
+                    out.execute("PRAGMA journal_mode=DELETE")
+                finally:
+                    out.close()
             finally:
-                out.close()
-        finally:
-            src.close()
+                src.close()
+        except (sqlite3.Error, OSError) as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise BackupError(f"copying {src_path} to {dest} failed: {exc}") from None
         if ok != "ok":
             os.unlink(tmp)
             raise BackupError(f"the copy failed its integrity check: {ok}")

@@ -30,12 +30,12 @@ def run(engine, cfg, args: argparse.Namespace) -> int:  # noqa: ANN001
         for r in results:
             print(r.line(), file=sys.stdout if r.status == "ok" else sys.stderr)
         if args.source != "all" and results[0].status == "skipped":
-            return 2
+            return 3
         if all(r.status == "skipped" for r in results):
             print("No MDM is configured: add an [mdm.jamf], [mdm.intune], [mdm.google] or "
                   "[mdm.ivanti] table to the server config.", file=sys.stderr)
-            return 2
-        return 1 if any(r.status == "failed" for r in results) else 0
+            return 3
+        return 3 if any(r.status == "failed" for r in results) else 0   # 3: as every CLI error
     if args.command == "reconcile":
         from ..reconcile import report, write_csv
         found = findings(engine, cfg)
@@ -52,4 +52,4 @@ def run(engine, cfg, args: argparse.Namespace) -> int:  # noqa: ANN001
                 extra = f" {f['fact']}" if f["fact"] else ""
                 print(f"{f['kind']}{extra}  {name}  {f['detail']}")
         return 0
-    return 2
+    return 3

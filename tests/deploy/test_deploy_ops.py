@@ -147,7 +147,7 @@ def test_sqlite_online_backup_and_restore(tmp_path):
         assert out.returncode == 0, out.stderr
         assert "SQLite" in out.stdout
         again = server_cli("backup", str(tmp_path / "backup.sqlite3"), env=env)
-        assert again.returncode == 1 and "exists" in again.stderr
+        assert again.returncode == 3 and "exists" in again.stderr
     finally:
         server.stop()
     assert oct((tmp_path / "backup.sqlite3").stat().st_mode & 0o777) == "0o600"
@@ -358,3 +358,29 @@ def test_several_workers_on_postgres_add_up_their_metrics(tmp_path, postgres_url
     finally:
         server.stop()
     assert len(list(prom.glob("*.db"))) >= 2
+
+
+def test_backup_into_a_missing_directory_says_so_in_one_line(tmp_path):
+    env = server_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    assert server_cli("migrate", env=env).returncode == 0
+    out = server_cli("backup", "/nonexistent/dir/x", env=env)
+    assert out.returncode == 3, out
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "/nonexistent/dir" in out.stderr and "no directory" in out.stderr
+    assert not os.path.exists("/nonexistent/dir/x.part")
+
+
+def test_json_log_format_makes_every_start_up_line_json(tmp_path):
+    """`run --log-format json`: the start-up lines (the URL, the no-TLS warning) are log
+    records like uvicorn's, so the whole of stderr is JSON lines; the URL is the real one."""
+    env = server_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    port = free_port()
+    server = ServerProc(tmp_path, port, env, ("--log-format", "json", "--host", "0.0.0.0"))
+    try:
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).ok
+    finally:
+        server.stop()
+    lines = [json.loads(ln) for ln in server.log().splitlines() if ln.strip()]  # all JSON
+    msgs = [ln["msg"] for ln in lines]
+    assert any(f"Checkup server on http://0.0.0.0:{port}/" in m for m in msgs), msgs
+    assert any("without TLS" in m for m in msgs), msgs

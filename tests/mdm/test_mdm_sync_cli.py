@@ -69,7 +69,7 @@ def test_sync_all_then_reconcile_json_and_csv(setup, capsys):
     out, err = capsys.readouterr()
     assert "jamf: synced: 5 records in 4 pages" in out
     assert "intune: skipped: not configured" in err and "ivanti: skipped" in err
-    assert main(["--config", str(cfg_path), "sync", "intune"]) == 2
+    assert main(["--config", str(cfg_path), "sync", "intune"]) == 3
     capsys.readouterr()
     assert main(["--config", str(cfg_path), "reconcile", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)

@@ -73,4 +73,48 @@ def test_cli_config_errors(tmp_path):
     bad.write_text("[server]\nport = 'eighty'\n")
     env = dict(os.environ, PYTHONPATH=ROOT)
     r = cli(env, "--config", str(bad), "migrate")
-    assert r.returncode == 2 and "server.port must be int" in r.stderr
+    assert r.returncode == 3 and "server.port must be int" in r.stderr
+
+
+def _one_line_error(r, *words):
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "usage:" not in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def test_cli_errors_are_one_line_and_exit_3(tmp_path):
+    """Like the agent's `checkup`: a usage error or failure is one line on stderr, exit 3."""
+    env = dict(os.environ, PYTHONPATH=ROOT, XDG_DATA_HOME=str(tmp_path / "data"),
+               DATABASE_URL="sqlite:///" + str(tmp_path / "s.sqlite3"))
+    _one_line_error(cli(env, "--bogus"), "--bogus")
+    _one_line_error(cli(env, "sync", "bogus"), "bogus", "jamf")
+    _one_line_error(cli(env, "token", "create", "--expires", "abc"), "abc", "days")
+    _one_line_error(cli(env, "token", "create", "--uses", "0"), "--uses")
+    _one_line_error(cli(env, "token", "revoke", "999"), "no token '999'")
+    _one_line_error(cli(env, "token"), "create, list or revoke")
+    _one_line_error(cli(env, "run", "--log-level", "loud"), "loud")
+    bare = cli(env)     # a command is needed: the help, as a usage error
+    assert bare.returncode == 3 and "COMMAND" in bare.stderr and "Traceback" not in bare.stderr
+    assert cli(env, "--help").returncode == 0
+
+
+def test_cli_refuses_tokens_that_are_already_expired(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT, XDG_DATA_HOME=str(tmp_path / "data"),
+               DATABASE_URL="sqlite:///" + str(tmp_path / "s.sqlite3"))
+    for days in ("-1", "0", "nan", "inf"):
+        _one_line_error(cli(env, "token", "create", "--expires", days), "--expires")
+    assert cli(env, "token", "list").stdout == ""       # nothing was made
+    ok = cli(env, "token", "create", "--expires", "0.5")
+    assert ok.returncode == 0 and "expires" in ok.stderr
+
+
+def test_cli_run_refuses_a_port_it_cannot_listen_on(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT, XDG_DATA_HOME=str(tmp_path / "data"),
+               DATABASE_URL="sqlite:///" + str(tmp_path / "s.sqlite3"))
+    for port in ("99999", "0", "-5", "http"):
+        _one_line_error(cli(env, "run", "--port", port), "--port", "1-65535")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[server]\nport = 70000\n")
+    _one_line_error(cli(env, "--config", str(cfg), "run"), "server.port", "1-65535")
