@@ -73,7 +73,9 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
 for _result in ("stored", "duplicate"):
     REPORTS_RECEIVED.labels(_result)
-for _reason in (*REJECT_REASONS.values(), "error", "other"):
+# every reason _count_report can give (the README's metric table lists them all)
+REJECT_REASON_LABELS = (*REJECT_REASONS.values(), "other", "error")
+for _reason in REJECT_REASON_LABELS:
     REPORTS_REJECTED.labels(_reason)
 
 

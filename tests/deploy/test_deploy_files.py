@@ -239,3 +239,18 @@ def test_docs_show_the_commands_that_exist():
                    "checkup-server backup", "pg_restore", "systemd-analyze verify", "/metrics",
                    "/readyz", "PROMETHEUS_MULTIPROC_DIR"):
         assert needle in doc, needle
+
+
+def test_the_metric_table_lists_every_rejected_reason():
+    """Every `reason` label the server can put on checkup_reports_rejected_total is in the
+    README's Monitoring table (and its production extract), and no other."""
+    from server import ops
+    emitted = set(ops.REJECT_REASON_LABELS)
+    assert emitted == set(ops.REJECT_REASONS.values()) | {"other", "error"}
+    ops._count_report(418, b"")                       # an unlisted 4xx counts as "other"
+    assert ops.REPORTS_REJECTED.labels("other")._value.get() >= 1
+    for doc in (REPO / "README.md", REPO / "docs" / "README-production.md"):
+        row = next(ln for ln in doc.read_text().splitlines()
+                   if ln.startswith("| `checkup_reports_rejected_total{reason}`"))
+        listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[2]))
+        assert listed == emitted, (doc.name, sorted(emitted ^ listed))
