@@ -22,12 +22,13 @@ from .db import make_engine, migrate, secret_key, utcnow
 from .ingest import CONFLICT, DUPLICATE, STORED, UNAUTHORIZED, Item, Writer, prune
 from .models import Device, EnrollToken, OrgPolicy
 from .ratelimit import Buckets
-from .schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report
+from .schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report, device_status
 from .security import matches, new_secret, sha256_hex, split_secret
 
 log = logging.getLogger("checkup.server")
 
 MAX_ENROLL_BYTES = 16 * 1024
+MAX_REPORT_AGE_DAYS = 30   # DESIGN: reports up to 30 days old are accepted
 
 
 class TooLarge(Exception):
@@ -313,12 +314,23 @@ async def ingest_report(state: "State", max_report: int, authorization: str | No
         return 422, {"detail": _errors(exc)}, None
     if rep.device_id is not None and rep.device_id != device_id:
         return 403, {"detail": "a device may only send its own reports"}, None
-    if rep.checked_at < utcnow() - dt.timedelta(days=30):
-        return 422, {"detail": "report is older than 30 days"}, None
+    received = utcnow()
+    if rep.checked_at < received - dt.timedelta(days=MAX_REPORT_AGE_DAYS):
+        return 422, {"detail": f"report is older than {MAX_REPORT_AGE_DAYS} days (checked_at "
+                               f"{rep.checked_at:%Y-%m-%dT%H:%M:%SZ}); it is not stored"}, None
+    checks = {c.id: c.status for c in rep.checks}
+    # The report's claims are not trusted where the server can know better: its status is
+    # what its checks say (DESIGN's rule), and a checked_at in the future is capped at the
+    # time the server received it, so a wrong clock cannot make a report "newest" for ever.
+    # The body is kept as sent.
+    status = device_status(checks.values())
+    if status != rep.status:
+        log.info("device %s report %s says status %s but its checks say %s; stored as %s",
+                 device_id, rep.report_id, rep.status, status, status)
     item = Item(device_id=device_id, secret_hash=secret_hash, report_id=str(rep.report_id),
-                checked_at=rep.checked_at, status=rep.status,
+                checked_at=min(rep.checked_at, received), status=status,
                 device=rep.device.model_dump(), agent_version=rep.agent_version,
-                checks={c.id: c.status for c in rep.checks}, body=raw.decode("utf-8"))
+                checks=checks, body=raw.decode("utf-8"))
     try:
         result = await asyncio.wrap_future(state.writer.submit(item))
     except Exception:  # noqa: BLE001

@@ -18,6 +18,16 @@ RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
 Short = Optional[str]
 
 
+def device_status(statuses) -> str:  # noqa: ANN001
+    """The device status DESIGN derives from its checks: fail if any check fails, else
+    nudge if any nudges, else pass if any passes, else unknown."""
+    statuses = set(statuses)
+    for s in ("fail", "nudge", "pass"):
+        if s in statuses:
+            return s
+    return "unknown"
+
+
 def _short(n: int):
     return Field(default=None, max_length=n)
 
@@ -60,7 +70,7 @@ class Report(BaseModel):
     checked_at: dt.datetime
     device: DeviceIdentity
     status: Status
-    checks: list[CheckResult] = Field(max_length=64)
+    checks: list[CheckResult] = Field(min_length=1, max_length=64)   # none: nothing was checked
     device_id: Optional[str] = _short(64)  # optional; when given it must be the sender's
 
     @field_validator("checked_at")

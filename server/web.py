@@ -46,13 +46,19 @@ def _ago(when: dt.datetime | None) -> str:
         return f"{int(secs // 60)} min ago"
     if secs < 36 * 3600:
         return f"{int(secs // 3600)} h ago"
-    return f"{int(secs // 86400)} days ago"
+    return plural(int(secs // 86400), "day") + " ago"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``3|plural('device')`` -> "3 devices"; 1 -> "1 device"."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
 def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(os.path.join(HERE, "templates")),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["ago"] = _ago
+    env.filters["plural"] = plural
     env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "—"
     env.globals.update(STATUS_WORDS=STATUS_WORDS, PLATFORM_WORDS=PLATFORM_WORDS, CHECK_IDS=CHECK_IDS)
     return env
