@@ -4,9 +4,11 @@
   durable queue (SQLite in the user state directory) before anything is sent:
   at-least-once delivery; the server stores each report_id once.
 - The queue holds at most 500 reports and 30 days; the oldest go first, logged.
-- Sending: oldest first. 202 -> done; 401 -> enroll again; 429/503 -> wait
-  ``Retry-After``; other 4xx -> drop that report and log why; 5xx or no
-  network -> keep it and back off exponentially with jitter.
+- Sending: oldest first. 202 -> done; 401 -> enroll again; 409 with reason
+  ``identity_changed`` (the secret is enrolled as another machine) -> enroll
+  again once and resend; 429/503 -> wait ``Retry-After``; other 4xx -> drop that
+  report and log why; 5xx or no network -> keep it and back off exponentially
+  with jitter.
 - The device secret is stored owner-only. Certificates are verified (the
   standard CA bundle variables are honoured by requests); plain ``http://`` is
   refused except to loopback.
@@ -394,6 +396,15 @@ class Sender:
                         forget_credentials(self.state_dir)
                         creds, re_enrolled = None, True
                         continue
+                    if _identity_changed(resp) and not re_enrolled:
+                        # These credentials belong to another machine (a copied state
+                        # directory, a cloned disk image) or the hardware changed: this
+                        # computer enrolls as itself, once, and sends the report again.
+                        log.warning("the server has this device's secret enrolled as another "
+                                    "machine (409: %s): enrolling again", _detail(resp))
+                        forget_credentials(self.state_dir)
+                        creds, re_enrolled = None, True
+                        continue
                     break
                 code = resp.status_code
                 if code in (200, 201, 202):
@@ -479,6 +490,16 @@ class _Temporary(Exception):
     def __init__(self, msg: str, retry_after: float | None = None):
         super().__init__(msg)
         self.retry_after = retry_after
+
+
+def _identity_changed(resp) -> bool:  # noqa: ANN001
+    """409 with reason ``identity_changed``: the secret is enrolled as another machine."""
+    if resp.status_code != 409:
+        return False
+    try:
+        return resp.json().get("reason") == "identity_changed"
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _detail(resp) -> str:  # noqa: ANN001

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from . import __version__
 from .config import ServerConfig
 from .db import make_engine, migrate, secret_key, utcnow
-from .ingest import CONFLICT, DUPLICATE, STORED, UNAUTHORIZED, Item, Writer, prune
+from .ingest import CONFLICT, DUPLICATE, IDENTITY, STORED, UNAUTHORIZED, Item, Writer, prune
 from .models import Device, EnrollToken, OrgPolicy
 from .ratelimit import Buckets
 from .schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report, device_status
@@ -339,6 +339,10 @@ async def ingest_report(state: "State", max_report: int, authorization: str | No
         return 401, {"detail": "unknown device or wrong secret; enroll again"}, unauth
     if result == CONFLICT:
         return 409, {"detail": "this report_id belongs to another device"}, None
+    if result == IDENTITY:
+        log.warning("device %s: report %s refused, its %s", device_id, item.report_id, item.why)
+        return 409, {"detail": f"this device is enrolled as another machine (enrolled with "
+                               f"{item.why}); enroll again", "reason": "identity_changed"}, None
     return 202, {"report_id": item.report_id, "stored": result == STORED}, None
 
 

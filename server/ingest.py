@@ -20,6 +20,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from .db import utcnow
+from .mdm.records import normalise_serial, normalise_uuid, uuid_key
 from .models import Change, Device, DeviceCheck, DeviceDay, Report
 from .schemas import RANK
 
@@ -32,6 +33,7 @@ days_t = DeviceDay.__table__
 changes_t = Change.__table__
 
 STORED, DUPLICATE, CONFLICT, UNAUTHORIZED = "stored", "duplicate", "conflict", "unauthorized"
+IDENTITY = "identity"   # the report is from another machine than the one enrolled (item.why)
 
 
 def dialect_insert(engine_or_conn, table):
@@ -59,6 +61,7 @@ class Item:
     checks: dict[str, str]
     body: str
     future: Future = field(default_factory=Future)
+    why: str = ""   # set with IDENTITY: what changed
 
 
 class Writer:
@@ -145,7 +148,8 @@ class Writer:
 
 
 def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
-    """Store a batch in one transaction. Returns {id(item): STORED|DUPLICATE|CONFLICT}."""
+    """Store a batch in one transaction. Returns {id(item): STORED|DUPLICATE|CONFLICT|
+    UNAUTHORIZED|IDENTITY}."""
     now = utcnow()
     out: dict[int, str] = {}
     with bind.begin() as tx:
@@ -159,16 +163,26 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
             state = {r.id: r for r in pg.fetchall()}
         else:
             q = select(devices_t.c.id, devices_t.c.secret_hash, devices_t.c.status,
-                       devices_t.c.failing, devices_t.c.last_checked_at, devices_t.c.last_report_id
+                       devices_t.c.failing, devices_t.c.last_checked_at, devices_t.c.last_report_id,
+                       devices_t.c.platform, devices_t.c.serial, devices_t.c.hardware_uuid
                        ).where(devices_t.c.id.in_(claimed))
             state = {r.id: r for r in conn.execute(q)}
         authed = []
+        known: dict[str, tuple] = {}   # device -> identity as stored, completed by this batch
         for item in batch:
             row = state.get(item.device_id)
             if row is None or not hmac.compare_digest(item.secret_hash, row.secret_hash):
                 out[id(item)] = UNAUTHORIZED
-            else:
-                authed.append(item)
+                continue
+            was = known.get(item.device_id) or _identity(row.platform, row.serial, row.hardware_uuid)
+            now_is = _identity(item.device.get("platform"), item.device.get("serial"),
+                               item.device.get("hardware_uuid"))
+            item.why = _identity_change(was, now_is)
+            if item.why:
+                out[id(item)] = IDENTITY
+                continue
+            known[item.device_id] = tuple(a or b for a, b in zip(was, now_is))
+            authed.append(item)
         batch = authed
         ids = list({i.report_id for i in batch})
         if not ids:
@@ -300,7 +314,8 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
 # a plan cached while a table was still small (a fresh server) would keep
 # seq-scanning it after it grew.
 
-PG_LOCK_DEVICES = ("SELECT id, secret_hash, status, failing, last_checked_at, last_report_id "
+PG_LOCK_DEVICES = ("SELECT id, secret_hash, status, failing, last_checked_at, last_report_id, "
+                   "platform, serial, hardware_uuid "
                    "FROM devices WHERE id = ANY(%b::varchar[]) ORDER BY id FOR UPDATE")
 PG_OWNERS = "SELECT report_id, device_id FROM reports WHERE report_id = ANY(%b::varchar[])"
 PG_CHECKS = ("SELECT device_id, check_id, status FROM device_checks "
@@ -383,6 +398,22 @@ def _pg_apply(pg, dev_updates, check_gone, check_rows, change_rows, day_new, day
         pg.execute(PG_UPSERT_DAYS, _cols(day_new, day_keys), prepare=False)
     if day_old:
         pg.execute(PG_FILL_DAYS, _cols(day_old, day_keys), prepare=False)
+
+
+def _identity(platform, serial, hardware_uuid) -> tuple:  # noqa: ANN001
+    """(platform, normalised serial, one key for the UUID in either byte order); placeholders
+    and unknown values are None."""
+    return (platform or None, normalise_serial(serial), uuid_key(normalise_uuid(hardware_uuid)))
+
+
+def _identity_change(was: tuple, now_is: tuple) -> str:
+    """What makes a report another machine than the enrolled one ('' = the same): the
+    platform never changes; the serial and hardware UUID only from or to unknown. The
+    hostname may change (DESIGN)."""
+    for what, old, new in zip(("platform", "serial", "hardware UUID"), was, now_is):
+        if old is not None and new is not None and old != new:
+            return f"{what} {old}, this report says {new}"
+    return ""
 
 
 def _failing(checks: dict[str, str]) -> str:

@@ -36,11 +36,11 @@ def test_restart_mid_load_loses_nothing_and_stores_nothing_twice(tmp_path):
     errors: list[str] = []
     last_error = [""]
 
-    def agent(n: int, secret: str) -> None:
+    def agent(n: int, secret: str, device: dict) -> None:
         s = requests.Session()
         try:
             for _ in range(REPORTS_EACH):
-                report = dict(template, report_id=str(uuid.uuid4()))
+                report = dict(template, report_id=str(uuid.uuid4()), device=device)
                 body = json.dumps(report).encode()
                 for _attempt in range(400):
                     try:
@@ -65,14 +65,16 @@ def test_restart_mid_load_loses_nothing_and_stores_nothing_twice(tmp_path):
             errors.append(f"agent {n}: {exc!r} {last_error[0]}")
 
     try:
-        secrets = []
+        secrets, devices = [], []
         for i in range(DEVICES):
             device = dict(template["device"], hostname=f"load-{i}", serial=f"LOAD{i:04d}")
             r = requests.post(base + "/api/v1/enroll", verify=ca, timeout=10,
                               json={"enroll_token": token, "device": device})
             assert r.status_code == 201, r.text
             secrets.append(r.json()["device_secret"])
-        threads = [threading.Thread(target=agent, args=(i, s)) for i, s in enumerate(secrets)]
+            devices.append(device)   # its reports come from the machine it enrolled as
+        threads = [threading.Thread(target=agent, args=(i, s, d))
+                   for i, (s, d) in enumerate(zip(secrets, devices))]
         for t in threads:
             t.start()
         time.sleep(0.8)

@@ -135,3 +135,76 @@ def test_plural_words():
     now = utcnow()
     assert _ago(now - dt.timedelta(hours=40)) == "1 day ago"
     assert _ago(now - dt.timedelta(days=3)) == "3 days ago"
+
+
+MAC = {"platform": "darwin", "hostname": "alice-mbp", "serial": "C02XK1JHJG5H",
+       "hardware_uuid": "564D8E3A-1B2C-4D5E-8F90-A1B2C3D4E5F6", "os_name": "macOS",
+       "os_version": "14.5"}
+
+
+def enroll_as(srv, device):
+    r = requests.post(srv.url + "/api/v1/enroll", json={"enroll_token": srv.token(), "device": device})
+    assert r.status_code == 201, r.text
+    return r.json()["device_id"], r.json()["device_secret"]
+
+
+def test_a_device_secret_cannot_become_another_machine(live_server):
+    srv = live_server
+    rep = srvkit.report_for(srvkit.fixture_files()[0])
+    dev_id, secret = enroll_as(srv, MAC)
+
+    def send(**device):
+        return post(srv, secret, srvkit.with_id(rep, device=dict(MAC, **device)))
+
+    assert send().status_code == 202
+    for change in ({"platform": "windows"}, {"platform": "linux"}, {"serial": "5CG1234XYZ"},
+                   {"hardware_uuid": "11111111-2222-3333-4444-555555555555"}):
+        r = send(**change)
+        assert r.status_code == 409, (change, r.text)
+        assert r.json()["reason"] == "identity_changed"
+        assert "enrolled as another machine" in r.json()["detail"] and "enroll again" in r.json()["detail"]
+    row = device_row(srv, dev_id)
+    assert (row.platform, row.serial) == ("darwin", MAC["serial"]) and srv.count("reports") == 1
+    # the same machine, written differently, or with a fact unknown this time: accepted
+    swapped = "3A8E4D56-2C1B-5E4D-8F90-A1B2C3D4E5F6"            # first groups byte-swapped
+    assert send(serial=" c02xk1jhjg5h ", hardware_uuid=swapped.lower()).status_code == 202
+    assert send(serial=None, hardware_uuid=None).status_code == 202
+    assert send(serial="To Be Filled By O.E.M.").status_code == 202   # a placeholder is unknown
+    assert send(hostname="alice-new-name").status_code == 202       # hostnames may change
+    assert device_row(srv, dev_id).hostname == "alice-new-name"
+
+
+def test_an_unknown_serial_may_become_known_once(live_server):
+    srv = live_server
+    rep = srvkit.report_for(srvkit.fixture_files()[0])
+    dev_id, secret = enroll_as(srv, dict(MAC, serial=None))
+    first = srvkit.with_id(rep, device=dict(MAC, serial="AAA111"))
+    assert post(srv, secret, first).status_code == 202
+    assert device_row(srv, dev_id).serial == "AAA111"
+    assert post(srv, secret, srvkit.with_id(rep, device=dict(MAC, serial="BBB222"))).status_code == 409
+
+
+def test_the_agent_enrolls_again_when_its_secret_is_another_machines(live_server, tmp_path):
+    """A copied state directory (a cloned disk image): the server answers 409
+    identity_changed, and the agent forgets the credentials, enrolls as itself once and
+    sends the report again; nothing is dropped."""
+    from agent.reporting import load_credentials, report_now
+    srv = live_server
+    settings = srvkit.agent_settings(srv.url, srv.token())
+    sd = str(tmp_path / "agent")
+    rep = srvkit.report_for(srvkit.fixture_files()[0])
+    code, msg = report_now(settings, sd, report=srvkit.with_id(rep, device=MAC))
+    assert code == 0, msg
+    first = load_credentials(sd, srv.url)
+    other = dict(MAC, serial="C02OTHER0001", hardware_uuid="AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
+                 hostname="bob-mbp")
+    report = srvkit.with_id(rep, device=other)
+    code, msg = report_now(settings, sd, report=report)
+    assert code == 0 and "Sent 1 of 1" in msg, msg
+    again = load_credentials(sd, srv.url)
+    assert again.device_id != first.device_id
+    with srv.engine.connect() as conn:
+        owner = conn.execute(text("SELECT device_id FROM reports WHERE report_id = :r"),
+                             {"r": report["report_id"]}).scalar_one()
+    assert owner == again.device_id and srv.count("devices") == 2
+    assert device_row(srv, first.device_id).serial == MAC["serial"]    # the first is untouched
