@@ -234,7 +234,7 @@ def test_the_image_installs_migrations_and_templates(tmp_path):
 
 
 def test_docs_show_the_commands_that_exist():
-    doc = (REPO / "docs" / "README-production.md").read_text()
+    doc = (REPO / "README.md").read_text()
     for needle in ("docker build -f deploy/Dockerfile", "docker compose", "checkup-server migrate",
                    "checkup-server backup", "pg_restore", "systemd-analyze verify", "/metrics",
                    "/readyz", "PROMETHEUS_MULTIPROC_DIR"):
@@ -243,13 +243,13 @@ def test_docs_show_the_commands_that_exist():
 
 def test_the_metric_table_lists_every_rejected_reason():
     """Every `reason` label the server can put on checkup_reports_rejected_total is in the
-    README's Monitoring table (and its production extract), and no other."""
+    README's Monitoring table, and no other."""
     from server import ops
     emitted = set(ops.REJECT_REASON_LABELS)
     assert emitted == set(ops.REJECT_REASONS.values()) | {"other", "error"}
     ops._count_report(418, b"")                       # an unlisted 4xx counts as "other"
     assert ops.REPORTS_REJECTED.labels("other")._value.get() >= 1
-    for doc in (REPO / "README.md", REPO / "docs" / "README-production.md"):
+    for doc in (REPO / "README.md",):
         row = next(ln for ln in doc.read_text().splitlines()
                    if ln.startswith("| `checkup_reports_rejected_total{reason}`"))
         listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[2]))
