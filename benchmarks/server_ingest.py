@@ -63,8 +63,9 @@ def enroll_devices(url: str, tok: str, n: int) -> list[tuple[str, bytes]]:
     s = requests.Session()
     for i in range(n):
         rep = srvkit.report_for(files[i % len(files)])
+        # hardware_uuid from 1: UUID(int=0) is the report_id placeholder replaced in every body
         rep["device"] = dict(rep["device"], hostname=f"{rep['device'].get('hostname') or 'host'}-{i:05d}",
-                             serial=f"SIM{i:08d}", hardware_uuid=str(uuid.UUID(int=i)).upper())
+                             serial=f"SIM{i:08d}", hardware_uuid=str(uuid.UUID(int=i + 1)).upper())
         r = s.post(url + "/api/v1/enroll", json={"enroll_token": tok, "device": rep["device"]})
         r.raise_for_status()
         rep["report_id"] = "00000000-0000-0000-0000-000000000000"
