@@ -598,6 +598,13 @@ _UBUNTU_PLASMA = {"20.04": 5.18, "20.10": 5.19, "21.04": 5.21, "21.10": 5.22, "2
 _FEDORA_GNOME = {34: 40, 35: 41, 36: 42, 37: 43, 38: 44, 39: 45, 40: 46, 41: 47, 42: 48, 43: 49}
 _DEBIAN_GNOME = {10: 3.30, 11: 3.38, 12: 43, 13: 48}
 _DEBIAN_PLASMA = {10: 5.14, 11: 5.20, 12: 5.27, 13: 6.3}
+_FEDORA_PLASMA = {**{n: 5.2 for n in range(36)}, **{n: 5.27 for n in range(36, 40)}, 40: 6.0}
+# (desktop, distribution) -> (known releases, the version assumed for any newer release)
+_DESKTOP_VERSIONS = {
+    ("gnome", "ubuntu"): (_UBUNTU_GNOME, 49), ("kde", "ubuntu"): (_UBUNTU_PLASMA, 6.4),
+    ("gnome", "fedora"): (_FEDORA_GNOME, 49), ("kde", "fedora"): (_FEDORA_PLASMA, 6.0),
+    ("gnome", "debian"): (_DEBIAN_GNOME, 48), ("kde", "debian"): (_DEBIAN_PLASMA, 6.3),
+}
 
 _DISTRO_NAMES = {"ubuntu": "Ubuntu", "fedora": "Fedora", "debian": "Debian", None: "Linux"}
 _TERMINAL = {"gnome": 'Open the "Terminal" app.', "kde": 'Open the "Konsole" terminal app.',
@@ -829,40 +836,20 @@ def _linux_distro(version: Any, observed: dict) -> str | None:
     return None
 
 
-def _linux_gnome(distro: str | None, version: Any) -> float | None:
-    v = version.strip().strip('"') if isinstance(version, str) else ""
+def _desktop_version(desktop: str, distro: str | None, version: Any) -> float | None:
+    """GNOME or Plasma version shipped with this release (None when not known)."""
+    known = _DESKTOP_VERSIONS.get((desktop, distro))
+    if known is None or not isinstance(version, str):
+        return None
+    table, newer = known
+    v = version.strip().strip('"')
     try:
-        if distro == "ubuntu":
-            if v in _UBUNTU_GNOME:
-                return _UBUNTU_GNOME[v]
-            return 49 if v > max(_UBUNTU_GNOME) else None
-        if distro == "fedora":
-            n = int(v)
-            return _FEDORA_GNOME.get(n, 49 if n > max(_FEDORA_GNOME) else None)
-        if distro == "debian":
-            n = int(v)
-            return _DEBIAN_GNOME.get(n, 48 if n > max(_DEBIAN_GNOME) else None)
+        key: Any = v if distro == "ubuntu" else int(v)  # Ubuntu releases compare as "YY.MM" text
     except ValueError:
         return None
-    return None
-
-
-def _linux_plasma(distro: str | None, version: Any) -> float | None:
-    v = version.strip().strip('"') if isinstance(version, str) else ""
-    try:
-        if distro == "ubuntu":
-            if v in _UBUNTU_PLASMA:
-                return _UBUNTU_PLASMA[v]
-            return 6.4 if v > max(_UBUNTU_PLASMA) else None
-        if distro == "fedora":
-            n = int(v)
-            return 6.0 if n >= 40 else (5.27 if n >= 36 else 5.2)
-        if distro == "debian":
-            n = int(v)
-            return _DEBIAN_PLASMA.get(n, 6.3 if n > max(_DEBIAN_PLASMA) else None)
-    except ValueError:
-        return None
-    return None
+    if key in table:
+        return table[key]
+    return newer if key > max(table) else None
 
 
 # --------------------------------------------------------------------------------------
@@ -1143,8 +1130,8 @@ def _gnome_band(bands: list, gnome: float | None) -> tuple | None:
 def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict) -> dict:
     desktop = desktop if desktop in ("gnome", "kde") else None
     distro = _linux_distro(version, observed)
-    gnome = _linux_gnome(distro, version) if desktop == "gnome" else None
-    plasma = _linux_plasma(distro, version) if desktop == "kde" else None
+    gnome = _desktop_version("gnome", distro, version) if desktop == "gnome" else None
+    plasma = _desktop_version("kde", distro, version) if desktop == "kde" else None
     minutes = _minutes(observed)
     t = _LINUX_TEXT.get(check_id)
 
