@@ -95,6 +95,23 @@ _OPEN_SS = 'Open the Apple menu and choose "System Settings".'
 _MAC_KEEP_KEY = "Keep any recovery key you are shown somewhere safe (not on this Mac), or follow IT's guidance."
 _MAC_KEEP_WORKING = "Keep your Mac plugged in; it encrypts in the background while you work."
 
+_MAC_UPDATES_13 = {
+    # Automatic updates on macOS 13 and 14 (no anchor before 15); 15+ differs only by its link.
+    "link": _X + "com.apple.Software-Update-Settings.extension",
+    "menu_path": "System Settings > General > Software Update > Automatic updates",
+    "steps": [_OPEN_SS,
+              'Click "General", then "Software Update".',
+              'Click the info button (i) next to "Automatic updates".',
+              'Turn on {switches}, then click "Done".',
+              "Enter your Mac password if asked."],
+    "hint": "Turn on automatic updates in System Settings > General > Software Update.",
+    "switches": {"AutomaticCheckEnabled": "Check for updates",
+                 "AutomaticDownload": "Download new updates when available",
+                 "AutomaticallyInstallMacOSUpdates": "Install macOS updates",
+                 "CriticalUpdateInstall": "Install Security Responses and system files"},
+}
+
+
 _MAC: dict[str, dict[str, dict[str, Any]]] = {
     "disk_encryption": {
         "12": {
@@ -243,36 +260,10 @@ _MAC: dict[str, dict[str, dict[str, Any]]] = {
                          "AutomaticallyInstallMacOSUpdates": "Install macOS updates",
                          "CriticalUpdateInstall": "Install system data files and security updates"},
         },
-        "13": {
-            # No anchor before 15.
-            "link": _X + "com.apple.Software-Update-Settings.extension",
-            "menu_path": "System Settings > General > Software Update > Automatic updates",
-            "steps": [_OPEN_SS,
-                      'Click "General", then "Software Update".',
-                      'Click the info button (i) next to "Automatic updates".',
-                      'Turn on {switches}, then click "Done".',
-                      "Enter your Mac password if asked."],
-            "hint": "Turn on automatic updates in System Settings > General > Software Update.",
-            "switches": {"AutomaticCheckEnabled": "Check for updates",
-                         "AutomaticDownload": "Download new updates when available",
-                         "AutomaticallyInstallMacOSUpdates": "Install macOS updates",
-                         "CriticalUpdateInstall": "Install Security Responses and system files"},
-        },
-        "15": {
-            # From 15 the link opens the Automatic Updates sheet itself.
-            "link": _X + "com.apple.Software-Update-Settings.extension?action=showAdvancedOptions",
-            "menu_path": "System Settings > General > Software Update > Automatic updates",
-            "steps": [_OPEN_SS,
-                      'Click "General", then "Software Update".',
-                      'Click the info button (i) next to "Automatic updates".',
-                      'Turn on {switches}, then click "Done".',
-                      "Enter your Mac password if asked."],
-            "hint": "Turn on automatic updates in System Settings > General > Software Update.",
-            "switches": {"AutomaticCheckEnabled": "Check for updates",
-                         "AutomaticDownload": "Download new updates when available",
-                         "AutomaticallyInstallMacOSUpdates": "Install macOS updates",
-                         "CriticalUpdateInstall": "Install Security Responses and system files"},
-        },
+        "13": _MAC_UPDATES_13,
+        # From 15 the link opens the Automatic Updates sheet itself.
+        "15": {**_MAC_UPDATES_13,
+               "link": _X + "com.apple.Software-Update-Settings.extension?action=showAdvancedOptions"},
     },
     "system_integrity": {
         "12": {
