@@ -49,6 +49,7 @@ class AgentDevice:
     system_integrity: bool | None = None   # macOS SIP only
     gatekeeper: bool | None = None
     os_version: str | None = None
+    os_build: str | None = None            # macOS build ("23F79"), compared only where the MDM has one
 
     @classmethod
     def create(cls, device_id: str, *, serial=None, hardware_uuid=None, macs=(), platform=None,
@@ -84,10 +85,11 @@ def agent_device_from_report(device_id: str, report: dict, received_at: Any = No
     si = observed("system_integrity")
     gk = observed("gatekeeper")
     osv = checks.get("os_version")
-    os_version = device.get("os_version")
+    os_version, os_build = device.get("os_version"), device.get("os_build")
     if osv is not None:
         obs = observed("os_version")
         os_version = (obs or {}).get("version") or (os_version if obs is not None else None)
+        os_build = (obs or {}).get("build") or (os_build if obs is not None else None)
     return AgentDevice(
         device_id=str(device_id),
         serial=normalise_serial(device.get("serial")),
@@ -101,11 +103,18 @@ def agent_device_from_report(device_id: str, report: dict, received_at: Any = No
         system_integrity=_bool(si.get("sip")) if si and platform == "macos" else None,
         gatekeeper=_bool(gk.get("enabled")) if gk else None,
         os_version=_str(os_version),
+        os_build=_build(os_build, platform),
     )
 
 
 def _str(v: Any) -> str | None:
     return str(v).strip() or None if v is not None else None
+
+
+def _build(v: Any, platform: str | None) -> str | None:
+    """The agent's build, for Apple systems only (Windows' build is inside its version)."""
+    text = _str(v)
+    return text.upper() if text and platform == "macos" and text.isalnum() else None
 
 
 def _bool(v: Any) -> bool | None:
@@ -308,12 +317,23 @@ def _disagreements(a: AgentDevice, r: MdmRecord, now: dt.datetime) -> list[dict]
                 detail=f"{src} says {label} is {_onoff(mdm_v)}; the laptop reported it "
                        f"{_onoff(agent_v)} {when}.", **base))
     av, mv = version_tuple(a.os_version), version_tuple(r.os_version)
-    if av is not None and mv is not None and av != mv:
-        out.append(_finding(
-            "disagreement", fact="os_version", agent=a.os_version, mdm=r.os_version,
-            detail=f"{src} says the OS is version {r.os_version}; the laptop reported "
-                   f"{a.os_version} {when}.", **base))
+    if av is not None and mv is not None:
+        # The build counts only where both sides have one (Intune's "14.5 (23F79)" and
+        # Jamf's operatingSystem.build against the Mac's own build).
+        builds_differ = bool(a.os_build and r.os_build and a.os_build != r.os_build)
+        if av != mv or builds_differ:
+            show_build = av == mv  # the build is named only when it is the difference
+            agent_v, mdm_v = _with_build(a.os_version, a.os_build if show_build else None), \
+                _with_build(r.os_version, r.os_build if show_build else None)
+            out.append(_finding(
+                "disagreement", fact="os_version", agent=agent_v, mdm=mdm_v,
+                detail=f"{src} says the OS is version {mdm_v}; the laptop reported "
+                       f"{agent_v} {when}.", **base))
     return out
+
+
+def _with_build(version: str | None, build: str | None) -> str | None:
+    return f"{version} ({build})" if version and build else version
 
 
 def _describe_record(r: MdmRecord) -> str:

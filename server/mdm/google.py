@@ -24,8 +24,9 @@ Server to Server Applications"):
 
 Fields used: mobile ``resourceId``, ``serialNumber``, ``model``, ``os``,
 ``type``, ``lastSync``, ``email``, ``wifiMacAddress``,
-``deviceCompromisedStatus`` (anything but "No compromise detected" =
-compromised); ChromeOS ``deviceId``, ``serialNumber``, ``model``,
+``deviceCompromisedStatus`` (only "Compromised" is compromised; "No compromise
+detected" is not; "Undetected", what iOS devices report, and anything else are
+unknown); ChromeOS ``deviceId``, ``serialNumber``, ``model``,
 ``osVersion``, ``lastSync``, ``macAddress``, ``ethernetMacAddress``,
 ``annotatedUser`` / ``recentUsers``; Cloud Identity ``name``, ``serialNumber``,
 ``deviceType``, ``osVersion``, ``lastSyncTime``, ``compromisedState``,
@@ -43,12 +44,13 @@ from urllib.parse import quote, urlencode
 from .base import Connector, sub
 from .http import BearerToken, MdmConfigError, MdmError, check_url
 from .records import (MdmRecord, normalise_macs, normalise_serial, parse_time, platform_of,
-                      text_or_none)
+                      split_os_version, text_or_none)
 
 SCOPE_MOBILE = "https://www.googleapis.com/auth/admin.directory.device.mobile.readonly"
 SCOPE_CHROMEOS = "https://www.googleapis.com/auth/admin.directory.device.chromeos.readonly"
 SCOPE_CLOUD_IDENTITY = "https://www.googleapis.com/auth/cloud-identity.devices.readonly"
 NO_COMPROMISE = "no compromise detected"
+COMPROMISED = "compromised"
 
 
 def _b64(data: bytes) -> str:
@@ -159,14 +161,19 @@ class GoogleConnector(Connector):
 
 
 def _version_from(text: Any) -> str | None:
-    m = re.search(r"\d+(?:\.\d+)+|\d+", str(text or ""))
-    return m.group(0) if m else None
+    return split_os_version(text_or_none(text, 128))[0]
 
 
 def _compromised(status: Any) -> bool | None:
-    if status is None or not str(status).strip():
-        return None
-    return str(status).strip().lower() != NO_COMPROMISE
+    """Only "Compromised" is compromised. "No compromise detected" is not; "Undetected"
+    (what iOS devices report: the state cannot be detected there) and any other value
+    are unknown."""
+    t = " ".join(str(status or "").strip().lower().split())
+    if t == COMPROMISED:
+        return True
+    if t == NO_COMPROMISE:
+        return False
+    return None
 
 
 def map_mobile(item: dict) -> MdmRecord:
@@ -203,7 +210,7 @@ def map_chromeos(item: dict) -> MdmRecord:
         hostname=None,
         user=user,
         platform="chromeos",
-        os_version=text_or_none(item.get("osVersion"), 64),
+        os_version=_version_from(item.get("osVersion")),
         last_seen=parse_time(item.get("lastSync")),
         model=text_or_none(item.get("model")),
     )

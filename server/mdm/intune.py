@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 from .base import Connector
 from .http import BearerToken, MdmError, check_url
 from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
-                      parse_time, platform_of, text_or_none)
+                      parse_time, platform_of, split_os_version, text_or_none)
 
 
 class IntuneConnector(Connector):
@@ -73,6 +73,7 @@ def map_device(item: dict) -> MdmRecord:
     jb = item.get("jailBroken")
     compromised = bool_or_none(jb)  # "Unknown" -> None
     platform = platform_of(item.get("operatingSystem"))
+    version, build = split_os_version(text_or_none(item.get("osVersion"), 64))
     return MdmRecord(
         source="intune",
         source_id=text_or_none(item.get("id")) or "",
@@ -82,7 +83,8 @@ def map_device(item: dict) -> MdmRecord:
         hostname=text_or_none(item.get("deviceName")),
         user=text_or_none(item.get("userPrincipalName")),
         platform=platform,
-        os_version=text_or_none(item.get("osVersion"), 64),
+        os_version=version,
+        os_build=build,
         encrypted=bool_or_none(item.get("isEncrypted")),
         encryption_state=None if item.get("isEncrypted") is None else (
             "encrypted" if bool_or_none(item.get("isEncrypted")) else "not encrypted"),

@@ -38,7 +38,7 @@ from urllib.parse import urlencode
 from .base import Connector, sub
 from .http import BearerToken, MdmError, check_url
 from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
-                      parse_time, text_or_none)
+                      parse_time, split_os_version, text_or_none)
 
 COMPUTER_SECTIONS = ("GENERAL", "HARDWARE", "OPERATING_SYSTEM", "DISK_ENCRYPTION", "SECURITY",
                      "USER_AND_LOCATION")
@@ -138,6 +138,20 @@ class JamfConnector(Connector):
             raise
 
 
+def _build(value) -> str | None:  # noqa: ANN001
+    """Jamf's ``build`` / ``osBuild`` ("23F79"); anything that isn't one -> None."""
+    text = text_or_none(value, 32)
+    return text.upper() if text and text.isalnum() else None
+
+
+# security.jailBreakDetected: a boolean in the Jamf Pro API; older inventories and the
+# Classic API give words. Only words that say "jailbroken" count; anything else
+# ("Unknown", "Not collected", absent) is unknown, never compromised.
+JAILBREAK_WORDS = {"jailbroken": True, "detected": True, "jailbreak detected": True,
+                   "not jailbroken": False, "none": False, "not detected": False,
+                   "no jailbreak detected": False}
+
+
 def map_computer(item: dict) -> MdmRecord:
     enc_state = sub(item, "diskEncryption", "bootPartitionEncryptionDetails", "partitionFileVault2State")
     enc_state = str(enc_state).upper() if enc_state else None
@@ -153,7 +167,8 @@ def map_computer(item: dict) -> MdmRecord:
         user=text_or_none(sub(item, "userAndLocation", "username")) or text_or_none(
             sub(item, "userAndLocation", "email")),
         platform="macos",  # computers-inventory holds Macs only
-        os_version=text_or_none(sub(item, "operatingSystem", "version"), 64),
+        os_version=split_os_version(text_or_none(sub(item, "operatingSystem", "version"), 64))[0],
+        os_build=_build(sub(item, "operatingSystem", "build")),
         encrypted=FILEVAULT_STATES.get(enc_state) if enc_state else None,
         encryption_state=enc_state,
         firewall=bool_or_none(sub(item, "security", "firewallEnabled")),
@@ -174,12 +189,8 @@ def map_mobile(item: dict) -> MdmRecord:
     mobile_id = text_or_none(item.get("mobileDeviceId"))
     jb = sub(item, "security", "jailBreakDetected")
     compromised = bool_or_none(jb)
-    if compromised is None and isinstance(jb, str) and jb.strip():
-        t = jb.strip().lower()
-        if t in ("none", "not detected", "no jailbreak detected"):
-            compromised = False
-        elif t not in ("unknown", "n/a", "not collected"):
-            compromised = True   # e.g. "Jailbroken", "Detected"
+    if compromised is None and isinstance(jb, str):
+        compromised = JAILBREAK_WORDS.get(" ".join(jb.strip().lower().split()))
     return MdmRecord(
         source="jamf",
         source_id=f"mobile-{mobile_id}" if mobile_id else "",
@@ -189,7 +200,8 @@ def map_mobile(item: dict) -> MdmRecord:
         hostname=text_or_none(sub(item, "general", "displayName")),
         user=text_or_none(sub(item, "userAndLocation", "username")),
         platform=platform,
-        os_version=text_or_none(sub(item, "general", "osVersion"), 64),
+        os_version=split_os_version(text_or_none(sub(item, "general", "osVersion"), 64))[0],
+        os_build=_build(sub(item, "general", "osBuild")),
         compromised=compromised,
         compromised_detail="jailbreak detected" if compromised else None,
         last_seen=parse_time(sub(item, "general", "lastInventoryUpdateDate")),

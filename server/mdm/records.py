@@ -179,7 +179,8 @@ class MdmRecord:
     hostname: str | None = None
     user: str | None = None
     platform: str | None = None               # macos, windows, linux, ios, android, chromeos ...
-    os_version: str | None = None
+    os_version: str | None = None             # numbers only: "14.5", "10.0.22631.3447", "17.5.1"
+    os_build: str | None = None               # macOS / iOS build ("23F79") where the MDM gives one
     encrypted: bool | None = None             # boot/system disk fully encrypted
     encryption_state: str | None = None       # the vendor's own words, for the evidence
     firewall: bool | None = None
@@ -210,6 +211,9 @@ class MdmRecord:
         d = dict(d)
         d["macs"] = tuple(d.get("macs") or ())
         d["last_seen"] = parse_time(d.get("last_seen"))
+        if "os_build" not in d and d.get("os_version"):
+            # stored before versions were split: Intune's "14.5 (23F79)" as it came
+            d["os_version"], d["os_build"] = split_os_version(d["os_version"])
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -222,6 +226,30 @@ def kind_of(platform: str | None) -> str:
     if platform == "chromeos":
         return "chromebook"
     return "other"
+
+
+_VERSION = re.compile(r"(?<![\w.])(\d+(?:\.\d+)*)(?![\w])")
+_BUILD = re.compile(r"\(\s*([0-9]{1,3}[A-Za-z][0-9A-Za-z]{1,12})\s*\)")
+
+
+def split_os_version(text: Any) -> tuple[str | None, str | None]:
+    """An MDM's OS version text -> (numeric version, build or None).
+
+    Each vendor writes it its own way: Intune macOS ``"14.5 (23F79)"`` (version
+    and build), Intune Windows ``"10.0.22631.3447"``, Intune/Jamf iOS ``"17.5.1"``,
+    Intune Android ``"14"``, Google mobile ``"iOS 17.5.1"`` / ``"Android 14"``,
+    Google Cloud Identity ``"MacOS 14.4.1"``. The version is the first group of
+    dotted numbers standing on its own; the build is an Apple-style build
+    (``23F79``, ``21F90``, ``22G91``) in parentheses. Nothing readable -> (None, None).
+    """
+    t = str(text or "").strip()
+    if not t:
+        return None, None
+    build_m = _BUILD.search(t)
+    build = build_m.group(1).upper() if build_m else None
+    rest = _BUILD.sub(" ", t)
+    m = _VERSION.search(rest)
+    return (m.group(1) if m else None), build
 
 
 def text_or_none(value: Any, limit: int = 256) -> str | None:

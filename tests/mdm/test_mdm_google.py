@@ -40,9 +40,11 @@ def chromebook(n):
 
 def test_directory_sync_jwt_paging_and_compromise(tmp_path, rsa_key):
     mobiles = [mobile(n) for n in range(1, 251)]
-    mobiles[10] = mobile(11, status="Compromise detected")
+    mobiles[10] = mobile(11, status="Compromised")
     mobiles[11] = mobile(12, status="")
-    mobiles[12] = mobile(13, os="iOS 17.4.1")
+    # iOS devices report "Undetected": the state cannot be detected there. Unknown, not compromised.
+    mobiles[12] = mobile(13, os="iOS 17.4.1", status="Undetected")
+    mobiles[13] = mobile(14, status="Something new")
     chromes = [chromebook(n) for n in range(1, 402)]
     chromes.insert(3, None)
     stub = GoogleStub(mobiles, chromes, rsa_key.public_key())
@@ -65,8 +67,10 @@ def test_directory_sync_jwt_paging_and_compromise(tmp_path, rsa_key):
     assert claims["exp"] - claims["iat"] <= 3600
     by_id = {r.source_id: r for r in recs}
     assert by_id["AFiQxQ80011"].compromised is True
-    assert by_id["AFiQxQ80011"].compromised_detail == "Compromise detected"
+    assert by_id["AFiQxQ80011"].compromised_detail == "Compromised"
     assert by_id["AFiQxQ80012"].compromised is None
+    assert by_id["AFiQxQ80013"].compromised is None and by_id["AFiQxQ80013"].compromised_detail is None
+    assert by_id["AFiQxQ80014"].compromised is None
     assert by_id["AFiQxQ80001"].compromised is False and by_id["AFiQxQ80001"].os_version == "14"
     assert by_id["AFiQxQ80013"].platform == "ios" and by_id["AFiQxQ80013"].os_version == "17.4.1"
     cb = by_id["chromeos-cros-1"]
