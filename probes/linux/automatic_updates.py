@@ -1,6 +1,7 @@
 """automatic_updates on Linux: does something install updates by itself? Per family:
 
-- debian: unattended-upgrades, switched by APT::Periodic (apt.systemd.daily);
+- debian: unattended-upgrades, switched by APT::Periodic (apt.systemd.daily); on Linux Mint
+  also Update Manager's own automatic upgrades (mintupdate-automation-upgrade.timer);
 - fedora: dnf-automatic (dnf4), dnf5-automatic, or yum-cron (CentOS 7) - a timer that only
   downloads is not enough: the `apply_updates` setting decides;
 - suse: transactional-update.timer (MicroOS, Aeon), os-update.timer, or YaST's online update
@@ -21,6 +22,8 @@ from ._util import (ABSENT, ALIAS, MISSING, ON, UNSURE, linux_family, read_os_re
 APT_CONFIG = ["/usr/bin/apt-config", "dump", "APT::Periodic::Unattended-Upgrade"]
 APT_ENABLE = ["/usr/bin/apt-config", "dump", "APT::Periodic::Enable"]
 DNF_TIMERS = ("dnf-automatic.timer", "dnf-automatic-install.timer", "dnf5-automatic.timer")
+MINT_TIMER = "mintupdate-automation-upgrade.timer"
+MINT_FLAG = "/var/lib/linuxmint/mintupdate-automatic-upgrades-enabled"
 YUM_CRON = "yum-cron"
 SUSE_TIMERS = ("transactional-update.timer", "os-update.timer")
 
@@ -91,22 +94,47 @@ def parse_apt_enable(text: str | None) -> bool | None:
     return None
 
 
-def _debian(host: Host, fact: Fact) -> Fact:
+def _apt(host: Host) -> tuple[bool | None, str | None]:
+    """Does apt's daily job run unattended-upgrade? (answer, reason when None)"""
     result = run(host, APT_CONFIG)
     if result.error or result.returncode != 0:
-        return fact.miss("enabled", result.describe_failure("apt-config"))
+        return None, result.describe_failure("apt-config")
     upgrade = parse_apt_config(result.stdout)
-    if upgrade is None:
-        return fact.miss("enabled", NOT_UNDERSTOOD)
-    if upgrade is False:
-        return _decided(fact, False)
+    if not upgrade:
+        return upgrade, NOT_UNDERSTOOD
     result = run(host, APT_ENABLE)
     if result.error or result.returncode != 0:
-        return fact.miss("enabled", result.describe_failure("apt-config"))
+        return None, result.describe_failure("apt-config")
     enable = parse_apt_enable(result.stdout)
-    if enable is None:
-        return fact.miss("enabled", NOT_UNDERSTOOD)
-    return _decided(fact, enable, "unattended-upgrades" if enable else None)
+    return enable, NOT_UNDERSTOOD
+
+
+def _mint(host: Host) -> tuple[bool | None, str | None]:
+    """Linux Mint's Update Manager automation: its timer runs `mintupdate-cli upgrade` only
+    while the flag file it creates when switched on exists."""
+    state, reason = unit_file_state(host, MINT_TIMER)
+    if state == ON:
+        return host.read_text(MINT_FLAG) is not None, None
+    if state == UNSURE:
+        return None, reason
+    if state == ABSENT:
+        return None, "systemctl is not available"
+    return False, None
+
+
+def _debian(host: Host, fact: Fact, release: dict[str, str]) -> Fact:
+    apt, reason = _apt(host)
+    if apt:
+        return _decided(fact, True, "unattended-upgrades")
+    if (release.get("ID") or "").strip().lower() == "linuxmint":
+        mint, mint_reason = _mint(host)
+        if mint:
+            return _decided(fact, True, "mintupdate")
+        if mint is None and apt is False:
+            return fact.miss("enabled", mint_reason or "systemctl gave no answer")
+    if apt is None:
+        return fact.miss("enabled", reason or NOT_UNDERSTOOD)
+    return _decided(fact, False)
 
 
 # -- settings files (dnf, yum-cron) ------------------------------------------------------
@@ -290,7 +318,7 @@ def probe(host: Host) -> Fact:
         return fact.miss("enabled", UNSUPPORTED)
     fact.extra["family"] = family
     if family == "debian":
-        return _debian(host, fact)
+        return _debian(host, fact, release or {})
     if family == "fedora":
         return _fedora(host, fact)
     if family == "suse":

@@ -174,6 +174,27 @@ def test_debian_garbage_is_unknown():
     assert fact.unread["enabled"] == "apt-config gave an answer Checkup does not understand"
 
 
+MINT = ["systemctl", "is-enabled", "mintupdate-automation-upgrade.timer"]
+
+
+def test_mint_update_manager_automation():
+    """Mint's Update Manager upgrades by itself with unattended-upgrades off. systemctl answers
+    as systemd 252 does for mintupdate's own timer file (linuxmint/mintupdate)."""
+    off_apt = 'APT::Periodic::Unattended-Upgrade "0";\n'
+    files = {"/etc/os-release": os_release("mint-22")}
+    on = au.probe(host([cmd(APT, off_apt), cmd(MINT, "enabled\n", "", 0)],
+                       files={**files, au.MINT_FLAG: ""}))
+    assert on.observed == {"enabled": True, "family": "debian", "updater": "mintupdate"}
+    # the timer alone does nothing: the script exits when the flag file is missing
+    assert au.probe(host([cmd(APT, off_apt), cmd(MINT, "enabled\n", "", 0)], files=files)).observed["enabled"] is False
+    assert au.probe(host([cmd(APT, off_apt), cmd(MINT, "disabled\n", "", 1)], files=files)).observed["enabled"] is False
+    unsure = au.probe(host([cmd(APT, off_apt), cmd(MINT, error="timeout")], files=files))
+    assert unsure.unread["enabled"] == "systemctl timed out"
+    # not asked on other Debian-family systems
+    other = au.probe(host([cmd(APT, off_apt)], files={"/etc/os-release": os_release("zorin-17.1")}))
+    assert other.observed["enabled"] is False
+
+
 # -- dnf / yum settings ----------------------------------------------------------------------
 def test_dnf_shipped_defaults_only_download():
     assert au.dnf_applies([DNF5_DEFAULTS, None, None]) is False
