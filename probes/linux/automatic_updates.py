@@ -16,11 +16,12 @@ import re
 
 from ..fact import Fact
 from ..host import Host
-from ._util import (ABSENT, ALIAS, MISSING, ON, UNSURE, linux_family, read_os_release, run,
-                    unit_file_state)
+from ._util import (ABSENT, MISSING, NO_SYSTEMD, OFF, ON, UNSURE, linux_family, read_os_release,
+                    run, unit_file_state)
 
 APT_CONFIG = ["/usr/bin/apt-config", "dump", "APT::Periodic::Unattended-Upgrade"]
 APT_ENABLE = ["/usr/bin/apt-config", "dump", "APT::Periodic::Enable"]
+APT_TIMER = "apt-daily-upgrade.timer"
 DNF_TIMERS = ("dnf-automatic.timer", "dnf-automatic-install.timer", "dnf5-automatic.timer")
 MINT_TIMER = "mintupdate-automation-upgrade.timer"
 MINT_FLAG = "/var/lib/linuxmint/mintupdate-automatic-upgrades-enabled"
@@ -106,7 +107,14 @@ def _apt(host: Host) -> tuple[bool | None, str | None]:
     if result.error or result.returncode != 0:
         return None, result.describe_failure("apt-config")
     enable = parse_apt_enable(result.stdout)
-    return enable, NOT_UNDERSTOOD
+    if not enable:
+        return enable, NOT_UNDERSTOOD
+    # The install step runs from apt-daily-upgrade.timer; without systemd (or on releases
+    # without the timer) /etc/cron.daily/apt-compat runs it instead.
+    state, reason = unit_file_state(host, APT_TIMER)
+    if state == UNSURE and reason != NO_SYSTEMD:
+        return None, reason
+    return state != OFF, None
 
 
 def _mint(host: Host) -> tuple[bool | None, str | None]:

@@ -20,6 +20,9 @@ Where each file comes from (everything else there is listed in test_linux_parser
 - sysconfig-automatic_online_update-default.txt, yast2-online_update-cron-script.txt: as
   yast2-online-update-configuration ships them (yast/yast-online-update-configuration, last
   version before the module was dropped, src/fillup and src/bin/online_update).
+- systemctl-is-enabled-apt-daily-upgrade-{debian-12,disabled,masked}.txt: systemd 252 on the
+  Debian 12 test machine, and with `--root=DIR` on a copy of its apt-daily-upgrade units after
+  `disable` / `mask`.
 - systemctl-is-enabled-alias.txt: systemd 252's answer for dnf5's dnf-automatic.timer link
   (`systemctl --root=DIR is-enabled dnf-automatic.timer` on a tree holding dnf5's unit files).
 - os-release-*: elementary 5.1.7 and Zorin 15.2 (test data of a public .NET project), elementary
@@ -161,6 +164,31 @@ def test_debian_periodic_disabled_wins():
 def test_debian_off_needs_no_second_answer():
     fact = debian('APT::Periodic::Unattended-Upgrade "0";\n')
     assert fact.observed["enabled"] is False
+
+
+@pytest.mark.parametrize("name, code, expected", [
+    ("systemctl-is-enabled-apt-daily-upgrade-debian-12.txt", 0, True),
+    ("systemctl-is-enabled-apt-daily-upgrade-disabled.txt", 1, False),
+    ("systemctl-is-enabled-apt-daily-upgrade-masked.txt", 1, False),
+])
+def test_debian_install_timer(name, code, expected):
+    """apt's install step runs from apt-daily-upgrade.timer: switched off, nothing installs."""
+    timer = cmd(ENABLED + ["apt-daily-upgrade.timer"], data("automatic_updates", name), "", code)
+    fact = au.probe(host([cmd(APT, UU_1), cmd(APT_ENABLE, ""), timer], files={"/etc/os-release": UBUNTU}))
+    assert fact.observed["enabled"] is expected
+
+
+def test_debian_without_systemd_uses_cron():
+    """No systemctl, or systemd not running: /etc/cron.daily/apt-compat runs apt's daily job."""
+    assert debian(UU_1, "").observed["enabled"] is True   # systemctl missing (not recorded)
+    # the message systemd 252 prints on the test machine (systemd not PID 1) for is-active
+    no_systemd = cmd(ENABLED + ["apt-daily-upgrade.timer"], "", "System has not been booted with systemd "
+                     "as init system (PID 1). Can't operate.\nFailed to connect to bus: Host is down\n", 1)
+    fact = au.probe(host([cmd(APT, UU_1), cmd(APT_ENABLE, ""), no_systemd], files={"/etc/os-release": UBUNTU}))
+    assert fact.observed["enabled"] is True
+    timeout = cmd(ENABLED + ["apt-daily-upgrade.timer"], error="timeout")
+    fact = au.probe(host([cmd(APT, UU_1), cmd(APT_ENABLE, ""), timeout], files={"/etc/os-release": UBUNTU}))
+    assert fact.unread["enabled"] == "systemctl timed out"
 
 
 def test_debian_on_but_enable_unreadable_is_unknown():

@@ -25,6 +25,8 @@ ARGVS = [
     ["apt-config", "dump", "APT::Periodic::Enable"], ["systemctl", "is-enabled", "yum-cron"],
     ["systemctl", "is-enabled", "transactional-update.timer"],
     ["systemctl", "is-enabled", "os-update.timer"],
+    ["systemctl", "is-enabled", "apt-daily-upgrade.timer"],
+    ["systemctl", "is-enabled", "mintupdate-automation-upgrade.timer"],
     ["mokutil", "--sb-state"],
     ["systemctl", "is-active", "ssh"], ["systemctl", "is-active", "sshd"],
     ["systemctl", "is-active", "ssh.socket"],
