@@ -684,7 +684,8 @@ _LINUX_TEXT: dict[str, Any] = {
         "generic_steps": ["Turn on automatic security updates in your system's software update settings.",
                           "Contact IT if you can't find them."],
         "generic_hint": "Turn on automatic security updates, or ask IT how to on this system.",
-        "arch_steps_end": "Do this at least once a week, and restart when it updated the kernel (linux).",
+        "arch_steps_end": ['Press Enter when asked "Proceed with installation?", then restart the computer.',
+                           "Do this at least once a week: Arch Linux doesn't install updates by itself."],
         "arch_hint": "Arch Linux doesn't install updates by itself: run sudo pacman -Syu at least once a week.",
     },
     "system_integrity": {
@@ -1207,7 +1208,7 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
         if family == "arch":
             # Arch has no supported automatic updater: the fix is updating by hand, regularly.
             command = t["commands"]["arch"]
-            steps = [_TERMINAL[desktop], _paste(command), t["arch_steps_end"]]
+            steps = [_TERMINAL[desktop], _paste(command), *t["arch_steps_end"]]
             return _result(check_id, "linux", steps=steps, hint=t["arch_hint"], command=command)
         if family == "fedora" and distro != "fedora":
             # RHEL, CentOS, Rocky, AlmaLinux: dnf4, or yum-cron up to version 7
