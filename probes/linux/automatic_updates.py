@@ -160,6 +160,7 @@ def ini_value(text: str, section: str, key: str) -> tuple[bool, str | None]:
         if line.startswith("\ufeff"):
             line = line[1:]
         if not line or line[0] in "#;":
+            last_key = None  # an empty or comment line ends the value: nothing may continue it
             continue
         stripped = line.strip()
         if not stripped:
@@ -190,7 +191,7 @@ def ini_value(text: str, section: str, key: str) -> tuple[bool, str | None]:
 
 
 def _bool(value: str | None) -> bool | None:
-    word = (value or "").strip().lower()
+    word = (value or "").lower()  # libdnf compares the value as it is: "\nyes" is not "yes"
     if word in _TRUE:
         return True
     if word in _FALSE:
@@ -257,7 +258,7 @@ def _fedora(host: Host, fact: Fact) -> Fact:
         if applies:
             return _decided(fact, True, "dnf-automatic")
         if applies is None:
-            unsure.append(f"{DNF4_CONF} could not be read")
+            unsure.append(f"{DNF4_CONF} could not be " + ("read" if text is None else "understood"))
         downloads_only = True
     if on(YUM_CRON):
         texts = [host.read_text(p) for p in YUM_CRON_CONFS]

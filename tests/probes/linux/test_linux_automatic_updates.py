@@ -253,6 +253,9 @@ def test_dnf_overrides_in_order():
     ("[commands\napply_updates = yes\n", None),
     ("[commands]\napply_updates yes\n", None),               # no "="
     ("\ufeff[commands]\napply_updates = yes\n", True),
+    ("[commands]\napply_updates =\n  yes\n", False),         # continued: "\nyes" is no boolean
+    ("[commands]\napply_updates = no\n\n  yes\n", None),     # an empty line ends the value
+    ("[commands]\nreboot = never\n# note\n  apply_updates = yes\n", None),
 ])
 def test_dnf_ini_edges(text, expected):
     assert au.dnf_applies([text]) is expected
@@ -316,6 +319,8 @@ def test_rhel_dnf4_timer_follows_the_file():
     assert on.observed == {"enabled": True, "family": "fedora", "updater": "dnf-automatic"}
     unread = fedora(commands, release=os_release("almalinux-9.3"))
     assert unread.unread["enabled"] == "/etc/dnf/automatic.conf could not be read"
+    broken = fedora(commands, {"/etc/dnf/automatic.conf": "apply_updates = yes\n"}, release=os_release("almalinux-9.3"))
+    assert broken.unread["enabled"] == "/etc/dnf/automatic.conf could not be understood"
 
 
 def test_centos_7_yum_cron():
