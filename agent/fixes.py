@@ -670,7 +670,9 @@ _LINUX_TEXT: dict[str, Any] = {
     "automatic_updates": {
         "commands": {"debian": "sudo apt install unattended-upgrades && sudo dpkg-reconfigure -plow unattended-upgrades",
                      "fedora_dnf4": "sudo dnf install -y dnf-automatic && sudo systemctl enable --now dnf-automatic-install.timer",
-                     "fedora_dnf5": "sudo dnf install -y dnf5-plugin-automatic && printf '[commands]\\napply_updates = yes\\n' | sudo tee /etc/dnf/automatic.conf && sudo systemctl enable --now dnf5-automatic.timer"},
+                     "fedora_dnf5": "sudo dnf install -y dnf5-plugin-automatic && printf '[commands]\\napply_updates = yes\\n' | sudo tee /etc/dnf/automatic.conf && sudo systemctl enable --now dnf5-automatic.timer",
+                     "yum_cron": "sudo yum install -y yum-cron && sudo sed -i 's/^apply_updates = no/apply_updates = yes/' /etc/yum/yum-cron.conf && sudo systemctl enable --now yum-cron",
+                     "arch": "sudo pacman -Syu"},
         "ubuntu_gnome_open": ["software-properties-gtk", "--open-tab=2"],
         "ubuntu_gnome_menu_path": "Software & Updates > Updates",
         "ubuntu_gnome_steps": ['Open "Software & Updates" and click the "Updates" tab.',
@@ -682,6 +684,9 @@ _LINUX_TEXT: dict[str, Any] = {
         "generic_steps": ["Turn on automatic security updates in your system's software update settings.",
                           "Contact IT if you can't find them."],
         "generic_hint": "Turn on automatic security updates, or ask IT how to on this system.",
+        "arch_steps_end": ['Press Enter when asked "Proceed with installation?", then restart the computer.',
+                           "Do this at least once a week: Arch Linux doesn't install updates by itself."],
+        "arch_hint": "Arch Linux doesn't install updates by itself: run sudo pacman -Syu at least once a week.",
     },
     "system_integrity": {
         "needs_it": True,
@@ -1199,6 +1204,20 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
                        open_argv=open_argv)
 
     if check_id == "automatic_updates":
+        family = observed.get("family")
+        if family == "arch":
+            # Arch has no supported automatic updater: the fix is updating by hand, regularly.
+            command = t["commands"]["arch"]
+            steps = [_TERMINAL[desktop], _paste(command), *t["arch_steps_end"]]
+            return _result(check_id, "linux", steps=steps, hint=t["arch_hint"], command=command)
+        if family == "fedora" and distro != "fedora":
+            # RHEL, CentOS, Rocky, AlmaLinux: dnf4, or yum-cron up to version 7
+            nums = _numbers(version)
+            command = t["commands"]["yum_cron" if nums and nums[0] <= 7 else "fedora_dnf4"]
+            steps = [_TERMINAL[desktop], _paste(command)]
+            return _result(check_id, "linux", steps=steps, hint=t["hint"], command=command)
+        if family == "debian" and distro not in ("ubuntu", "debian"):
+            distro = "debian"  # Mint, Pop!_OS, elementary, Zorin...: the unattended-upgrades command
         if distro == "ubuntu" and desktop == "gnome":
             return _result(check_id, "linux", steps=list(t["ubuntu_gnome_steps"]),
                            hint=t["ubuntu_gnome_hint"], menu_path=t["ubuntu_gnome_menu_path"],

@@ -328,6 +328,25 @@ def test_linux_commands():
     assert generic["open"] is None and generic["steps"]
 
 
+def test_linux_automatic_updates_follow_the_family():
+    arch = fix_for("automatic_updates", "linux", None, desktop="kde",
+                   observed={"enabled": False, "family": "arch", "updater": None})
+    assert arch["command"] == "sudo pacman -Syu" and "Konsole" in arch["steps"][0]
+    assert "once a week" in arch["hint"] and len(arch["hint"]) <= 100
+    rocky = fix_for("automatic_updates", "linux", "9.4", observed={"enabled": False, "family": "fedora"})
+    assert "dnf-automatic-install.timer" in rocky["command"]
+    rhel9 = fix_for("automatic_updates", "linux", "9", observed={"enabled": False, "family": "fedora"})
+    assert "dnf-automatic-install.timer" in rhel9["command"]      # not apt, though "9" looks like Debian
+    centos7 = fix_for("automatic_updates", "linux", "7", observed={"enabled": False, "family": "fedora"})
+    assert "yum-cron" in centos7["command"] and "apt" not in centos7["command"]
+    fedora = fix_for("automatic_updates", "linux", "44", observed={"enabled": False, "family": "fedora"})
+    assert "dnf5-automatic.timer" in fedora["command"]
+    mint = fix_for("automatic_updates", "linux", "22", observed={"enabled": False, "family": "debian"})
+    assert "unattended-upgrades" in mint["command"]
+    suse = fix_for("automatic_updates", "linux", "15.6", observed={"enabled": False, "family": "suse"})
+    assert suse["command"] is None and suse["steps"]
+
+
 def test_linux_disk_encryption_and_secure_boot_need_it():
     assert fix_for("disk_encryption", "linux", "24.04", desktop="gnome")["needs_it"] is True
     sb = fix_for("system_integrity", "linux", "24.04", desktop="gnome", observed={"secure_boot": False})

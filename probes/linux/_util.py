@@ -80,6 +80,39 @@ def read_os_release(host: Host) -> tuple[dict[str, str] | None, str | None]:
     return None, None
 
 
+# Which distribution family a machine belongs to, from os-release: ID is looked up first, then
+# each ID_LIKE word in order (elementary: ID_LIKE=ubuntu; Rocky: ID_LIKE="rhel centos fedora";
+# Manjaro/EndeavourOS: ID_LIKE=arch). Every openSUSE ID starts with "opensuse" (opensuse-leap,
+# opensuse-tumbleweed, opensuse-microos, opensuse-aeon, ...). See docs/SOURCES.md.
+FAMILIES = {
+    "debian": "debian", "ubuntu": "debian",
+    "fedora": "fedora", "rhel": "fedora", "centos": "fedora",
+    "suse": "suse", "opensuse": "suse", "sles": "suse", "sled": "suse",
+    "arch": "arch",
+}
+
+
+def _family_of(word: str) -> str | None:
+    if word in FAMILIES:
+        return FAMILIES[word]
+    if word.startswith("opensuse"):
+        return "suse"
+    return None
+
+
+def linux_family(release: dict[str, str] | None) -> str | None:
+    """"debian", "fedora", "suse", "arch" or None (unknown family) for parsed os-release values."""
+    if not release:
+        return None
+    words = [(release.get("ID") or "").strip().lower()]
+    words += (release.get("ID_LIKE") or "").lower().split()
+    for word in words:
+        family = _family_of(word)
+        if family:
+            return family
+    return None
+
+
 def distro_words(release: dict[str, str] | None) -> set[str]:
     """ID and ID_LIKE words, lower case."""
     if not release:
@@ -132,6 +165,23 @@ def unit_enabled(host: Host, unit: str) -> tuple[str, str | None]:
     """(ON/OFF/ABSENT/UNSURE, reason) of ``systemctl is-enabled unit``."""
     return _classify(run(host, [SYSTEMCTL, "is-enabled", unit]), _ENABLED_ON, _ENABLED_OFF,
                      "is-enabled")
+
+
+MISSING, ALIAS = "missing", "alias"
+
+
+def unit_file_state(host: Host, unit: str) -> tuple[str, str | None]:
+    """Like unit_enabled, but a unit file that does not exist is MISSING (not OFF) and a name
+    that is only an alias of another unit file (dnf5's dnf-automatic.timer) is ALIAS."""
+    result = run(host, [SYSTEMCTL, "is-enabled", unit])
+    if not result.error:
+        word = first_line(result.stdout).lower()
+        err = (result.stderr or "").lower()
+        if word == "not-found" or (not word and "no such file or directory" in err and "unit file" in err):
+            return MISSING, None
+        if word == "alias":
+            return ALIAS, None
+    return _classify(result, _ENABLED_ON, _ENABLED_OFF, "is-enabled")
 
 
 def any_unit(states: list[tuple[str, str | None]]) -> tuple[bool | None, str | None]:

@@ -22,16 +22,26 @@ ARGVS = [
     ["systemctl", "is-enabled", "dnf-automatic.timer"],
     ["systemctl", "is-enabled", "dnf-automatic-install.timer"],
     ["systemctl", "is-enabled", "dnf5-automatic.timer"],
+    ["apt-config", "dump", "APT::Periodic::Enable"], ["systemctl", "is-enabled", "yum-cron"],
+    ["systemctl", "is-enabled", "transactional-update.timer"],
+    ["systemctl", "is-enabled", "os-update.timer"],
+    ["systemctl", "is-enabled", "apt-daily-upgrade.timer"],
+    ["systemctl", "is-enabled", "mintupdate-automation-upgrade.timer"],
     ["mokutil", "--sb-state"],
     ["systemctl", "is-active", "ssh"], ["systemctl", "is-active", "sshd"],
     ["systemctl", "is-active", "ssh.socket"],
 ]
 FILES = ["/etc/os-release", "/usr/lib/os-release", "/proc/sys/kernel/osrelease",
          "/etc/ufw/ufw.conf", "/etc/nftables.conf", "/sys/class/dmi/id/product_serial",
-         "/sys/class/dmi/id/product_uuid", "/sys/class/dmi/id/product_name"]
+         "/sys/class/dmi/id/product_uuid", "/sys/class/dmi/id/product_name",
+         "/etc/dnf/automatic.conf", "/usr/share/dnf5/dnf5-plugins/automatic.conf",
+         "/etc/yum/yum-cron.conf", "/etc/sysconfig/automatic_online_update",
+         "/etc/cron.daily/opensuse.org-online_update"]
 # text that looks a bit like the real thing, so parsers get past their first checks
 HINTS = ["", "true", "false", "uint32 300", "active", "inactive", "enabled", "running",
          "not running", "SecureBoot enabled", "ENABLED=yes", "ID=debian", "ID_LIKE=fedora",
+         "ID=opensuse-leap", "ID=arch", "alias", "[commands]", "apply_updates = yes",
+         'AOU_ENABLE_CRONJOB="true"', 'APT::Periodic::Enable "0";',
          '{"blockdevices": [{"mountpoint": "/", "type": "crypt", "children": []}]}',
          "table inet f { chain input { type filter hook input priority 0; policy drop; } }",
          "-P INPUT DROP", "-A INPUT -j X", 'APT::Periodic::Unattended-Upgrade "1";', "{", "}", "\"", ";"]
@@ -70,6 +80,9 @@ def test_every_probe_returns_a_fact(data):
             assert name not in fact.unread, (check, name)
         if check == "firewall" and "enabled" in fact.observed:
             assert fact.observed["backend"] in (None, "ufw", "firewalld", "nftables", "iptables")
+        if check == "automatic_updates" and fact.observed:
+            assert fact.observed["enabled"] in (True, False)
+            assert fact.observed["family"] in ("debian", "fedora", "suse", "arch")
         if check == "disk_encryption" and fact.observed:
             assert fact.observed["state"] in ("on", "off")
     got = identity(h)
@@ -89,6 +102,9 @@ def test_parsers_never_raise(value):
     screen_lock.parse_kde_int(value, 5)
     system_integrity.parse(value, value)
     automatic_updates.parse_apt_config(value)
+    automatic_updates.parse_apt_enable(value)
+    assert automatic_updates.dnf_applies([value, None, value]) in (True, False, None)
+    assert automatic_updates.yum_cron_applies(value) in (True, False, None)
 
 
 @settings(max_examples=100, deadline=None)

@@ -305,6 +305,7 @@ def test_kde_nonzero_exit():
 
 # -- automatic_updates --------------------------------------------------------------------
 APT = ["apt-config", "dump", "APT::Periodic::Unattended-Upgrade"]
+APT_ENABLE = ["apt-config", "dump", "APT::Periodic::Enable"]
 ENABLED = ["systemctl", "is-enabled"]
 TIMERS = ("dnf-automatic.timer", "dnf-automatic-install.timer", "dnf5-automatic.timer")
 
@@ -322,23 +323,24 @@ def test_apt_config_nonzero():
 
 def test_mint_is_debian_family():
     release = data("os_version", "pop-22.04.txt")
-    fact = automatic_updates.probe(host([cmd(APT, 'APT::Periodic::Unattended-Upgrade "1";\n')],
+    fact = automatic_updates.probe(host([cmd(APT, 'APT::Periodic::Unattended-Upgrade "1";\n'),
+                                         cmd(APT_ENABLE, "")],
                                         files={"/etc/os-release": release}))
-    assert fact.observed == {"enabled": True}
+    assert fact.observed == {"enabled": True, "family": "debian", "updater": "unattended-upgrades"}
 
 
 def test_dnf_all_off_old_systemd_message():
     err = data("automatic_updates", "systemctl-is-enabled-old-not-found-stderr.txt")
     commands = [cmd(ENABLED + [t], "", err.replace("dnf-automatic.timer", t), 1) for t in TIMERS]
     fact = automatic_updates.probe(host(commands, files={"/etc/os-release": 'ID="rhel"\nID_LIKE="fedora"\n'}))
-    assert fact.observed == {"enabled": False}
+    assert fact.observed == {"enabled": False, "family": "fedora", "updater": None}
 
 
 def test_dnf_disabled_and_missing_entry():
     commands = [cmd(ENABLED + ["dnf-automatic.timer"], "disabled\n", "", 1),
                 cmd(ENABLED + ["dnf-automatic-install.timer"], "not-found\n", "", 4)]
     fact = automatic_updates.probe(host(commands, files={"/etc/os-release": FEDORA}))
-    assert fact.observed == {"enabled": False}
+    assert fact.observed == {"enabled": False, "family": "fedora", "updater": None}
 
 
 @pytest.mark.parametrize("error", ["timeout", "denied"])
@@ -357,11 +359,14 @@ def test_dnf_one_enabled_wins_over_errors():
     commands = [cmd(ENABLED + ["dnf-automatic.timer"], error="timeout"),
                 cmd(ENABLED + ["dnf-automatic-install.timer"], "enabled\n")]
     fact = automatic_updates.probe(host(commands, files={"/etc/os-release": FEDORA}))
-    assert fact.observed == {"enabled": True}
+    assert fact.observed == {"enabled": True, "family": "fedora", "updater": "dnf-automatic"}
 
 
 def test_other_distribution():
-    fact = automatic_updates.probe(host(files={"/etc/os-release": data("os_version", "arch-rolling.txt")}))
+    # Arch used to be "not supported"; it is now a family of its own (off), see
+    # test_linux_automatic_updates.py. Alpine has no family.
+    fact = automatic_updates.probe(host(files={"/etc/os-release": data("automatic_updates",
+                                                                        "os-release-alpine-3.21.txt")}))
     assert fact.unread["enabled"] == "not supported on this distribution yet"
     fact = automatic_updates.probe(host())
     assert fact.unread["enabled"] == "/etc/os-release could not be read"
