@@ -97,7 +97,7 @@ def judge_screen_lock(fact: Fact, policy: Policy, platform: str) -> Judgement:
     Decides from what was read when that is enough: "off" or "never" fail whatever the rest
     says; a lock delay of max_seconds or more fails whatever the idle time (it is at least 1 s,
     or 0 = never); a known upper bound of the idle time (``extra["idle_seconds_at_most"]``:
-    one of two idle sources read) can make it pass.
+    one of two idle sources read) can make it pass, a lower one (``idle_seconds_at_least``) fail.
     """
     obs = dict(fact.observed)
     limit = policy.param("screen_lock", "max_seconds", 900)
@@ -109,10 +109,9 @@ def judge_screen_lock(fact: Fact, policy: Policy, platform: str) -> Judgement:
                                 + (f" ({why})." if isinstance(why, str) and why else "."), obs)
     if idle == 0:
         return Judgement("bad", "The screen never locks by itself when the computer is idle.", obs)
-    # What the unread facts leave open: idle in [idle_lo, idle_hi] (None = no upper bound),
-    # plus 0 (never) when nothing bounds it; delay in [delay or 0, delay or no bound].
-    bound = _seconds(fact.extra.get("idle_seconds_at_most")) if idle is None else None
-    idle_lo, idle_hi = (idle, idle) if idle is not None else (1, bound or None)
+    # What the unread facts leave open: idle in [idle_lo, idle_hi] (None = no upper bound;
+    # 0 = never fails like a long idle), delay in [delay or 0, delay or no bound].
+    idle_lo, idle_hi = (idle, idle) if idle is not None else _idle_bounds(fact.extra)
     lowest = idle_lo + (delay or 0)
     highest = None if idle_hi is None or delay is None else idle_hi + delay
     if lowest > limit:
@@ -131,6 +130,16 @@ def judge_screen_lock(fact: Fact, policy: Policy, platform: str) -> Judgement:
             return Judgement("pass", f"The screen locks within {_duration(highest)} of inactivity.", obs)
         return Judgement("pass", f"The screen locks after {_duration(highest)} of inactivity.", obs)
     return unknown(fact, "the screen lock")
+
+
+def _idle_bounds(extra: dict) -> tuple[int, int | None]:
+    """An unread idle time's bounds from what its sources gave (``idle_seconds_at_least`` /
+    ``idle_seconds_at_most``): one source of two read bounds it from above."""
+    low = _seconds(extra.get("idle_seconds_at_least")) or 1
+    high = _seconds(extra.get("idle_seconds_at_most")) or None
+    if high is not None and high < low:
+        return 1, None
+    return low, high
 
 
 def _duration(seconds: int) -> str:

@@ -55,8 +55,12 @@ def selected_saver(host: Host) -> bool | None:
     return False
 
 
-def screen_saver_idle(active, secure, timeout, selected: bool | None = True) -> int | None:
-    """Seconds after which the screen saver locks; 0 when it does not lock; None when unknown.
+NEVER = "never"  # a possibility: nothing locks the screen
+
+
+def saver_options(active, secure, timeout, selected: bool | None) -> list:
+    """What the screen saver may do: NEVER, or lock after (low, high) seconds (high None =
+    no bound). One option when everything was understood, two when a value was not.
 
     ``active``/``secure``/``timeout`` are read_int results (ABSENT, an int, or None for an
     unreadable value); ``selected`` is saver_selected's answer.
@@ -64,10 +68,39 @@ def screen_saver_idle(active, secure, timeout, selected: bool | None = True) -> 
     flags = (_flag(active), selected, _flag(secure))
     seconds = _seconds(timeout)
     if False in flags or seconds == 0:
-        return 0
-    if None in flags or seconds is None:
-        return None
-    return seconds
+        return [NEVER]
+    locks = (seconds, seconds) if seconds is not None else (1, None)
+    return [NEVER, locks] if None in flags or seconds is None else [locks]
+
+
+def inactivity_options(value) -> list:
+    """InactivityTimeoutSecs the same way: absent or 0 is NEVER, garbage is either."""
+    seconds = _seconds(value)
+    if seconds == 0:
+        return [NEVER]
+    return [NEVER, (1, None)] if seconds is None else [(seconds, seconds)]
+
+
+def combine(saver: list, inactivity: list) -> tuple[bool | None, int | None, int | None]:
+    """(enabled, lowest, highest idle seconds) over every possibility; the smaller limit wins.
+
+    enabled is None when one possibility locks and another does not; lowest/highest are
+    None when nothing locks (highest also when an unread value leaves it unbounded).
+    """
+    outcomes = []
+    for s in saver:
+        for i in inactivity:
+            if s == NEVER or i == NEVER:
+                outcomes.append(i if s == NEVER else s)
+            else:
+                highs = [h for h in (s[1], i[1]) if h is not None]
+                outcomes.append((min(s[0], i[0]), min(highs) if highs else None))
+    locks = [o for o in outcomes if o != NEVER]
+    if not locks:
+        return False, None, None
+    enabled = True if len(locks) == len(outcomes) else None
+    highs = [high for _, high in locks]
+    return enabled, min(low for low, _ in locks), None if None in highs else max(highs)
 
 
 def off_reason(active, secure, timeout, selected: bool | None) -> str | None:
@@ -83,35 +116,24 @@ def off_reason(active, secure, timeout, selected: bool | None) -> str | None:
     return None
 
 
-def decide(saver_idle: int | None, inactivity: int | None) -> tuple[bool | None, int | None]:
-    """(enabled, idle seconds) from the screen saver and the inactivity limit (0 = not set)."""
-    applying = [s for s in (saver_idle, inactivity) if s]
-    unknown = saver_idle is None or inactivity is None
-    if not applying:
-        return (None, None) if unknown else (False, None)
-    if unknown:  # an unread value might be the smaller one
-        return True, None
-    return True, min(applying)
-
-
 def probe(host: Host) -> Fact:
     fact = Fact()
     values = [first_override(host, KEYS, name)
               for name in ("ScreenSaveActive", "ScreenSaverIsSecure", "ScreenSaveTimeOut")]
     selected = selected_saver(host)
-    saver = screen_saver_idle(*values, selected=selected)
-    inactivity = _seconds(read_int(host, SYSTEM_POLICY, "InactivityTimeoutSecs"))
-    enabled, idle = decide(saver, inactivity)
-    reason = ("the screen saver settings in the registry are not understood"
-              if saver is None else
+    saver = saver_options(*values, selected=selected)
+    enabled, low, high = combine(saver, inactivity_options(read_int(host, SYSTEM_POLICY, "InactivityTimeoutSecs")))
+    reason = ("the screen saver settings in the registry are not understood" if len(saver) > 1 else
               "the machine inactivity limit in the registry is not understood")
     fact.set("enabled", enabled, reason)
-    if enabled:
-        fact.set("idle_seconds", idle, reason)
-        known = [s for s in (saver, inactivity) if s]
-        if idle is None and known:  # the unread one can only make it lock sooner
-            fact.extra["idle_seconds_at_most"] = min(known)
-    elif enabled is False:
+    if low is not None and low == high:
+        fact.observed["idle_seconds"] = low  # when it locks (enabled may be unread)
+    elif low is not None:
+        fact.miss("idle_seconds", reason)
+        fact.extra["idle_seconds_at_least"] = low  # the unread value can only change it within these
+        if high is not None:
+            fact.extra["idle_seconds_at_most"] = high
+    if enabled is False:
         why = off_reason(*values, selected=selected)
         if why:
             fact.extra["lock_off_reason"] = why
