@@ -148,6 +148,9 @@ def _duration(seconds: int) -> str:
     minutes, rest = divmod(seconds, 60)
     if rest:
         return f"{minutes} min {rest} s"
+    hours, minutes_left = divmod(minutes, 60)
+    if hours and not minutes_left:
+        return f"{hours} hours" if hours != 1 else "1 hour"
     return f"{minutes} minutes" if minutes != 1 else "1 minute"
 
 
