@@ -122,7 +122,8 @@ def probe(host: Host) -> Fact:
               for name in ("ScreenSaveActive", "ScreenSaverIsSecure", "ScreenSaveTimeOut")]
     selected = selected_saver(host)
     saver = saver_options(*values, selected=selected)
-    enabled, low, high = combine(saver, inactivity_options(read_int(host, SYSTEM_POLICY, "InactivityTimeoutSecs")))
+    inactivity = inactivity_options(read_int(host, SYSTEM_POLICY, "InactivityTimeoutSecs"))
+    enabled, low, high = combine(saver, inactivity)
     reason = ("the screen saver settings in the registry are not understood" if len(saver) > 1 else
               "the machine inactivity limit in the registry is not understood")
     fact.set("enabled", enabled, reason)
