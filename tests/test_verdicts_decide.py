@@ -253,9 +253,30 @@ def test_unknown_exactly_when_an_unread_fact_could_change_the_answer(spec, tmp_p
     assert not bad, f"{len(bad)} readings, e.g.\n" + "\n".join(bad[:15])
 
 
-# -- Windows screen lock end to end: registry values -> probe -> judge ------------------------
+# -- screen lock end to end: what the sources print -> the real probe -> the judge ------------
+# Each source has the answers it can give; UNREADABLE ones may also fail (the fact is then
+# unread) and are filled with every answer to find what the failure could hide.
+FAILED = "failed"
+
+
+def end_to_end_violations(domains, unreadable, outcome_of):
+    names = list(domains)
+    bad = []
+    choices = [domains[n] + ([FAILED] if n in unreadable else []) for n in names]
+    for combo in itertools.product(*choices):
+        possible = set()
+        for filled in itertools.product(*(domains[n] if v == FAILED else [v] for n, v in zip(names, combo))):
+            possible.add(outcome_of(dict(zip(names, filled))).outcome)
+        assert "unknown" not in possible, f"every source answered, still unknown: {combo}"
+        want = possible.pop() if len(possible) == 1 else "unknown"
+        got = outcome_of(dict(zip(names, combo)))
+        if got.outcome != want:
+            bad.append(f"{dict(zip(names, combo))}: {got.outcome} ({got.summary}), want {want}")
+    return bad
+
+
 DESK, DESK_POLICY, SYSTEM = win_screen_lock.DESKTOP, win_screen_lock.DESKTOP_POLICY, win_screen_lock.SYSTEM_POLICY
-GARBAGE = "soon"  # a value Checkup cannot understand: the fact is unread
+GARBAGE = "soon"  # a registry value Checkup cannot understand
 # (key, value name) -> values; None = not set. Policy values override the user's.
 REGISTRY_DOMAINS = {
     (DESK, "ScreenSaveActive"): ["1", "0"],
@@ -270,28 +291,87 @@ UNREADABLE = {(DESK, "ScreenSaveActive"), (DESK, "ScreenSaverIsSecure"), (DESK, 
               (SYSTEM, "InactivityTimeoutSecs")}
 
 
-def windows_lock_outcome(values, pol):
-    registry: dict = {}
-    for (key, name), value in values.items():
-        if value is not None:
-            registry.setdefault(key, {})[name] = value
-    fact = win_screen_lock.probe(RecordedHost({"platform": "windows", "registry": registry}))
-    return JUDGES["screen_lock"](fact, pol, "windows")
-
-
-def test_windows_screen_lock_unknown_exactly_when_an_unreadable_value_could_change_it(tmp_path):
+def test_windows_screen_lock_end_to_end(tmp_path):
     pol = policy(tmp_path, "[screen_lock]\nmax_seconds = 900\n")
-    names = list(REGISTRY_DOMAINS)
-    bad = []
-    choices = [REGISTRY_DOMAINS[n] + ([GARBAGE] if n in UNREADABLE else []) for n in names]
-    for combo in itertools.product(*choices):
-        possible = set()
-        for filled in itertools.product(*(REGISTRY_DOMAINS[n] if v == GARBAGE else [v]
-                                          for n, v in zip(names, combo))):
-            possible.add(windows_lock_outcome(dict(zip(names, filled)), pol).outcome)
-        assert "unknown" not in possible
-        want = possible.pop() if len(possible) == 1 else "unknown"
-        got = windows_lock_outcome(dict(zip(names, combo)), pol)
-        if got.outcome != want:
-            bad.append(f"{dict(zip(names, combo))}: {got.outcome} ({got.summary}), want {want}")
+
+    def outcome_of(values):
+        registry: dict = {}
+        for (key, name), value in values.items():
+            if value == FAILED:
+                value = GARBAGE
+            if value is not None:
+                registry.setdefault(key, {})[name] = value
+        fact = win_screen_lock.probe(RecordedHost({"platform": "windows", "registry": registry}))
+        return JUDGES["screen_lock"](fact, pol, "windows")
+
+    bad = end_to_end_violations(REGISTRY_DOMAINS, UNREADABLE, outcome_of)
     assert not bad, f"{len(bad)} registries, e.g.\n" + "\n".join(bad[:10])
+
+
+# macOS: the three sources of SOURCES.md, in the forms they print (sysadminctl on stderr).
+MAC_ARGV = {"lock": ["sysadminctl", "-screenLock", "status"],
+            "idle": ["defaults", "-currentHost", "read", "com.apple.screensaver", "idleTime"],
+            "sleep": ["pmset", "-g"]}
+MAC_ABSENT = ("2024-04-22 09:15:03.981 defaults[5124:61865]\nThe domain/default pair of "
+              "(/Users/x/Library/Preferences/ByHost/com.apple.screensaver, idleTime) does not exist\n")
+MAC_DOMAINS = {
+    "lock": ["screenLock is off", "screenLock delay is immediate", "screenLock delay is 5 seconds",
+             "screenLock delay is 300 seconds", "screenLock delay is 900 seconds",
+             "screenLock delay is 28800 seconds"],
+    "idle": [None, "0", "60", "300", "1200"],    # None: the key is not set
+    "sleep": ["0", "2", "10", "20"],             # minutes
+}
+
+
+def mac_command(source, value):
+    argv = MAC_ARGV[source]
+    if value == FAILED:
+        return {"argv": argv, "error": "timeout"}
+    if source == "lock":
+        return {"argv": argv, "stdout": "", "returncode": 0,
+                "stderr": f"2026-09-23 13:23:41.638 sysadminctl[69945:3023679] {value}\n"}
+    if source == "idle" and value is None:
+        return {"argv": argv, "stdout": "", "stderr": MAC_ABSENT, "returncode": 1}
+    if source == "idle":
+        return {"argv": argv, "stdout": f"{value}\n", "stderr": "", "returncode": 0}
+    return {"argv": argv, "stdout": f"Currently in use:\n displaysleep         {value}\n", "stderr": "",
+            "returncode": 0}
+
+
+@pytest.mark.parametrize("limit", [900, 300])
+def test_macos_screen_lock_end_to_end(tmp_path, limit):
+    from probes.darwin import screen_lock as mac_screen_lock
+    pol = policy(tmp_path, f"[screen_lock]\nmax_seconds = {limit}\n")
+
+    def outcome_of(values):
+        commands = [mac_command(source, value) for source, value in values.items()]
+        fact = mac_screen_lock.probe(RecordedHost({"platform": "darwin", "commands": commands}))
+        return JUDGES["screen_lock"](fact, pol, "darwin")
+
+    bad = end_to_end_violations(MAC_DOMAINS, set(MAC_DOMAINS), outcome_of)
+    assert not bad, f"{len(bad)} Macs, e.g.\n" + "\n".join(bad[:10])
+
+
+GNOME_KEYS = {"lock": ("org.gnome.desktop.screensaver", "lock-enabled"),
+              "idle": ("org.gnome.desktop.session", "idle-delay"),
+              "delay": ("org.gnome.desktop.screensaver", "lock-delay")}
+GNOME_DOMAINS = {"lock": ["true", "false"], "idle": ["uint32 0", "uint32 300", "uint32 900", "uint32 1200"],
+                 "delay": ["uint32 0", "uint32 30", "uint32 900"]}
+
+
+def test_gnome_screen_lock_end_to_end(tmp_path):
+    from probes.linux import screen_lock as linux_screen_lock
+    pol = policy(tmp_path, "[screen_lock]\nmax_seconds = 900\n")
+
+    def outcome_of(values):
+        commands = []
+        for source, value in values.items():
+            argv = ["gsettings", "get", *GNOME_KEYS[source]]
+            commands.append({"argv": argv, "error": "timeout"} if value == FAILED else
+                            {"argv": argv, "stdout": f"{value}\n", "stderr": "", "returncode": 0})
+        fact = linux_screen_lock.probe(RecordedHost({"platform": "linux", "commands": commands,
+                                                     "env": {"XDG_CURRENT_DESKTOP": "ubuntu:GNOME"}}))
+        return JUDGES["screen_lock"](fact, pol, "linux")
+
+    bad = end_to_end_violations(GNOME_DOMAINS, set(GNOME_DOMAINS), outcome_of)
+    assert not bad, f"{len(bad)} desktops, e.g.\n" + "\n".join(bad[:10])
