@@ -50,6 +50,13 @@ def switch(fact: Fact, key: str, what: str, on: str, off: str, good: bool = True
     return unknown(fact, what)
 
 
+def _seconds(value: Any) -> int | None:
+    """A read duration: a whole number of seconds >= 0, else None (treated as unread)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
 def judge_disk_encryption(fact: Fact, policy: Policy, platform: str) -> Judgement:
     name = ENCRYPTION_NAME.get(platform, "Disk encryption")
     state = fact.observed.get("state")
@@ -79,25 +86,60 @@ def judge_firewall(fact: Fact, policy: Policy, platform: str) -> Judgement:
             names = " and ".join(p.capitalize() for p in off)
             kind = "network" if len(off) == 1 else "networks"
             return Judgement("bad", f"The firewall is off for {names} {kind}.", obs)
+        if all(profiles.get(p) is True for p in ("domain", "private", "public")):
+            return Judgement("pass", "The firewall is on.", obs)
     return switch(fact, "enabled", "the firewall", on="The firewall is on.", off="The firewall is off.")
 
 
 def judge_screen_lock(fact: Fact, policy: Policy, platform: str) -> Judgement:
+    """Fails when disabled, never locking on idle (idle 0), or idle + delay > max_seconds.
+
+    Decides from what was read when that is enough: "off" or "never" fail whatever the rest
+    says; a lock delay of max_seconds or more fails whatever the idle time (it is at least 1 s,
+    or 0 = never); a known upper bound of the idle time (``extra["idle_seconds_at_most"]``:
+    one of two idle sources read) can make it pass, a lower one (``idle_seconds_at_least``) fail.
+    """
     obs = dict(fact.observed)
     limit = policy.param("screen_lock", "max_seconds", 900)
     enabled = obs.get("enabled")
+    idle, delay = _seconds(obs.get("idle_seconds")), _seconds(obs.get("lock_delay_seconds"))
     if enabled is False:
-        return Judgement("bad", "The screen doesn't lock with a password when you step away.", obs)
-    idle, delay = obs.get("idle_seconds"), obs.get("lock_delay_seconds")
-    if idle == 0 and enabled is not None:
+        why = fact.extra.get("lock_off_reason")
+        return Judgement("bad", "The screen doesn't lock with a password when you step away"
+                                + (f" ({why})." if isinstance(why, str) and why else "."), obs)
+    if idle == 0:
         return Judgement("bad", "The screen never locks by itself when the computer is idle.", obs)
-    if enabled is None or idle is None or delay is None:
-        return unknown(fact, "the screen lock")
-    total = idle + delay
-    if total > limit:
-        return Judgement("bad", f"The screen locks after {_duration(total)}; it should lock within "
+    # What the unread facts leave open: idle in [idle_lo, idle_hi] (None = no upper bound;
+    # 0 = never fails like a long idle), delay in [delay or 0, delay or no bound].
+    idle_lo, idle_hi = (idle, idle) if idle is not None else _idle_bounds(fact.extra)
+    lowest = idle_lo + (delay or 0)
+    highest = None if idle_hi is None or delay is None else idle_hi + delay
+    if lowest > limit:
+        if idle is None and delay is not None:
+            return Judgement("bad", f"The screen waits {_duration(delay)} after it goes dark before it "
+                                    f"locks; it should lock within {_duration(limit)}.", obs)
+        if idle is None:
+            return Judgement("bad", f"The screen doesn't lock within {_duration(limit)} of inactivity.", obs)
+        if delay is None:
+            return Judgement("bad", f"The screen locks after {_duration(idle)} or more; it should lock "
+                                    f"within {_duration(limit)}.", obs)
+        return Judgement("bad", f"The screen locks after {_duration(lowest)}; it should lock within "
                                 f"{_duration(limit)}.", obs)
-    return Judgement("pass", f"The screen locks after {_duration(total)} of inactivity.", obs)
+    if enabled is True and highest is not None and highest <= limit:
+        if idle is None:
+            return Judgement("pass", f"The screen locks within {_duration(highest)} of inactivity.", obs)
+        return Judgement("pass", f"The screen locks after {_duration(highest)} of inactivity.", obs)
+    return unknown(fact, "the screen lock")
+
+
+def _idle_bounds(extra: dict) -> tuple[int, int | None]:
+    """An unread idle time's bounds from what its sources gave (``idle_seconds_at_least`` /
+    ``idle_seconds_at_most``): one source of two read bounds it from above."""
+    low = _seconds(extra.get("idle_seconds_at_least")) or 1
+    high = _seconds(extra.get("idle_seconds_at_most")) or None
+    if high is not None and high < low:
+        return 1, None
+    return low, high
 
 
 def _duration(seconds: int) -> str:
@@ -106,6 +148,9 @@ def _duration(seconds: int) -> str:
     minutes, rest = divmod(seconds, 60)
     if rest:
         return f"{minutes} min {rest} s"
+    hours, minutes_left = divmod(minutes, 60)
+    if hours and not minutes_left:
+        return f"{hours} hours" if hours != 1 else "1 hour"
     return f"{minutes} minutes" if minutes != 1 else "1 minute"
 
 
@@ -114,12 +159,14 @@ def judge_os_version(fact: Fact, policy: Policy, platform: str) -> Judgement:
     name = obs.get("name") or "This system"
     os_id = fact.extra.get("os_id")
     version = obs.get("version")
+    minimum = (policy.param("os_version", "minimum", {}) or {}).get(os_id)
+    recommended = (policy.param("os_version", "recommended", {}) or {}).get(os_id)
     if version is None:
         if fact.extra.get("rolling"):
             return Judgement("skip", f"{name} has no version number to compare (rolling release).", obs)
+        if os_id and not minimum and not recommended:  # no version could change the answer
+            return Judgement("skip", f"No minimum version is set for {name}.", obs)
         return unknown(fact, "the system version")
-    minimum = (policy.param("os_version", "minimum", {}) or {}).get(os_id)
-    recommended = (policy.param("os_version", "recommended", {}) or {}).get(os_id)
     if not minimum and not recommended:
         return Judgement("skip", f"No minimum version is set for {name}.", obs)
     shown = f"{name} {version}"
@@ -168,11 +215,15 @@ def judge_automatic_updates(fact: Fact, policy: Policy, platform: str) -> Judgem
     if enabled is None:
         return unknown(fact, "automatic updates")
     if platform == "darwin":
-        off = obs.get("settings_off") or []
-        if obs.get("complete") is False and off:
+        # Settings known to be off make it "partly on" even when another one was not read.
+        off = obs.get("settings_off")
+        if not isinstance(off, list):
+            off = fact.extra.get("settings_off_known") or []
+        if off or obs.get("complete") is False:
             names = ", ".join(MAC_UPDATE_SETTINGS.get(k, k) for k in off)
-            return Judgement("warn", f"Automatic updates are only partly on (off: {names}).", obs)
-        if obs.get("complete") is None:
+            return Judgement("warn", "Automatic updates are only partly on"
+                                     + (f" (off: {names})." if names else "."), obs)
+        if obs.get("complete") is not True:
             return unknown(fact, "every automatic update setting")
     return Judgement("pass", "Automatic updates are on.", obs)
 

@@ -126,3 +126,77 @@ def test_device_status():
 def test_unknown_reason_is_short_and_never_repeats():
     fact = Fact(unread={"enabled": "A could not be read", "complete": "A could not be read; B could not be read; C"})
     assert fact.reason == "A could not be read; B could not be read"
+
+
+# -- deciding from what was read (issue 10): one case per judge change ----------------------
+def test_screen_lock_never_fails_whatever_the_lock_says():
+    never = Fact(observed={"idle_seconds": 0}, unread={"enabled": "sysadminctl timed out",
+                                                       "lock_delay_seconds": "sysadminctl timed out"})
+    assert status("screen_lock", never, "darwin") == "fail"
+
+
+@pytest.mark.parametrize("delay,want", [(28800, "fail"), (900, "fail"), (899, "unknown")])
+def test_screen_lock_delay_alone_over_the_limit_fails_whatever_the_idle(delay, want):
+    # idle is at least 1 s, or 0 = never: a delay of max_seconds already makes it too slow
+    fact = Fact(observed={"enabled": True, "lock_delay_seconds": delay}, unread={"idle_seconds": "pmset timed out"})
+    assert status("screen_lock", fact, "darwin") == want
+
+
+def test_screen_lock_idle_over_the_limit_fails_with_the_delay_unread():
+    fact = Fact(observed={"enabled": True, "idle_seconds": 1200}, unread={"lock_delay_seconds": "x timed out"})
+    st, j = judge("screen_lock", fact, POLICY, "linux")
+    assert st == "fail" and "20 minutes or more" in j.summary
+    short = Fact(observed={"enabled": True, "idle_seconds": 300}, unread={"lock_delay_seconds": "x timed out"})
+    assert status("screen_lock", short) == "unknown"
+
+
+def test_screen_lock_idle_bounds_decide():
+    def fact(**extra):
+        return Fact(observed={"enabled": True, "lock_delay_seconds": 5},
+                    unread={"idle_seconds": "the screen saver start time could not be read"}, extra=extra)
+    assert status("screen_lock", fact(idle_seconds_at_most=600), "darwin") == "pass"
+    assert status("screen_lock", fact(idle_seconds_at_most=1200), "darwin") == "unknown"
+    assert status("screen_lock", fact(idle_seconds_at_least=1200), "windows") == "fail"
+    assert status("screen_lock", fact(idle_seconds_at_least=300, idle_seconds_at_most=1200), "windows") == "unknown"
+    # bounds that contradict each other are ignored, not trusted
+    assert status("screen_lock", fact(idle_seconds_at_least=1200, idle_seconds_at_most=60), "windows") == "unknown"
+    # the lock itself unread: still unknown, whatever the idle
+    unread_lock = fact(idle_seconds_at_most=60)
+    unread_lock.observed.pop("enabled")
+    unread_lock.miss("enabled", "sysadminctl timed out")
+    assert status("screen_lock", unread_lock, "darwin") == "unknown"
+
+
+def test_screen_lock_says_why_it_is_off():
+    fact = Fact(observed={"enabled": False, "lock_delay_seconds": 0},
+                extra={"lock_off_reason": "no screen saver is selected"})
+    st, j = judge("screen_lock", fact, POLICY, "windows")
+    assert st == "fail" and j.summary.endswith("(no screen saver is selected).")
+
+
+def test_windows_firewall_every_profile_on_passes_from_the_profiles():
+    fact = Fact(observed={"profiles": {"domain": True, "private": True, "public": True}})
+    assert status("firewall", fact, "windows") == "pass"
+
+
+def test_macos_updates_a_setting_known_off_nudges_even_with_another_unread():
+    fact = Fact(observed={"enabled": True, "complete": False},
+                unread={"settings_off": "CriticalUpdateInstall could not be read (defaults timed out)"},
+                extra={"settings_off_known": ["AutomaticDownload"]})
+    st, j = judge("automatic_updates", fact, POLICY, "darwin")
+    assert st == "nudge" and "download new updates" in j.summary
+    # was a pass: "Automatic updates are on." although a setting was off
+
+
+def test_os_version_unread_on_a_system_with_no_minimum_skips():
+    fact = Fact(observed={"name": "Haiku"}, unread={"version": "uname timed out"}, extra={"os_id": "haiku"})
+    assert status("os_version", fact) == "skip"
+    unknown_os = Fact(unread={"name": "/etc/os-release could not be read",
+                              "version": "/etc/os-release could not be read"})
+    assert status("os_version", unknown_os) == "unknown"
+
+
+def test_durations_read_naturally():
+    from agent.verdicts import _duration
+    assert [_duration(s) for s in (1, 59, 60, 300, 305, 3600, 5400, 28800)] == [
+        "1 second", "59 seconds", "1 minute", "5 minutes", "5 min 5 s", "1 hour", "90 minutes", "8 hours"]

@@ -27,7 +27,6 @@ def parse_bool(text: str | None) -> bool | None:
 
 
 def probe(host: Host) -> Fact:
-    fact = Fact()
     values: dict[str, bool] = {}
     reasons: dict[str, str] = {}
     for key in KEYS:
@@ -42,6 +41,12 @@ def probe(host: Host) -> Fact:
                 reasons[key] = f"{key} could not be read ({not_understood('defaults')})"
             else:
                 values[key] = value
+    return to_fact(values, reasons)
+
+
+def to_fact(values: dict[str, bool], reasons: dict[str, str]) -> Fact:
+    """The Fact from the settings read (``values``) and why the others were not (``reasons``)."""
+    fact = Fact()
     first = KEYS[0]
     fact.set("enabled", values.get(first), reasons.get(first))
     off = [key for key in KEYS if values.get(key) is False]

@@ -66,7 +66,6 @@ def parse_netsh(text: str | None) -> dict[str, bool]:
 
 
 def probe(host: Host) -> Fact:
-    fact = Fact()
     profiles: dict[str, bool] = {}
     for profile in PROFILES:
         policy = read_int(host, POLICY_KEYS[profile], "EnableFirewall")
@@ -87,6 +86,12 @@ def probe(host: Host) -> Fact:
             if not found:
                 netsh_reason = "netsh gave an answer Checkup does not understand"
 
+    return to_fact(profiles, netsh_reason)
+
+
+def to_fact(profiles: dict[str, bool], netsh_reason: str | None = None) -> Fact:
+    """The Fact from the profiles whose state was read; ``enabled`` only when it is decided."""
+    fact = Fact()
     missing = [p for p in PROFILES if p not in profiles]
     reason = ("the firewall state of the " + ", ".join(missing) + " profile"
               + ("s" if len(missing) > 1 else "") + " could not be read"

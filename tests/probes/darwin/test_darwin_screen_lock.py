@@ -22,6 +22,8 @@ SYSADMINCTL_CASES = {
     "sysadminctl-off-26-6-2.txt": OFF,
     # the CIS macOS benchmark audit script greps for this exact message
     "sysadminctl-immediate.txt": 0,
+    # a public Go posture checker's test table of sysadminctl captures (NSLog prefix kept)
+    "sysadminctl-28800-seconds.txt": 28800,
     "sysadminctl-empty.txt": None,
     "sysadminctl-garbage.txt": None,  # made up
 }
@@ -44,6 +46,9 @@ PMSET_CASES = {
     "pmset-displaysleep-15-intel.txt": 15,
     # a public project's macOS 26.5.1 notes: `pmset -g | grep displaysleep` with an assertion note
     "pmset-displaysleep-prevented.txt": 10,
+    # a public Swift test of "the real `pmset -g` output structure": SleepDisabled on a
+    # desktop Mac, display sleep set to Never
+    "pmset-displaysleep-0-never.txt": 0,
     "pmset-empty.txt": None,
 }
 
@@ -161,3 +166,38 @@ def test_pmset_nonzero_exit():
     fact = _probe(ok(LOCK, stderr="screenLock delay is 5 seconds\n"), ok(IDLE, "300\n"),
                   ok(PMSET, " displaysleep 10\n", returncode=1))
     assert "idle_seconds" in fact.unread
+
+
+# -- judged from what was read (probe + judge, DESIGN: decide when what was read is enough) --
+def _judged(lock, idle, pmset):
+    from agent.policy import load_policy
+    from agent.verdicts import judge
+    return judge("screen_lock", _probe(lock, idle, pmset), load_policy(), "darwin")
+
+
+@pytest.mark.parametrize("kind", ERRORS)
+def test_display_never_sleeps_and_no_screen_saver_fails_whatever_the_lock(kind):
+    status, judgement = _judged(err(LOCK, kind), ok(IDLE, stderr=ABSENT, returncode=1),
+                                ok(PMSET, data("screen_lock", "pmset-displaysleep-0-never.txt")))
+    assert status == "fail" and "never locks" in judgement.summary
+
+
+@pytest.mark.parametrize("kind", ERRORS)
+def test_eight_hour_lock_delay_fails_whatever_the_idle_time(kind):
+    status, judgement = _judged(ok(LOCK, stderr=data("screen_lock", "sysadminctl-28800-seconds.txt")),
+                                err(IDLE, kind), err(PMSET, kind))
+    assert status == "fail" and "8 hours" in judgement.summary
+
+
+def test_known_display_sleep_bounds_an_unread_screen_saver_time():
+    # display sleep 2 min read, idleTime unreadable: it locks within 2 min + 5 s either way
+    status, judgement = _judged(ok(LOCK, stderr=data("screen_lock", "sysadminctl-5-seconds.txt")),
+                                err(IDLE, "timeout"),
+                                ok(PMSET, data("screen_lock", "pmset-displaysleep-2.txt")))
+    assert status == "pass" and "within 2 min 5 s" in judgement.summary
+
+
+def test_unread_display_sleep_with_a_short_delay_stays_unknown():
+    status, judgement = _judged(ok(LOCK, stderr=data("screen_lock", "sysadminctl-5-seconds.txt")),
+                                ok(IDLE, stderr=ABSENT, returncode=1), err(PMSET, "timeout"))
+    assert status == "unknown" and "pmset" in judgement.summary

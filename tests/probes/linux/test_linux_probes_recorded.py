@@ -242,6 +242,20 @@ def test_screen_lock_gsettings_errors(error):
     assert "gsettings" in fact.unread["idle_seconds"]
 
 
+@pytest.mark.parametrize("error", ERRORS)
+def test_screen_lock_idle_never_fails_with_the_lock_setting_unread(error):
+    # idle-delay 0 ("uint32 0", as in tests/fixtures/linux/ubuntu-22-04-…): never locks on idle,
+    # so lock-enabled cannot change the answer.
+    from agent.policy import load_policy
+    from agent.verdicts import judge
+    commands = gnome_cmds(idle="uint32 0\n")
+    commands[0] = cmd(commands[0]["argv"], error=error)
+    fact = screen_lock.probe(host(commands, env=GNOME))
+    assert "enabled" in fact.unread and fact.observed["idle_seconds"] == 0
+    status, judgement = judge("screen_lock", fact, load_policy(), "linux")
+    assert status == "fail" and "never locks" in judgement.summary
+
+
 def test_screen_lock_no_such_schema():
     err = data("screen_lock", "gsettings-no-such-schema-stderr.txt")
     commands = [dict(c, stdout="", stderr=err, returncode=1) for c in gnome_cmds()]

@@ -31,7 +31,7 @@ reg_value = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), text
 KEYS = [
     (os_version.KEY, ["ProductName", "CurrentBuild", "CurrentBuildNumber", "UBR", "DisplayVersion", "ReleaseId"]),
     *[(k, ["EnableFirewall"]) for k in list(firewall.LOCAL_KEYS.values()) + list(firewall.POLICY_KEYS.values())],
-    *[(k, ["ScreenSaveActive", "ScreenSaverIsSecure", "ScreenSaveTimeOut"])
+    *[(k, ["ScreenSaveActive", "ScreenSaverIsSecure", "ScreenSaveTimeOut", "SCRNSAVE.EXE"])
       for k in (screen_lock.DESKTOP, screen_lock.DESKTOP_POLICY)],
     (screen_lock.SYSTEM_POLICY, ["InactivityTimeoutSecs", "EnableLUA"]),
     (automatic_updates.AU_POLICY, ["NoAutoUpdate", "AUOptions"]),

@@ -226,32 +226,33 @@ def test_firewall_nothing_readable():
 DESK = screen_lock.DESKTOP
 DESK_POLICY = screen_lock.DESKTOP_POLICY
 SYS = screen_lock.SYSTEM_POLICY
+SAVER = {"SCRNSAVE.EXE": "C:\\Windows\\system32\\scrnsave.scr"}  # a screen saver is selected
 
 
 @pytest.mark.parametrize("reg,expected", [
     # secure saver 300 s, inactivity 900 s -> the smaller applies
-    ({DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "300"},
+    ({DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "300"},
       SYS: {"InactivityTimeoutSecs": 900}}, {"enabled": True, "idle_seconds": 300}),
     # inactivity limit alone (saver inactive)
-    ({DESK: {"ScreenSaveActive": "0", "ScreenSaverIsSecure": "0", "ScreenSaveTimeOut": "900"},
+    ({DESK: {**SAVER, "ScreenSaveActive": "0", "ScreenSaverIsSecure": "0", "ScreenSaveTimeOut": "900"},
       SYS: {"InactivityTimeoutSecs": 600}}, {"enabled": True, "idle_seconds": 600}),
     # non-secure saver: nothing locks
-    ({DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "0", "ScreenSaveTimeOut": "600"}},
+    ({DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "0", "ScreenSaveTimeOut": "600"}},
      {"enabled": False}),
     # secure but no timeout (ScreenSaveTimeOut absent, or "0")
-    ({DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "1"}}, {"enabled": False}),
-    ({DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "0"}},
+    ({DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "1"}}, {"enabled": False}),
+    ({DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "0"}},
      {"enabled": False}),
     # Group Policy overrides value by value (policy secure + timeout, local active)
-    ({DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "0", "ScreenSaveTimeOut": "1800"},
+    ({DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "0", "ScreenSaveTimeOut": "1800"},
       DESK_POLICY: {"ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "600"}},
      {"enabled": True, "idle_seconds": 600}),
     # policy switches the saver off: only the inactivity limit is left
-    ({DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "300"},
+    ({DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "300"},
       DESK_POLICY: {"ScreenSaveActive": "0"}, SYS: {"InactivityTimeoutSecs": 105}},
      {"enabled": True, "idle_seconds": 105}),
     # DWORD where REG_SZ is usual, and the reverse
-    ({DESK: {"ScreenSaveActive": 1, "ScreenSaverIsSecure": 1, "ScreenSaveTimeOut": 420},
+    ({DESK: {**SAVER, "ScreenSaveActive": 1, "ScreenSaverIsSecure": 1, "ScreenSaveTimeOut": 420},
       SYS: {"InactivityTimeoutSecs": "0x258"}}, {"enabled": True, "idle_seconds": 420}),
     # nothing set
     ({}, {"enabled": False}),
@@ -263,7 +264,7 @@ def test_screen_lock(reg, expected):
 
 
 def test_screen_lock_garbage_timeout_with_inactivity_limit():
-    reg = {DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "soon"},
+    reg = {DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "1", "ScreenSaveTimeOut": "soon"},
            SYS: {"InactivityTimeoutSecs": 900}}
     fact = screen_lock.probe(host(registry=reg))
     assert fact.observed == {"enabled": True, "lock_delay_seconds": 0}
@@ -271,13 +272,13 @@ def test_screen_lock_garbage_timeout_with_inactivity_limit():
 
 
 def test_screen_lock_garbage_and_nothing_else():
-    reg = {DESK: {"ScreenSaveActive": "1", "ScreenSaverIsSecure": "maybe", "ScreenSaveTimeOut": "600"}}
+    reg = {DESK: {**SAVER, "ScreenSaveActive": "1", "ScreenSaverIsSecure": "maybe", "ScreenSaveTimeOut": "600"}}
     fact = screen_lock.probe(host(registry=reg))
     assert "enabled" in fact.unread and "enabled" not in fact.observed
 
 
 def test_screen_lock_garbage_irrelevant_when_saver_off():
-    reg = {DESK: {"ScreenSaveActive": "0", "ScreenSaverIsSecure": "maybe", "ScreenSaveTimeOut": "x"}}
+    reg = {DESK: {**SAVER, "ScreenSaveActive": "0", "ScreenSaverIsSecure": "maybe", "ScreenSaveTimeOut": "x"}}
     assert screen_lock.probe(host(registry=reg)).observed == {"enabled": False, "lock_delay_seconds": 0}
 
 
