@@ -154,8 +154,13 @@ def _check_day(fact: Fact) -> date:
     return datetime.now(timezone.utc).date()
 
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
 def _long_date(day: date) -> str:
-    return f"{day.day} {day.strftime('%B')} {day.year}"
+    """"14 October 2025", whatever the machine's locale."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 END_OF_LIFE_ADVICE = {
