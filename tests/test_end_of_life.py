@@ -239,3 +239,29 @@ def test_the_policy_can_turn_the_rule_off_and_validates_it(tmp_path):
 def test_without_a_day_the_judge_uses_today():
     status, _ = check(Fact(observed=WIN10_HOME, extra={"os_id": "windows"}))
     assert status in ("fail", "unknown") if dt.date.today() > D(2025, 10, 14) else status == "nudge"
+
+
+# -- the command line: a real capture judged on chosen days ----------------------------------
+def test_check_date_judges_a_real_capture_on_that_day(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from agent.cli import main
+    capture = Path(__file__).parent / "fixtures" / "windows" / "win10-22h2-home-not-encryptable-av-timeout.json"
+    policy = tmp_path / "p.toml"
+    policy.write_text(json.loads(capture.read_text())["policy"])
+
+    def os_check(day):
+        main(["check", "--replay", str(capture), "--policy", str(policy), "--json", "--date", day])
+        report = json.loads(capsys.readouterr().out)
+        return next(c for c in report["checks"] if c["id"] == "os_version")
+
+    assert os_check("2025-10-14")["status"] == "nudge"
+    late = os_check("2026-12-02")
+    assert late["status"] == "fail"
+    assert late["observed"]["support_ends"] == "2025-10-14"
+    assert late["fix"]["steps"]
+
+    assert main(["check", "--replay", str(capture), "--date", "next tuesday"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--date must be a day like" in err
