@@ -59,7 +59,7 @@ class EsuInfo:
     commercial_ends: tuple[dt.date, ...]
     consumer_end: dt.date
     consumer_editions: tuple[str, ...]
-    last_public_ubr: int
+    first_esu_ubr: int
     first_esu_update: dt.date
 
 
@@ -111,13 +111,13 @@ def parse_table(text: str) -> Table:
     try:
         esu = EsuInfo(build=str(e["build"]), commercial_ends=tuple(e["commercial_ends"]),
                       consumer_end=e["consumer_end"], consumer_editions=tuple(e["consumer_editions"]),
-                      last_public_ubr=int(e["last_public_ubr"]), first_esu_update=e["first_esu_update"])
+                      first_esu_ubr=int(e["first_esu_ubr"]), first_esu_update=e["first_esu_update"])
     except (KeyError, TypeError, ValueError):
         raise ValueError("end_of_life.toml: [windows_esu] is incomplete") from None
     dates = [*esu.commercial_ends, esu.consumer_end, esu.first_esu_update]
     if not all(isinstance(d, dt.date) for d in dates) or not esu.commercial_ends:
         raise ValueError("end_of_life.toml: [windows_esu] dates must be dates")
-    for key in ("commercial_source", "consumer_source", "last_public_source", "first_esu_source"):
+    for key in ("commercial_source", "consumer_source", "first_esu_source"):
         if not isinstance(e.get(key), str) or not _SOURCE.fullmatch(e[key]):
             raise ValueError(f"end_of_life.toml: windows_esu.{key} must be an https:// address")
     return Table(releases=tuple(releases), esu=esu)
@@ -167,7 +167,7 @@ def support_end(os_id: str | None, version: Any, edition: str | None = None,
 
 
 def ubr_of(version: Any) -> int | None:
-    """The update revision of "10.0.19045.6456" (6456), or None."""
+    """The update revision of "10.0.19045.6575" (6575), or None."""
     if not isinstance(version, str):
         return None
     parts = version.strip().split(".")
@@ -180,8 +180,8 @@ def windows_esu(observed: dict, edition: str | None, today: dt.date,
 
     ("covered", until or None) | ("none", None) | ("unknown", None).
     Evidence, best first: a licensed commercial ESU year (``esu_year``, read from the
-    licensing service); then the installed update (a UBR above the last public update
-    means ESU updates arrive, the only trace of the consumer program). No sign of ESU is
+    licensing service); then the installed update (a UBR at or above the first ESU-only
+    update means ESU updates arrive, the only trace of the consumer program). No sign of ESU is
     "none" only when nothing hidden could still cover the PC; otherwise "unknown".
     """
     esu = esu or table().esu
@@ -198,7 +198,7 @@ def windows_esu(observed: dict, edition: str | None, today: dt.date,
     if not hidden or today > max(hidden):
         return "none", None
     ubr = ubr_of(observed.get("version"))
-    if ubr is not None and ubr > esu.last_public_ubr:
+    if ubr is not None and ubr >= esu.first_esu_ubr:
         return "covered", None
     if ubr is not None and today > esu.first_esu_update:
         return "none", None  # no update installed since support ended

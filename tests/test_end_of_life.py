@@ -80,8 +80,7 @@ commercial_source = "https://learn.microsoft.com/x"
 consumer_end = 2027-10-12
 consumer_source = "https://support.microsoft.com/x"
 consumer_editions = ["home_pro"]
-last_public_ubr = 6456
-last_public_source = "https://support.microsoft.com/help/5066791"
+first_esu_ubr = 6575
 first_esu_update = 2025-11-11
 first_esu_source = "https://support.microsoft.com/help/5068781"
 '''
@@ -120,6 +119,9 @@ def test_a_duplicate_row_and_a_missing_esu_table_are_refused():
     ({"esu_year": 0, "version": "10.0.19045.7663"}, "home_pro", D(2026, 12, 2), ("covered", None)),
     ({"esu_year": 0, "version": "10.0.19045.7663"}, "home_pro", D(2027, 10, 13), ("none", None)),
     ({"esu_year": 0, "version": "10.0.19045.6456"}, "home_pro", D(2026, 12, 2), ("none", None)),
+    # KB5071959 (19045.6466) went to PCs NOT enrolled: no sign of ESU.
+    ({"esu_year": 0, "version": "10.0.19045.6466"}, "home_pro", D(2026, 12, 2), ("none", None)),
+    ({"esu_year": 0, "version": "10.0.19045.6575"}, "home_pro", D(2026, 12, 2), ("covered", None)),
     ({"esu_year": 0, "version": "10.0.19045.6456"}, "home_pro", D(2025, 11, 11), ("unknown", None)),
     ({"version": "10.0.19045"}, None, D(2026, 12, 2), ("unknown", None)),         # no UBR, no license
     ({"version": "10.0.19045.4046"}, None, D(2026, 12, 2), ("none", None)),      # license unread, no update
@@ -151,8 +153,8 @@ def test_windows_10_22h2_the_day_before_the_day_of_and_after_its_end():
     assert status == "unknown"  # the first ESU-only update is not out yet: can't tell
     status, j = check(os_fact("windows", D(2026, 12, 2), **WIN10_HOME))
     assert status == "fail"
-    assert j.summary == ("Windows 10 22H2 no longer gets security fixes (since 14 October 2025). "
-                         "Update to Windows 11.")
+    assert j.summary == ("Windows 10 22H2 no longer gets security fixes (since 14 October 2025) and "
+                         "this PC shows no Extended Security Updates. Update to Windows 11.")
     assert j.observed["support_ends"] == "2025-10-14"
 
 
