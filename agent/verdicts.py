@@ -204,6 +204,7 @@ def _end_of_life(fact: Fact, os_id: str | None, version: str, obs: dict) -> Judg
         advice = END_OF_LIFE_ADVICE[os_id]
     else:
         advice = f"Upgrade to a newer {(obs.get('name') or 'system').strip()} release."
+    obs["end_of_life"] = True
     shows = " and this PC shows no Extended Security Updates" if row.esu else ""
     return Judgement("bad", f"{label} no longer gets security fixes (since {_long_date(row.end)}){shows}. "
                             f"{advice}", obs)

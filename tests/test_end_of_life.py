@@ -267,3 +267,13 @@ def test_check_date_judges_a_real_capture_on_that_day(tmp_path, capsys):
     assert main(["check", "--replay", str(capture), "--date", "next tuesday"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--date must be a day like" in err
+
+
+def test_the_windows_10_fix_moves_to_windows_11_once_support_ended():
+    from agent.fixes import fix_for
+    status, j = check(os_fact("windows", D(2026, 12, 2), **WIN10_HOME))
+    assert status == "fail" and j.observed["end_of_life"] is True
+    fix = fix_for("os_version", "windows", WIN10_HOME["version"], observed=j.observed)
+    assert "Windows 11" in fix["hint"] and any("Upgrade to Windows 11" in s for s in fix["steps"])
+    still = fix_for("os_version", "windows", WIN10_HOME["version"], observed=dict(WIN10_HOME))
+    assert still["hint"] == "Install updates in Settings > Update & Security > Windows Update."
