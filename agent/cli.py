@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", parents=[common], help="check this computer (the default)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--replay", metavar="FILE", help="check a capture file instead of this computer")
+    p.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="judge end-of-support dates as on this day (default: today)")
 
     p = sub.add_parser("tray", parents=[common], help="run the tray icon")
     p.add_argument("--replay", metavar="FILE", help="run on a capture file instead of this computer")
@@ -156,7 +158,7 @@ def cmd_check(args) -> int:
     host = make_host(getattr(args, "replay", None))
     settings = load_settings_for(args, host)
     policy = load_policy_for(args, settings)
-    report = run_check(host, policy)
+    report = run_check(host, policy, today=_check_date(getattr(args, "date", None)))
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     else:
@@ -164,6 +166,16 @@ def cmd_check(args) -> int:
         sys.stdout.write(render_table(report, color=_use_color()))
     sys.stdout.flush()
     return EXIT.get(report["status"], EXIT_ERROR)
+
+
+def _check_date(text: str | None):
+    if text is None:
+        return None
+    from datetime import date
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"checkup: --date must be a day like 2026-12-02 (got {text!r})") from None
 
 
 def _use_color() -> bool:

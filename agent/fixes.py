@@ -461,6 +461,12 @@ _WIN: dict[str, dict[str, dict[str, Any]]] = {
                       'Save your work and click "Restart now" when asked.',
                       "Contact IT about moving to Windows 11 if your PC still runs Windows 10 afterwards."],
             "hint": "Install updates in Settings > Update & Security > Windows Update.",
+            # Windows 10 past its end of support (observed end_of_life): updates alone don't fix it.
+            "steps_ended": [_OPEN_WIN_SETTINGS,
+                            'Click "Update & Security", then "Windows Update".',
+                            'If "Upgrade to Windows 11" is offered, save your work and click "Download and install".',
+                            "Contact IT if it is not offered: they can move you to a PC that runs Windows 11."],
+            "hint_ended": "Move to Windows 11 from Settings > Update & Security > Windows Update, or ask IT.",
         },
         "11": {
             "link": "ms-settings:windowsupdate-action",
@@ -1102,6 +1108,8 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
 
     if check_id in ("os_version", "automatic_updates"):
         e, menu = entry(check_id)
+        if check_id == "os_version" and observed.get("end_of_life") is True and "steps_ended" in e:
+            return simple(e, menu, list(e["steps_ended"]), e["hint_ended"])
         return simple(e, menu, list(e["steps"]))
 
     return _not_applicable(check_id, "windows")

@@ -1,7 +1,7 @@
 """host -> probes -> facts -> policy -> verdicts -> the report object of DESIGN.md."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from probes import CHECK_IDS, probe_all
 from probes.host import Host
@@ -44,10 +44,15 @@ def _title(check_id: str) -> str:
         return check_id.replace("_", " ").capitalize()
 
 
-def run_check(host: Host, policy: Policy, now: datetime | None = None) -> dict:
-    """Run every probe on ``host`` and judge it: the `checkup check --json` object."""
+def run_check(host: Host, policy: Policy, now: datetime | None = None, today: date | None = None) -> dict:
+    """Run every probe on ``host`` and judge it: the `checkup check --json` object.
+
+    ``today`` is the day support end dates are judged on (default: the check's UTC day)."""
     facts, identity = probe_all(host)
+    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     os_fact = facts.get("os_version")
+    if os_fact is not None:
+        os_fact.extra["today"] = today or when.date()
     os_obs = os_fact.observed if os_fact else {}
     device = {
         "platform": host.platform,
@@ -77,7 +82,6 @@ def run_check(host: Host, policy: Policy, now: datetime | None = None) -> dict:
             if fix:
                 entry["fix"] = fix
         checks.append(entry)
-    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return {
         "schema": SCHEMA,
         "agent_version": __version__,

@@ -54,6 +54,7 @@ PARAMS: dict[str, dict[str, tuple]] = {
                                     "e.g. { macos = \"14.0\", windows = \"10.0.19045\" }"),
         "recommended": (_version_table, "a table of lower-case OS id = \"version number\", "
                                         "e.g. { macos = \"15.0\", ubuntu = \"24.04\" }"),
+        "end_of_life": (lambda v: isinstance(v, bool), "true or false"),
     },
     "security_software": {
         "require": (_require, "a list of process names, or a table of darwin/windows/linux lists"),

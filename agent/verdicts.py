@@ -11,6 +11,7 @@ The level then turns the outcome into the status. Summaries are for employees.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from probes.fact import Fact
@@ -161,15 +162,23 @@ def judge_os_version(fact: Fact, policy: Policy, platform: str) -> Judgement:
     version = obs.get("version")
     minimum = (policy.param("os_version", "minimum", {}) or {}).get(os_id)
     recommended = (policy.param("os_version", "recommended", {}) or {}).get(os_id)
+    end_of_life_on = policy.param("os_version", "end_of_life", True) is not False
     if version is None:
         if fact.extra.get("rolling"):
             return Judgement("skip", f"{name} has no version number to compare (rolling release).", obs)
-        if os_id and not minimum and not recommended:  # no version could change the answer
+        if os_id and not minimum and not recommended and not (end_of_life_on and _has_end_dates(os_id)):
+            # no version could change the answer
             return Judgement("skip", f"No minimum version is set for {name}.", obs)
         return unknown(fact, "the system version")
-    if not minimum and not recommended:
-        return Judgement("skip", f"No minimum version is set for {name}.", obs)
+    if end_of_life_on:
+        ended = _end_of_life(fact, os_id, version, obs)
+        if ended is not None:
+            return ended
     shown = f"{name} {version}"
+    if not minimum and not recommended:
+        if obs.get("support_ends"):
+            return Judgement("pass", f"{shown} still gets security fixes.", obs)
+        return Judgement("skip", f"No minimum version is set for {name}.", obs)
     want_min, want_rec = _friendly(os_id, minimum), _friendly(os_id, recommended)
     if minimum:
         cmp = compare_versions(version, minimum)
@@ -184,6 +193,76 @@ def judge_os_version(fact: Fact, policy: Policy, platform: str) -> Judgement:
         if cmp < 0:
             return Judgement("warn", f"{shown} works, but an update to {want_rec} or later is recommended.", obs)
     return Judgement("pass", f"{shown} is up to date.", obs)
+
+
+def _check_day(fact: Fact) -> date:
+    """The day of the check (the pipeline puts it in extra["today"]), in UTC."""
+    today = fact.extra.get("today")
+    if isinstance(today, date) and not isinstance(today, datetime):
+        return today
+    return datetime.now(timezone.utc).date()
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def _long_date(day: date) -> str:
+    """"14 October 2025", whatever the machine's locale."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+END_OF_LIFE_ADVICE = {
+    "windows": "Update to Windows 11.",
+    "windows11": "Install the newest Windows 11 version.",
+    "windows-server": "Ask IT to move it to a newer Windows Server.",
+    "macos": "Update to a newer macOS.",
+}
+
+
+def _has_end_dates(os_id: str) -> bool:
+    """Whether the end-of-support table dates any release of this system."""
+    from . import end_of_life as eol
+    return any(r.os == os_id for r in eol.table().releases)
+
+
+def _end_of_life(fact: Fact, os_id: str | None, version: str, obs: dict) -> Judgement | None:
+    """A "bad" (or "unknown") judgement when the vendor no longer patches this release."""
+    from . import end_of_life as eol
+    edition = eol.edition_group(obs.get("edition")) if os_id == "windows" else None
+    found = eol.support_end(os_id, version, edition)
+    if found is None:
+        return None
+    row, edition_known = found
+    obs["support_ends"] = row.end.isoformat()
+    today = _check_day(fact)
+    if today <= row.end:
+        return None
+    label = row.name
+    if os_id == "windows" and not edition_known:
+        label = WINDOWS_RELEASES.get(row.release, row.name)
+    if row.esu:
+        state, until = eol.windows_esu(obs, edition, today)
+        if state == "covered":
+            obs["support_ends"] = until.isoformat() if until else None
+            return None
+        if state == "unknown":
+            why = fact.extra.get("esu_reason") or (
+                "the installed update could not be read" if eol.ubr_of(version) is None
+                else "no update for Extended Security Updates PCs had come out yet")
+            return Judgement("unknown", f"Checkup couldn't tell whether this PC gets Extended Security "
+                                        f"Updates ({why}): {label} has had no regular security fixes "
+                                        f"since {_long_date(row.end)}.", obs)
+    if os_id == "windows":
+        advice = END_OF_LIFE_ADVICE["windows11" if label.startswith("Windows 11") else "windows"]
+    elif os_id in END_OF_LIFE_ADVICE:
+        advice = END_OF_LIFE_ADVICE[os_id]
+    else:
+        advice = f"Upgrade to a newer {(obs.get('name') or 'system').strip()} release."
+    obs["end_of_life"] = True
+    shows = " and this PC shows no Extended Security Updates" if row.esu else ""
+    return Judgement("bad", f"{label} no longer gets security fixes (since {_long_date(row.end)}){shows}. "
+                            f"{advice}", obs)
 
 
 # Windows versions as people know them, by build number.

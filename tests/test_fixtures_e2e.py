@@ -16,6 +16,9 @@ from agent.cli import main
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(c for os_dir in ("macos", "windows", "linux") for c in (FIXTURES / os_dir).glob("*.json"))
 MISSING = object()
+# The day the expectations hold for: os_version depends on vendors' support end dates
+# (agent/end_of_life.toml), so every replay is judged as on this day.
+CHECK_DAY = "2026-12-02"
 
 
 def resolve(report: dict, path: str):
@@ -41,7 +44,8 @@ def replay(capture: Path, tmp_path: Path) -> tuple[int, dict]:
     policy.write_text(data["policy"])
     out = io.StringIO()
     with redirect_stdout(out):
-        code = main(["check", "--replay", str(capture), "--policy", str(policy), "--json"])
+        code = main(["check", "--replay", str(capture), "--policy", str(policy), "--json",
+                     "--date", CHECK_DAY])
     return code, json.loads(out.getvalue())
 
 

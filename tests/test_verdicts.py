@@ -1,4 +1,6 @@
 """The judges: facts + policy -> status, for the rules of DESIGN.md and SOURCES.md."""
+from datetime import date
+
 import pytest
 
 from agent.policy import load_policy
@@ -64,7 +66,9 @@ def test_levels(tmp_path):
 
 def test_os_version_rules(tmp_path):
     def fact(version, os_id="ubuntu", **extra):
-        f = Fact(observed={"name": "Ubuntu", "version": version}, extra={"os_id": os_id, **extra})
+        # Judged on a fixed day: end-of-support dates (agent/end_of_life.toml) count too.
+        f = Fact(observed={"name": "Ubuntu", "version": version},
+                 extra={"os_id": os_id, "today": date(2026, 12, 2), **extra})
         if version is None:
             f.observed.pop("version")
             f.miss("version", "no VERSION_ID")
@@ -72,13 +76,16 @@ def test_os_version_rules(tmp_path):
     assert status("os_version", fact("20.04")) == "fail"
     assert status("os_version", fact("22.04")) == "nudge"
     assert status("os_version", fact("24.04")) == "pass"
-    assert status("os_version", fact("24.10")) == "pass"
+    assert status("os_version", fact("24.10")) == "fail"     # interim release, ended 2025-07-10
+    no_eol = policy_with(tmp_path, "[os_version]\nend_of_life = false\n")
+    assert status("os_version", fact("24.10"), policy=no_eol) == "pass"  # 24.10 > 24.04
     assert status("os_version", fact("1.0", os_id="haiku")) == "skip"             # no minimum for it
     assert status("os_version", fact(None, os_id="arch", rolling=True)) == "skip"  # rolling release
     assert status("os_version", fact(None)) == "unknown"
-    mac = Fact(observed={"name": "macOS", "version": "13.3.1 (a)"}, extra={"os_id": "macos"})
+    mac = Fact(observed={"name": "macOS", "version": "13.3.1 (a)"}, extra={"os_id": "macos", "today": date(2026, 12, 2)})
     assert status("os_version", mac, "darwin") == "fail"
-    win = Fact(observed={"name": "Windows 11 Pro", "version": "10.0.26100.2033"}, extra={"os_id": "windows"})
+    win = Fact(observed={"name": "Windows 11 Pro", "version": "10.0.26100.2033"},
+               extra={"os_id": "windows", "today": date(2026, 12, 2)})  # no EditionID: latest 24H2 date
     assert status("os_version", win, "windows") == "pass"
 
 

@@ -14,6 +14,13 @@ BITLOCKER_SCRIPT = ("(New-Object -ComObject Shell.Application).NameSpace('C:').S
                     ".ExtendedProperty('System.Volume.BitLockerProtection')")
 ANTIVIRUS_SCRIPT = ("Get-CimInstance -Namespace root/SecurityCenter2 -ClassName AntiVirusProduct"
                     " | Select-Object displayName,productState | ConvertTo-Json")
+# Windows 10 ESU: the activation ids of ESU year 1, 2 and 3 (Microsoft, "Enable Extended
+# Security Updates"); LicenseStatus 1 = licensed.
+ESU_IDS = ("f520e45e-7413-4a34-a497-d2765967d094", "1043add5-23b1-4afb-9a0f-64343c8f3f8d",
+           "83d49986-add3-41d7-ba33-87c7bfb5c0fb")
+ESU_SCRIPT = ("Get-CimInstance -ClassName SoftwareLicensingProduct -Filter \""
+              + " OR ".join(f"ID='{i}'" for i in ESU_IDS)
+              + "\" | Select-Object ID,LicenseStatus | ConvertTo-Json")
 
 def system_root(host: Host) -> str:
     try:

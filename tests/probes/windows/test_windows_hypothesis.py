@@ -9,27 +9,29 @@ from probes.host import RecordedHost
 from probes.windows import CHECKS, identity
 from probes.windows import antivirus, automatic_updates, disk_encryption, firewall, os_version
 from probes.windows import remote_login, screen_lock, system_integrity
-from probes.windows._util import ANTIVIRUS_SCRIPT, BITLOCKER_SCRIPT, SERIAL_SCRIPT, UUID_SCRIPT
+from probes.windows._util import ANTIVIRUS_SCRIPT, BITLOCKER_SCRIPT, ESU_SCRIPT, SERIAL_SCRIPT, UUID_SCRIPT
 
 PS = ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command"]
-ARGVS = [PS + [BITLOCKER_SCRIPT], PS + [ANTIVIRUS_SCRIPT], PS + [SERIAL_SCRIPT], PS + [UUID_SCRIPT],
+ARGVS = [PS + [BITLOCKER_SCRIPT], PS + [ANTIVIRUS_SCRIPT], PS + [SERIAL_SCRIPT], PS + [UUID_SCRIPT], PS + [ESU_SCRIPT],
          ["manage-bde", "-status", "C:"], ["netsh", "advfirewall", "show", "allprofiles", "state"]]
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)
 outputs = st.one_of(text, st.sampled_from(["", "1\r\n", "0", "5", "[]", "{}", "null", "[1]",
                                            '{"displayName": 1, "productState": "x"}',
                                            "Conversion Status: Fully Encrypted",
-                                           "Domain Profile Settings:\nState ON"]))
+                                           "Domain Profile Settings:\nState ON",
+                                           '{"ID": "f520e45e-7413-4a34-a497-d2765967d094", "LicenseStatus": 1}']))
 command = st.one_of(
     st.fixed_dictionaries({"stdout": outputs, "stderr": outputs,
                            "returncode": st.one_of(st.integers(-2**32, 2**32), st.none())}),
     st.fixed_dictionaries({"error": st.sampled_from(["timeout", "not_found", "denied", "weird"])}),
 )
 reg_value = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), text,
-                      st.sampled_from(["0", "1", "600", "0x1", " 4 ", ""]), st.floats(), st.lists(st.integers()))
+                      st.sampled_from(["0", "1", "600", "0x1", " 4 ", "", "19045", "Server"]), st.floats(), st.lists(st.integers()))
 
 KEYS = [
-    (os_version.KEY, ["ProductName", "CurrentBuild", "CurrentBuildNumber", "UBR", "DisplayVersion", "ReleaseId"]),
+    (os_version.KEY, ["ProductName", "CurrentBuild", "CurrentBuildNumber", "UBR", "DisplayVersion", "ReleaseId",
+                      "EditionID", "InstallationType"]),
     *[(k, ["EnableFirewall"]) for k in list(firewall.LOCAL_KEYS.values()) + list(firewall.POLICY_KEYS.values())],
     *[(k, ["ScreenSaveActive", "ScreenSaverIsSecure", "ScreenSaveTimeOut", "SCRNSAVE.EXE"])
       for k in (screen_lock.DESKTOP, screen_lock.DESKTOP_POLICY)],
