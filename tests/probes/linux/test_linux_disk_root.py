@@ -265,3 +265,31 @@ def test_live_capture_json_is_what_lsblk_printed():
     # the live files are lsblk's own output, unedited (sanity check of the test data)
     text = data("disk_encryption", "live-btrfs-subvolumes-root-mountpoints.txt")
     assert json.loads(text)["blockdevices"][0]["mountpoints"] == ["/home", "/"]
+
+
+# -- whatever the host answers: a Fact, never an exception ------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+MOUNT_HINTS = ["65 1 0:32 /root / rw - btrfs /dev/mapper/luks-a rw", "1 0 0:2 / / rw - overlay overlay rw",
+               "2 1 0:3 / / rw - zfs rpool/ROOT/x rw", "3 1 8:1 / / rw - ext4 /dev/root rw", " - ", "/ /"]
+TREE_HINTS = ['{"blockdevices": [{"name": "luks-a", "type": "crypt", "fstype": "btrfs", "uuid": "u", '
+              '"mountpoints": ["/home"]}, {"name": "b", "fstype": "btrfs", "uuid": "u"}]}',
+              '{"blockdevices": [{"name": "a", "fstype": "btrfs", "mountpoints": ["/", null]}]}', "{", ""]
+node = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from(["/", "btrfs", "crypt", "u", "luks-a"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(
+        st.sampled_from(["blockdevices", "children", "mountpoint", "mountpoints", "type", "fstype",
+                         "name", "uuid"]), inner, max_size=6)),
+    max_leaves=30)
+answer = st.one_of(st.sampled_from(TREE_HINTS), node.map(json.dumps), st.text(max_size=80))
+
+
+@settings(max_examples=150, deadline=None)
+@given(new=answer, old=answer, code=st.sampled_from([0, 1, 32, None]),
+       mountinfo=st.one_of(st.none(), st.sampled_from(MOUNT_HINTS), st.text(max_size=120),
+                           st.lists(st.sampled_from(MOUNT_HINTS), max_size=4).map("\n".join)))
+def test_probe_never_raises(new, old, code, mountinfo):
+    files = {de.MOUNTINFO: mountinfo} if mountinfo is not None else {}
+    fact = de.probe(host([cmd(NEW, new, "", code), cmd(OLD, old)], files=files))
+    assert (fact.observed.get("state") in ("on", "off")) != bool(fact.unread)

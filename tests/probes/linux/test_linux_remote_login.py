@@ -105,3 +105,15 @@ class BrokenHost(RecordedHost):
 def test_broken_process_list_is_unknown_not_a_crash():
     h = BrokenHost({"platform": "linux", "commands": no_systemd_commands()})
     assert remote_login.probe(h).unread == {"enabled": NO_SYSTEMD}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=20), st.sampled_from(
+    ["sshd", "sshd.pam", "inetd", "dropbear", "", " ", "/", "SSHD-SESSION"])), max_size=20))
+def test_any_process_list_gives_an_answer_or_a_reason(procs):
+    fact = remote_login.probe(host(no_systemd_commands(), procs))
+    assert ("enabled" in fact.observed) != ("enabled" in fact.unread)
