@@ -136,6 +136,9 @@ def decide(devices: list, mount: dict | None = None) -> tuple[str | None, str | 
         if name:  # older lsblk shows one btrfs subvolume's mount, not /: find the device by name
             paths = paths_to(devices, lambda node: node.get("name") == name and
                              not isinstance(node.get("children"), list))
+    if not paths and mount and mount.get("source") == "composefs":
+        # Fedora Atomic (Silverblue, Kinoite) 42+: / is a composefs overlay; the disk is /sysroot
+        paths = paths_to(devices, lambda node: "/sysroot" in _mountpoints(node))
     if not paths:
         fstype = (mount or {}).get("fstype") or ""
         if fstype == "zfs":

@@ -31,6 +31,13 @@ Where each file comes from:
 - mountinfo-ubuntu-zfs-root-btop-201.txt: the root line of an Ubuntu ZFS install
   ("rpool/ROOT/ubuntu_bcqdgs on / type zfs (rw,relatime,xattr,posixacl)", aristocratos/btop
   issue #201) written in mountinfo form (RECONSTRUCTED; ids and device number made up).
+- silverblue-composefs-btrfs-mountpoints.txt: the Fedora Silverblue lsblk tree of
+  fedora-silverblue/silverblue-docs issue #145 (btrfs on sda3 with /var/home, /var, /usr, /etc,
+  /sysroot...) as JSON, without its "/" entry, as a composefs root leaves it (RECONSTRUCTED; UUIDs
+  made up); mountinfo-fedora-atomic-composefs-root.txt: the "/" line of `findmnt /` on a Fedora
+  Atomic spin ("composefs overlay ro,relatime,seclabel,lowerdir+=/run/ostree/.private/
+  cfsroot-lower,...", matthart1983/syswatch issue #9, also ublue-os/bazzite #2493) and the
+  /sysroot line of that layout, in mountinfo form (RECONSTRUCTED; ids and numbers made up).
 - mountinfo-ubuntu-21.10-btrfs-subvolume-dysk-32.txt: Ubuntu 21.10 on a btrfs subvolume,
   /proc/self/mountinfo from Canop/dysk issue #32 (first lines of the paste).
 """
@@ -81,6 +88,7 @@ def test_lsblk_alone(name, expected):
     ("live-overlay-root-mountinfo.txt", {"fstype": "overlay", "source": "overlay"}),
     ("live-btrfs-subvolumes-mountinfo.txt", {"fstype": "btrfs", "source": "/dev/loop0"}),
     ("live-btrfs-raid1-mountinfo.txt", {"fstype": "btrfs", "source": "/dev/loop1"}),
+    ("mountinfo-fedora-atomic-composefs-root.txt", {"fstype": "overlay", "source": "composefs"}),
 ])
 def test_root_mount(name, expected):
     assert mount(name) == expected
@@ -109,6 +117,10 @@ def test_root_mount_edge_cases(text, expected):
      ("on", None)),
     ("live-overlay-root-mountpoints.txt", "live-overlay-root-mountinfo.txt", (None, de.NO_DISK)),
     ("ubuntu-24.04-fixture.txt", "mountinfo-ubuntu-zfs-root-btop-201.txt", (None, de.ZFS_ROOT)),
+    # Fedora Atomic with composefs: / is an overlay, the disk is the one mounted at /sysroot
+    ("silverblue-composefs-btrfs-mountpoints.txt", "mountinfo-fedora-atomic-composefs-root.txt", ("off", None)),
+    ("silverblue-composefs-btrfs-mountpoints.txt", "live-overlay-root-mountinfo.txt", (None, de.NO_DISK)),
+    ("fedora-btrfs-on-luks-old-mountpoint.txt", "mountinfo-fedora-atomic-composefs-root.txt", (None, de.NO_DISK)),
     # a btrfs root whose device is not in the tree stays unknown
     ("live-overlay-root-mountpoints.txt", "mountinfo-ubuntu-21.10-btrfs-subvolume-dysk-32.txt",
      (None, de.NO_ROOT)),
