@@ -496,10 +496,16 @@ class RecordingHost(Host):
         return got
 
     def processes(self) -> list[str]:
+        """The first list read is kept and given to every later caller: a capture holds one
+        process list, so the run must see one too for its replay to give the same facts."""
+        with self._lock:
+            if self._processes is not None:
+                return list(self._processes)
         names = self.inner.processes()
         with self._lock:
-            self._processes = list(names)
-        return names
+            if self._processes is None:
+                self._processes = list(names)
+            return list(self._processes)
 
     def env(self, name: str) -> str | None:
         got = self.inner.env(name)

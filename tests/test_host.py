@@ -143,3 +143,19 @@ def test_absolute_path_falls_back_to_other_system_folders_only():
     assert host.run(["/usr/sbin/echo", "ok"]).stdout.strip() == "ok"
     # Outside the system folders an absolute path means exactly that path.
     assert host.resolve("/opt/nowhere/echo") is None
+
+
+def test_recording_host_gives_every_caller_the_one_process_list_it_captures():
+    # Two probes read the process list (remote_login without systemd, security_software); the
+    # live list changes between the calls, but a capture holds one list, so the run must too.
+    class Churning(RecordedHost):
+        calls = 0
+
+        def processes(self):
+            Churning.calls += 1
+            return ["init", f"worker-{Churning.calls}"]
+
+    recorder = RecordingHost(Churning({"platform": "linux"}))
+    first = recorder.processes()
+    assert recorder.processes() == first == ["init", "worker-1"]
+    assert recorder.capture()["processes"] == first and Churning.calls == 1
