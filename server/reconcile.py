@@ -474,10 +474,7 @@ CSV_COLUMNS = ("kind", "serial", "hostname", "sources", "fact", "agent", "mdm", 
 
 
 def write_csv(findings: Iterable[dict], fh) -> None:
-    """Findings as CSV (lists joined with spaces), one row per finding, with a header."""
-    import csv
-    w = csv.writer(fh, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for f in findings:
-        w.writerow([" ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                    for v in (f.get(c) for c in CSV_COLUMNS)])
+    """Findings as CSV (lists joined with spaces), one row per finding, with a header.
+    Cells go through server.untrusted.csv_cell (no formulas, no bidi controls)."""
+    from server.untrusted import write_csv as write_rows
+    write_rows(fh, CSV_COLUMNS, ([f.get(c) for c in CSV_COLUMNS] for f in findings))
