@@ -52,7 +52,10 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, bool):
         value = "true" if value else "false"
     text = shown(str(value))   # "\u202e=cmd" is a formula once the control is gone
-    return "'" + text if text.startswith(FORMULA_START) else text
+    if text.startswith(FORMULA_START):
+        text = "'" + text
+    # line breaks as "\n", which the writer quotes (a bare CR would end the row for some readers)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def write_csv(fh: IO[str], header: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
