@@ -376,6 +376,18 @@ class Sender:
     def next_attempt_at(self) -> float:
         return float(self.queue.get_meta("next_attempt_at", "0") or 0)
 
+    def seconds_until_due(self) -> float:
+        """How long the background reporter sleeps: until the backoff ends when reports are
+        in line, else until a set-aside report's daily try; at most POLICY_PULL_EVERY."""
+        now = self.clock()
+        if self.queue.count_in_line():
+            due = self.next_attempt_at()
+        else:
+            due = self.queue.next_aside_retry()
+            if due is None:
+                return POLICY_PULL_EVERY
+        return min(POLICY_PULL_EVERY, max(1.0, due - now))
+
     def _fail(self, why: str, retry_after: float | None = None) -> float:
         failures = int(self.queue.get_meta("failures", "0") or 0) + 1
         wait = retry_after if retry_after is not None else backoff_delay(failures, self.rng)
@@ -754,14 +766,7 @@ class Reporter:
                 except Exception as exc:  # noqa: BLE001
                     log.exception("reporting failed")
                     self.last_problem = str(exc)
-                wait = POLICY_PULL_EVERY
-                if self.sender.queue.count_in_line():
-                    wait = max(1.0, self.sender.next_attempt_at() - self._clock())
-                else:
-                    aside_at = self.sender.queue.next_aside_retry()   # a set-aside report's daily try
-                    if aside_at is not None:
-                        wait = max(1.0, aside_at - self._clock())
-                self._wake.wait(min(wait, POLICY_PULL_EVERY))
+                self._wake.wait(self.sender.seconds_until_due())
                 self._wake.clear()
         finally:
             self.sender.close()
