@@ -95,13 +95,18 @@ def agent_device_from_report(device_id: str, report: dict, received_at: Any = No
         hostname=(str(device.get("hostname")).strip() or None) if device.get("hostname") else None,
         platform=platform,
         last_seen=seen,
-        macs=normalise_macs(device.get("mac_addresses") or []),
+        macs=normalise_macs(_list(device.get("mac_addresses"))),
         disk_encryption=_str(enc.get("state")) if enc else None,
         firewall=_bool(fw.get("enabled")) if fw else None,
         system_integrity=_bool(si.get("sip")) if si and platform == "macos" else None,
         gatekeeper=_bool(gk.get("enabled")) if gk else None,
         os_version=_str(os_version),
     )
+
+
+def _list(v: Any) -> list:
+    """A report's list field as a list: anything else (a number, a dict) counts as none."""
+    return v if isinstance(v, list) else []
 
 
 def _str(v: Any) -> str | None:

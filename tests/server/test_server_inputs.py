@@ -138,6 +138,14 @@ def test_no_hostile_input_gives_a_5xx(live_server):
                 assert any(field in e["loc"] for e in detail), (label, detail)
     # the hostile bodies stored nothing
     assert srv.count("reports") == 1
+    # fields the server does not type are kept as sent, and must not break what reads them
+    # later (reconciliation reads device.mac_addresses)
+    it = login(srv)
+    for macs in (5, True, {"a": 1}, [None, 5, ["AA"], "zz"]):
+        odd = report(dev, device=dict(dev, mac_addresses=macs))
+        assert post_raw(srv, secret, json.dumps(odd).encode()).status_code == 202
+        for u in ("/reconcile", "/reconcile.csv", "/reconcile.json", "/devices"):
+            assert it.get(srv.url + u, timeout=30).status_code == 200, (macs, u)
 
     # cleaned, not refused: trailing NUL padding (as SMBIOS/WMI strings carry) is dropped
     padded = report(dev, device=dict(dev, serial="C02HOSTILE1\u0000\u0000", model="MacBookPro18,3\u0000"))
@@ -211,7 +219,6 @@ def test_no_hostile_input_gives_a_5xx(live_server):
              "/devices/..%2F..%2Fetc", "/devices/%E2%80%AE", "/reconcile.csv", "/reconcile.json",
              "/reconcile.%00", "/reconcile.csv%00", "/static/app.css%00", "/%00"]
     anon = requests.Session()
-    it = login(srv)
     for s in (anon, it):
         for u in urls:
             r = s.get(srv.url + u, allow_redirects=False, timeout=30)
@@ -224,6 +231,17 @@ def test_no_hostile_input_gives_a_5xx(live_server):
         dev_id = conn.execute(text("SELECT id FROM devices")).scalar_one()
     page = it.get(srv.url + f"/devices/{dev_id}")
     assert page.status_code == 200 and "\x00" not in page.text and "The firewall is off. (NUL)" in page.text
+
+    # the biggest number and the deepest nesting the server takes still render
+    big = report(dev, checked_at=(dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
+                 .strftime("%Y-%m-%dT%H:%M:%SZ"))
+    big["checks"][0]["observed"] = {"n": "@@BIG@@", "deep": "@@DEEP@@"}
+    raw = json.dumps(big).replace('"@@BIG@@"', "9" * 4300).replace('"@@DEEP@@"', nested(150))
+    assert post_raw(srv, secret, raw.encode()).status_code == 202
+    page = it.get(srv.url + f"/devices/{dev_id}")
+    assert page.status_code == 200 and "9" * 4300 in page.text
+    too_big = json.dumps(report(dev)).replace('"enabled": false', '"enabled": ' + "9" * 4301)
+    assert post_raw(srv, secret, too_big.encode()).status_code == 422
 
     # forms: a NUL in the login name, in the policy text
     csrf = re.search(r'name="csrf" value="([^"]+)"', anon.get(srv.url + "/login").text).group(1)
