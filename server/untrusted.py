@@ -1,8 +1,8 @@
 """Text that came from agents or MDMs, on its way to a page, a CSV file, JSON or the database.
 
 - Pages (Jinja ``finalize``) and CSV cells lose bidi controls (U+202A-202E, U+2066-2069,
-  U+200E/200F, U+061C) and C0 control characters other than tab and line breaks, so a
-  hostname like ``invoice\u202Egpj.exe`` cannot reorder what IT reads.
+  U+200E/200F, U+061C), C0 control characters other than tab and line breaks, DEL and C1
+  controls, so a hostname like ``invoice\u202Egpj.exe`` cannot reorder what IT reads.
 - CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
   ``@``, tab or carriage return) get a leading ``'``, as OWASP advises. ``write_csv`` is
   the one CSV writer of the server.
