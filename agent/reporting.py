@@ -615,8 +615,13 @@ def _identity_changed(resp) -> bool:  # noqa: ANN001
 
 
 def _detail(resp) -> str:  # noqa: ANN001
+    """The server's reason, readable: a 422's field errors as ``device.hostname: msg``."""
     try:
         d = resp.json().get("detail")
+        if isinstance(d, list) and d and all(isinstance(e, dict) and "msg" in e for e in d):
+            msgs = [(".".join(str(p) for p in e.get("loc") or ()),
+                     str(e["msg"]).removeprefix("Value error, ")) for e in d]
+            d = "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in msgs)
         return (d if isinstance(d, str) else json.dumps(d))[:300]
     except Exception:  # noqa: BLE001
         return (resp.text or "")[:200]
