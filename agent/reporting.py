@@ -179,11 +179,17 @@ class ReportQueue:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Queue files of older agents: add the set-aside columns (NULL = in line)."""
+        """Queue files of older agents: add the set-aside columns (set_aside_at NULL = in
+        line; server_errors counts the 5xx answers to the report)."""
         have = {row[1] for row in self._db.execute("PRAGMA table_info(reports)")}
-        for column in ("set_aside_at REAL", "retry_at REAL"):
+        for column in ("set_aside_at REAL", "retry_at REAL",
+                       "server_errors INTEGER NOT NULL DEFAULT 0"):
             if column.split()[0] not in have:
-                self._db.execute(f"ALTER TABLE reports ADD COLUMN {column}")
+                try:
+                    self._db.execute(f"ALTER TABLE reports ADD COLUMN {column}")
+                except sqlite3.OperationalError as exc:   # the tray and the CLI opened it at once
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         with self._lock:
@@ -264,12 +270,13 @@ class ReportQueue:
         with self._lock:
             self._db.execute("DELETE FROM reports WHERE report_id = ?", (report_id,))
 
-    def note_failure(self, report_id: str, error: str) -> int:
-        """Count a failed try; returns how many tries this report has failed."""
+    def note_failure(self, report_id: str, error: str, server_error: bool = False) -> int:
+        """Count a failed try (``server_error``: a 5xx). Returns the report's 5xx count."""
         with self._lock:
-            self._db.execute("UPDATE reports SET attempts = attempts + 1, last_error = ?"
-                             " WHERE report_id = ?", (error[:500], report_id))
-            row = self._db.execute("SELECT attempts FROM reports WHERE report_id = ?",
+            self._db.execute("UPDATE reports SET attempts = attempts + 1, last_error = ?,"
+                             " server_errors = server_errors + ? WHERE report_id = ?",
+                             (error[:500], int(server_error), report_id))
+            row = self._db.execute("SELECT server_errors FROM reports WHERE report_id = ?",
                                    (report_id,)).fetchone()
         return row[0] if row else 0
 
@@ -478,6 +485,7 @@ class Sender:
             # a report that got 5xx SET_ASIDE_AFTER times: the next one is tried; if that one
             # goes through, this one is the problem and is set aside
             suspect: tuple[str, str] | None = None
+            suspect_code = 0
             stopped = False
             for report_id, body in self.queue.pending():
                 resp = send(body)
@@ -506,18 +514,19 @@ class Sender:
                     self.queue.note_failure(report_id, f"{code}")
                     self._set_aside(res, report_id, f"the server refused it ({code}: {_detail(resp)})")
                 else:
-                    tries = self.queue.note_failure(report_id, f"{code}")
+                    tries = self.queue.note_failure(report_id, f"{code}", server_error=True)
                     if suspect is None and tries >= SET_ASIDE_AFTER:
                         suspect = (report_id, f"the server answered {code} to it {tries} times "
                                               "while it took the reports behind it")
+                        suspect_code = code
                         continue
                     res.retry_at = self._fail(f"the server answered {code}")
                     res.error = f"the server answered {code}"
                     stopped = True
                     break
             if suspect is not None and not stopped:   # nothing behind it went through
-                res.retry_at = self._fail("the server answered 5xx")
-                res.error = "the server answered with an error (5xx)"
+                res.retry_at = self._fail(f"the server answered {suspect_code}")
+                res.error = f"the server answered {suspect_code}"
                 stopped = True
             if not stopped:
                 # everything in line is sent: the set-aside reports get their (daily) try
@@ -532,9 +541,9 @@ class Sender:
                         self.queue.remove(report_id)
                         res.sent += 1
                     elif code in (401, 429, 503):
-                        break          # in line again next time; nothing to learn about this one
+                        break          # the server, not this report: it stays aside, due
                     else:
-                        self.queue.note_failure(report_id, f"{code}")
+                        self.queue.note_failure(report_id, f"{code}", server_error=code >= 500)
                         self.queue.set_aside(report_id, f"the server answered {code}: {_detail(resp)}")
         except ReportingError as exc:
             res.error, res.refused = str(exc), True

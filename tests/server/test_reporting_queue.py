@@ -69,7 +69,8 @@ def test_an_older_queue_file_keeps_working_and_gains_set_aside(tmp_path):
     db.close()
     q = ReportQueue(path)
     assert [r for r, _ in q.pending()] == ["r1", "r2"] and q.get_meta("failures") == "2"
-    assert q.note_failure("r1", "500") == 3                 # the old attempts count is kept
+    assert q.note_failure("r1", "429") == 0                 # busy is not this report's fault
+    assert q.note_failure("r1", "500", server_error=True) == 1
     q.set_aside("r1", "the server answered 500")
     assert [r for r, _ in q.pending()] == ["r2"] and q.count_in_line() == 1 and q.count() == 2
     assert q.aside() == [("r1", '{"status": "pass"}', "the server answered 500")]
@@ -106,3 +107,30 @@ def reporting_settings(url):
     st = Settings()
     st.values["server"]["url"] = url
     return st
+
+
+def test_an_older_queue_file_opened_by_several_at_once(tmp_path):
+    """The tray and `checkup report --now` may open an old queue file at the same moment:
+    both migrate it, neither fails."""
+    import sqlite3
+    import threading
+    for n in range(5):
+        path = str(tmp_path / f"q{n}.sqlite3")
+        db = sqlite3.connect(path)
+        for ddl in OLD_QUEUE_SCHEMA:
+            db.execute(ddl)
+        db.commit()
+        db.close()
+        errors, queues = [], []
+
+        def open_it():
+            try:
+                queues.append(ReportQueue(path))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert not errors
+        assert all(q.count_in_line() == 0 for q in queues)
+        [q.close() for q in queues]
