@@ -19,7 +19,6 @@ import re
 from typing import IO, Any, Iterable
 
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 # bidi controls, and C0 controls (except tab, LF, CR), DEL and C1 controls
 _UNSHOWABLE = re.compile(f"[{BIDI_CONTROLS}\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -29,10 +28,6 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def shown(value: str) -> str:
     """``value`` as a page or a spreadsheet may show it: no bidi or control characters."""
     return _UNSHOWABLE.sub("", value)
-
-
-def has_bidi(value: str) -> bool:
-    return bool(_BIDI.search(value))
 
 
 def storable(value: str) -> str:
