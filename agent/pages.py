@@ -1,6 +1,7 @@
 """Fix pages and the overview report: self-contained HTML, no network, no JavaScript.
 
-Everything that comes from the machine, the report or the policy is escaped;
+Everything that comes from the machine, the report or the policy is escaped (and loses
+bidi and control characters);
 links are only made from schemes on an allow-list (a ``javascript:`` link in a
 policy stays text). Strings come from agent.strings.
 """
@@ -23,10 +24,14 @@ HELP_SCHEMES = ("https", "http", "mailto", "tel")
 STATUS_SYMBOL = {"pass": "✓", "skip": "–", "unknown": "?", "nudge": "!", "fail": "✕", "checking": "…"}
 ORDER = {"fail": 0, "nudge": 1, "unknown": 2, "pass": 3, "skip": 4}
 _ID = re.compile(r"[^a-z0-9_]+")
+# bidi controls (U+202A-202E, U+2066-2069, U+200E/200F, U+061C) and C0/C1 controls but tab
+# and line breaks: a hostname or a policy text must not reorder or hide what the page says
+_UNSHOWABLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+                         "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(_UNSHOWABLE.sub("", "" if value is None else str(value)), quote=True)
 
 
 def safe_url(url: Any, schemes: Iterable[str]) -> str | None:

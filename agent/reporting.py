@@ -6,9 +6,15 @@
 - The queue holds at most 500 reports and 30 days; the oldest go first, logged.
 - Sending: oldest first. 202 -> done; 401 -> enroll again; 409 with reason
   ``identity_changed`` (the secret is enrolled as another machine) -> enroll
-  again once and resend; 429/503 -> wait ``Retry-After``; other 4xx -> drop that
-  report and log why; 5xx or no network -> keep it and back off exponentially
-  with jitter.
+  again once and resend; 429/503 -> wait ``Retry-After``; other 4xx -> set that
+  report aside and log why; 5xx or no network -> keep it and back off
+  exponentially with jitter.
+- A report is *set aside* (kept, but no longer sent first) when the server
+  refuses it (4xx), or when it got a 5xx ``SET_ASIDE_AFTER`` times and the
+  report behind it then went through (so one bad report cannot block the
+  queue, while an outage sets nothing aside). Set-aside reports are tried again
+  after the others, at most once a day (every ``checkup report --now``), until
+  the queue's 30 days drop them.
 - The device secret is stored owner-only. Certificates are verified (the
   standard CA bundle variables are honoured by requests); plain ``http://`` is
   refused except to loopback.
@@ -30,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -41,6 +47,8 @@ QUEUE_MAX_AGE = 30 * 86400
 BACKOFF_BASE = 30.0          # seconds after the first failure
 BACKOFF_MAX = 3600.0         # never wait longer than an hour between tries
 RETRY_AFTER_MAX = 24 * 3600
+SET_ASIDE_AFTER = 3          # 5xx answers to one report before it may be set aside
+SET_ASIDE_RETRY = 24 * 3600  # a set-aside report is tried again once a day
 POLICY_PULL_EVERY = 3600.0
 TIMEOUT = (10.0, 30.0)       # connect, read
 QUEUE_FILE = "report-queue.sqlite3"
@@ -168,6 +176,20 @@ class ReportQueue:
                          " body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
                          " last_error TEXT)")
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Queue files of older agents: add the set-aside columns (set_aside_at NULL = in
+        line; server_errors counts the 5xx answers to the report)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(reports)")}
+        for column in ("set_aside_at REAL", "retry_at REAL",
+                       "server_errors INTEGER NOT NULL DEFAULT 0"):
+            if column.split()[0] not in have:
+                try:
+                    self._db.execute(f"ALTER TABLE reports ADD COLUMN {column}")
+                except sqlite3.OperationalError as exc:   # the tray and the CLI opened it at once
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         with self._lock:
@@ -211,9 +233,34 @@ class ReportQueue:
             self._db.execute("COMMIT")
 
     def pending(self, limit: int = QUEUE_MAX_REPORTS) -> list[tuple[str, str]]:
+        """The reports in line (not set aside), oldest first."""
         with self._lock:
-            return self._db.execute("SELECT report_id, body FROM reports ORDER BY seq LIMIT ?",
-                                    (limit,)).fetchall()
+            return self._db.execute("SELECT report_id, body FROM reports WHERE set_aside_at IS NULL"
+                                    " ORDER BY seq LIMIT ?", (limit,)).fetchall()
+
+    def aside(self, due_only: bool = False) -> list[tuple[str, str, str]]:
+        """(report_id, body, last error) of the reports set aside (only those due for
+        another try with ``due_only``), oldest first."""
+        q = "SELECT report_id, body, COALESCE(last_error, '') FROM reports WHERE set_aside_at IS NOT NULL"
+        args: tuple = ()
+        if due_only:
+            q += " AND (retry_at IS NULL OR retry_at <= ?)"
+            args = (self.clock(),)
+        with self._lock:
+            return self._db.execute(q + " ORDER BY seq", args).fetchall()
+
+    def set_aside(self, report_id: str, why: str) -> None:
+        """Stop sending this report first; try it again in ``SET_ASIDE_RETRY``."""
+        now = self.clock()
+        with self._lock:
+            self._db.execute("UPDATE reports SET set_aside_at = COALESCE(set_aside_at, ?),"
+                             " retry_at = ?, last_error = ? WHERE report_id = ?",
+                             (now, now + SET_ASIDE_RETRY, why[:500], report_id))
+
+    def next_aside_retry(self) -> float | None:
+        with self._lock:
+            return self._db.execute("SELECT MIN(retry_at) FROM reports"
+                                    " WHERE set_aside_at IS NOT NULL").fetchone()[0]
 
     def oldest(self) -> dict | None:
         rows = self.pending(1)
@@ -223,14 +270,25 @@ class ReportQueue:
         with self._lock:
             self._db.execute("DELETE FROM reports WHERE report_id = ?", (report_id,))
 
-    def note_failure(self, report_id: str, error: str) -> None:
+    def note_failure(self, report_id: str, error: str, server_error: bool = False) -> int:
+        """Count a failed try (``server_error``: a 5xx). Returns the report's 5xx count."""
         with self._lock:
-            self._db.execute("UPDATE reports SET attempts = attempts + 1, last_error = ?"
-                             " WHERE report_id = ?", (error[:500], report_id))
+            self._db.execute("UPDATE reports SET attempts = attempts + 1, last_error = ?,"
+                             " server_errors = server_errors + ? WHERE report_id = ?",
+                             (error[:500], int(server_error), report_id))
+            row = self._db.execute("SELECT server_errors FROM reports WHERE report_id = ?",
+                                   (report_id,)).fetchone()
+        return row[0] if row else 0
 
     def count(self) -> int:
+        """Every report in the queue, in line or set aside."""
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
+
+    def count_in_line(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM reports WHERE set_aside_at IS NULL"
+                                    ).fetchone()[0]
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
@@ -274,8 +332,9 @@ def backoff_delay(failures: int, rng: random.Random | None = None) -> float:
 @dataclass
 class FlushResult:
     sent: int = 0
-    dropped: int = 0
-    remaining: int = 0
+    remaining: int = 0              # reports still in line
+    set_aside: list = field(default_factory=list)  # (report_id, why) set aside by this flush
+    aside: int = 0                  # reports set aside in the queue after this flush
     error: str | None = None        # why sending stopped early
     refused: bool = False           # the server refused us (enrollment); not a network problem
     retry_at: float | None = None   # when the next try is due
@@ -323,6 +382,18 @@ class Sender:
     # backoff state lives in the queue database, so a restart keeps it
     def next_attempt_at(self) -> float:
         return float(self.queue.get_meta("next_attempt_at", "0") or 0)
+
+    def seconds_until_due(self) -> float:
+        """How long the background reporter sleeps: until the backoff ends when reports are
+        in line, else until a set-aside report's daily try; at most POLICY_PULL_EVERY."""
+        now = self.clock()
+        if self.queue.count_in_line():
+            due = self.next_attempt_at()
+        else:
+            due = self.queue.next_aside_retry()
+            if due is None:
+                return POLICY_PULL_EVERY
+        return min(POLICY_PULL_EVERY, max(1.0, due - now))
 
     def _fail(self, why: str, retry_after: float | None = None) -> float:
         failures = int(self.queue.get_meta("failures", "0") or 0) + 1
@@ -375,63 +446,105 @@ class Sender:
         self.queue.prune()
         now = self.clock()
         if not self.url:
-            res.remaining = self.queue.count()
+            res.remaining = self.queue.count_in_line()
+            res.aside = self.queue.count() - res.remaining
             res.error = "reporting is off (no [server] url)"
             return res
         if not force and now < self.next_attempt_at():
             res.skipped, res.retry_at = True, self.next_attempt_at()
-            res.remaining = self.queue.count()
+            res.remaining = self.queue.count_in_line()
+            res.aside = self.queue.count() - res.remaining
             return res
         import requests
         creds = load_credentials(self.state_dir, self.url)
         re_enrolled = False
+
+        def send(body: str):  # noqa: ANN202 - one report, enrolling (again) when needed
+            nonlocal creds, re_enrolled
+            while True:
+                if creds is None:
+                    creds = self.enroll(json.loads(body).get("device") or {})
+                resp = self._post("/api/v1/reports", body.encode("utf-8"), creds.device_secret)
+                if resp.status_code == 401 and not re_enrolled:
+                    log.info("server no longer knows this device (401): enrolling again")
+                    forget_credentials(self.state_dir)
+                    creds, re_enrolled = None, True
+                    continue
+                if _identity_changed(resp) and not re_enrolled:
+                    # These credentials belong to another machine (a copied state
+                    # directory, a cloned disk image) or the hardware changed: this
+                    # computer enrolls as itself, once, and sends the report again.
+                    log.warning("the server has this device's secret enrolled as another "
+                                "machine (409: %s): enrolling again", _detail(resp))
+                    forget_credentials(self.state_dir)
+                    creds, re_enrolled = None, True
+                    continue
+                return resp
+
         try:
+            # a report that got 5xx SET_ASIDE_AFTER times: the next one is tried; if that one
+            # goes through, this one is the problem and is set aside
+            suspect: tuple[str, str] | None = None
+            suspect_code = 0
+            stopped = False
             for report_id, body in self.queue.pending():
-                while True:
-                    if creds is None:
-                        creds = self.enroll(json.loads(body).get("device") or {})
-                    resp = self._post("/api/v1/reports", body.encode("utf-8"), creds.device_secret)
-                    if resp.status_code == 401 and not re_enrolled:
-                        log.info("server no longer knows this device (401): enrolling again")
-                        forget_credentials(self.state_dir)
-                        creds, re_enrolled = None, True
-                        continue
-                    if _identity_changed(resp) and not re_enrolled:
-                        # These credentials belong to another machine (a copied state
-                        # directory, a cloned disk image) or the hardware changed: this
-                        # computer enrolls as itself, once, and sends the report again.
-                        log.warning("the server has this device's secret enrolled as another "
-                                    "machine (409: %s): enrolling again", _detail(resp))
-                        forget_credentials(self.state_dir)
-                        creds, re_enrolled = None, True
-                        continue
-                    break
+                resp = send(body)
                 code = resp.status_code
                 if code in (200, 201, 202):
                     self.queue.remove(report_id)
                     res.sent += 1
                     self._ok()
+                    if suspect is not None:
+                        self._set_aside(res, *suspect)
+                        suspect = None
                 elif code in (429, 503):
                     wait = parse_retry_after(resp.headers.get("Retry-After"), self.clock())
                     res.retry_at = self._fail(f"the server is busy ({code})", wait)
                     res.error = f"the server asked to wait ({code})"
                     self.queue.note_failure(report_id, f"{code}")
+                    stopped = True
                     break
                 elif code == 401:
                     res.retry_at = self._fail("the server refused this device's secret (401)")
                     res.error = "the server refused this device even after enrolling again (401)"
                     res.refused = True
+                    stopped = True
                     break
                 elif 400 <= code < 500:
-                    why = f"{code}: {_detail(resp)}"
-                    log.warning("server refused report %s (%s); dropped", report_id, why)
-                    self.queue.remove(report_id)
-                    res.dropped += 1
+                    self.queue.note_failure(report_id, f"{code}")
+                    self._set_aside(res, report_id, f"the server refused it ({code}: {_detail(resp)})")
                 else:
+                    tries = self.queue.note_failure(report_id, f"{code}", server_error=True)
+                    if suspect is None and tries >= SET_ASIDE_AFTER:
+                        suspect = (report_id, f"the server answered {code} to it {tries} times "
+                                              "while it took the reports behind it")
+                        suspect_code = code
+                        continue
                     res.retry_at = self._fail(f"the server answered {code}")
                     res.error = f"the server answered {code}"
-                    self.queue.note_failure(report_id, f"{code}")
+                    stopped = True
                     break
+            if suspect is not None and not stopped:   # nothing behind it went through
+                res.retry_at = self._fail(f"the server answered {suspect_code}")
+                res.error = f"the server answered {suspect_code}"
+                stopped = True
+            if not stopped:
+                # everything in line is sent: the set-aside reports get their (daily) try
+                just = {rid for rid, _ in res.set_aside}
+                for report_id, body, _why in self.queue.aside(due_only=not force):
+                    if report_id in just:
+                        continue
+                    resp = send(body)
+                    code = resp.status_code
+                    if code in (200, 201, 202):
+                        log.info("report %s, set aside before, was taken by the server", report_id)
+                        self.queue.remove(report_id)
+                        res.sent += 1
+                    elif code in (401, 429, 503):
+                        break          # the server, not this report: it stays aside, due
+                    else:
+                        self.queue.note_failure(report_id, f"{code}", server_error=code >= 500)
+                        self.queue.set_aside(report_id, f"the server answered {code}: {_detail(resp)}")
         except ReportingError as exc:
             res.error, res.refused = str(exc), True
             res.retry_at = self._fail(str(exc))
@@ -446,8 +559,16 @@ class Sender:
             res.retry_at = self._fail(res.error)
         if creds is not None and (force or now >= float(self.queue.get_meta("policy_next", "0") or 0)):
             res.policy = self.pull_policy(creds)
-        res.remaining = self.queue.count()
+        res.remaining = self.queue.count_in_line()
+        res.aside = self.queue.count() - res.remaining
         return res
+
+    def _set_aside(self, res: FlushResult, report_id: str, why: str) -> None:
+        self.queue.set_aside(report_id, why)
+        res.set_aside.append((report_id, why))
+        log.warning("report %s set aside: %s. The reports behind it are sent first; it is "
+                    "tried again once a day until it is %d days old.", report_id, why,
+                    QUEUE_MAX_AGE // 86400)
 
     def pull_policy(self, creds: Credentials) -> str:
         """GET the organisation policy with If-None-Match; cache it. Returns what happened."""
@@ -503,8 +624,13 @@ def _identity_changed(resp) -> bool:  # noqa: ANN001
 
 
 def _detail(resp) -> str:  # noqa: ANN001
+    """The server's reason, readable: a 422's field errors as ``device.hostname: msg``."""
     try:
         d = resp.json().get("detail")
+        if isinstance(d, list) and d and all(isinstance(e, dict) and "msg" in e for e in d):
+            msgs = [(".".join(str(p) for p in e.get("loc") or ()),
+                     str(e["msg"]).removeprefix("Value error, ")) for e in d]
+            d = "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in msgs)
         return (d if isinstance(d, str) else json.dumps(d))[:300]
     except Exception:  # noqa: BLE001
         return (resp.text or "")[:200]
@@ -654,10 +780,7 @@ class Reporter:
                 except Exception as exc:  # noqa: BLE001
                     log.exception("reporting failed")
                     self.last_problem = str(exc)
-                wait = POLICY_PULL_EVERY
-                if self.sender.queue.count():
-                    wait = max(1.0, self.sender.next_attempt_at() - self._clock())
-                self._wake.wait(min(wait, POLICY_PULL_EVERY))
+                self._wake.wait(self.sender.seconds_until_due())
                 self._wake.clear()
         finally:
             self.sender.close()
@@ -669,10 +792,10 @@ def report_now(settings, state_dir: str | None = None, report: dict | None = Non
                session=None) -> tuple[int, str]:
     """Send the queue now (ignoring backoff) and say what happened.
 
-    Exit codes: 0 everything sent (or nothing to send); 1 reports still queued
-    (the server is unreachable or busy; they will be retried); 2 the server
-    refused this device or its enrollment token; 3 reporting is off or the
-    URL is not allowed.
+    Exit codes: 0 everything sent (or nothing to send; reports set aside are
+    named but do not count); 1 reports still queued (the server is unreachable
+    or busy; they will be retried); 2 the server refused this device or its
+    enrollment token; 3 reporting is off or the URL is not allowed.
     """
     if not enabled(settings):
         return 3, ("Reporting is off: IT has not set [server] url in the config "
@@ -694,8 +817,15 @@ def report_now(settings, state_dir: str | None = None, report: dict | None = Non
         parts.append(f"Nothing was waiting to be sent to {url}.")
     else:
         parts.append(f"Sent {res.sent} of {before} report{'s' if before != 1 else ''} to {url}.")
-    if res.dropped:
-        parts.append(f"{res.dropped} refused by the server and dropped (see the log).")
+    for report_id, why in res.set_aside:
+        parts.append(f"Set aside report {report_id}: {why}.")
+    earlier = res.aside - len(res.set_aside)
+    if earlier > 0:
+        parts.append(f"{earlier} report{'s' if earlier != 1 else ''} set aside before "
+                     f"still wait{'' if earlier != 1 else 's'}.")
+    if res.aside:
+        parts.append("Set-aside reports no longer hold up the others; they are tried again once "
+                     f"a day and dropped after {QUEUE_MAX_AGE // 86400} days.")
     if res.policy:
         parts.append(res.policy[0].upper() + res.policy[1:] + ".")
     if res.remaining:
@@ -711,14 +841,16 @@ def report_now(settings, state_dir: str | None = None, report: dict | None = Non
 
 
 def queue_status(settings, state_dir: str | None = None) -> dict[str, Any]:  # noqa: ANN001
-    """For `checkup config show` / About: how many reports wait, the last problem."""
+    """For `checkup config show` / About: how many reports wait in line, how many are
+    set aside, the last problem."""
     path = os.path.join(_state_dir(state_dir), QUEUE_FILE)
     if not os.path.exists(path):
-        return {"queued": 0, "last_error": None, "next_attempt_at": None}
+        return {"queued": 0, "set_aside": 0, "last_error": None, "next_attempt_at": None}
     q = ReportQueue(path)
     try:
         nxt = float(q.get_meta("next_attempt_at", "0") or 0)
-        return {"queued": q.count(), "last_error": q.get_meta("last_error"),
-                "next_attempt_at": nxt or None}
+        in_line = q.count_in_line()
+        return {"queued": in_line, "set_aside": q.count() - in_line,
+                "last_error": q.get_meta("last_error"), "next_attempt_at": nxt or None}
     finally:
         q.close()

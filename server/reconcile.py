@@ -97,7 +97,7 @@ def agent_device_from_report(device_id: str, report: dict, received_at: Any = No
         hostname=(str(device.get("hostname")).strip() or None) if device.get("hostname") else None,
         platform=platform,
         last_seen=seen,
-        macs=normalise_macs(device.get("mac_addresses") or []),
+        macs=normalise_macs(_list(device.get("mac_addresses"))),
         disk_encryption=_str(enc.get("state")) if enc else None,
         firewall=_bool(fw.get("enabled")) if fw else None,
         system_integrity=_bool(si.get("sip")) if si and platform == "macos" else None,
@@ -105,6 +105,11 @@ def agent_device_from_report(device_id: str, report: dict, received_at: Any = No
         os_version=_str(os_version),
         os_build=_build(os_build, platform),
     )
+
+
+def _list(v: Any) -> list:
+    """A report's list field as a list: anything else (a number, a dict) counts as none."""
+    return v if isinstance(v, list) else []
 
 
 def _str(v: Any) -> str | None:
@@ -494,10 +499,7 @@ CSV_COLUMNS = ("kind", "serial", "hostname", "sources", "fact", "agent", "mdm", 
 
 
 def write_csv(findings: Iterable[dict], fh) -> None:
-    """Findings as CSV (lists joined with spaces), one row per finding, with a header."""
-    import csv
-    w = csv.writer(fh, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for f in findings:
-        w.writerow([" ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                    for v in (f.get(c) for c in CSV_COLUMNS)])
+    """Findings as CSV (lists joined with spaces), one row per finding, with a header.
+    Cells go through server.untrusted.csv_cell (no formulas, no bidi controls)."""
+    from server.untrusted import write_csv as write_rows
+    write_rows(fh, CSV_COLUMNS, ([f.get(c) for c in CSV_COLUMNS] for f in findings))

@@ -7,15 +7,28 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Status = Literal["pass", "skip", "unknown", "nudge", "fail"]
 STATUS_ORDER = ("pass", "skip", "unknown", "nudge", "fail")
 RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
 
-Short = Optional[str]
+
+
+def _no_nul(v: str) -> str:
+    """Text for a database column: trailing NULs (C-string padding, as SMBIOS and WMI
+    give) are dropped, a NUL inside is refused (PostgreSQL cannot store it, and a value
+    cut there would be a guess)."""
+    v = v.rstrip("\x00")
+    if "\x00" in v:
+        raise ValueError("must not contain NUL characters")
+    return v
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]   # a string that goes into its own column
+Short = Optional[Text]
 
 
 def device_status(statuses) -> str:  # noqa: ANN001
@@ -35,13 +48,13 @@ def _short(n: int):
 class DeviceIdentity(BaseModel):
     model_config = ConfigDict(extra="ignore")
     platform: Literal["darwin", "windows", "linux"]
-    hostname: Optional[str] = _short(256)
-    os_name: Optional[str] = _short(256)
-    os_version: Optional[str] = _short(64)
-    os_build: Optional[str] = _short(64)
-    serial: Optional[str] = _short(128)
-    hardware_uuid: Optional[str] = _short(64)
-    model: Optional[str] = _short(256)
+    hostname: Short = _short(256)
+    os_name: Short = _short(256)
+    os_version: Short = _short(64)
+    os_build: Short = _short(64)
+    serial: Short = _short(128)
+    hardware_uuid: Short = _short(64)
+    model: Short = _short(256)
 
 
 class Fix(BaseModel):
@@ -66,19 +79,22 @@ class Report(BaseModel):
     model_config = ConfigDict(extra="allow")
     schema_: int = Field(alias="schema", ge=1, le=1)
     report_id: uuid.UUID
-    agent_version: Optional[str] = _short(64)
+    agent_version: Short = _short(64)
     checked_at: dt.datetime
     device: DeviceIdentity
     status: Status
     checks: list[CheckResult] = Field(min_length=1, max_length=64)   # none: nothing was checked
-    device_id: Optional[str] = _short(64)  # optional; when given it must be the sender's
+    device_id: Short = _short(64)  # optional; when given it must be the sender's
 
     @field_validator("checked_at")
     @classmethod
     def _utc(cls, v: dt.datetime) -> dt.datetime:
         if v.tzinfo is None:
             raise ValueError("checked_at must carry a time zone (RFC 3339)")
-        return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        try:
+            return v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError:   # 0001-01-01T00:00+01:00, 9999-12-31T23:59-01:00
+            raise ValueError("checked_at is out of range (before year 1 or after 9999 in UTC)") from None
 
     @field_validator("checks")
     @classmethod
@@ -91,7 +107,7 @@ class Report(BaseModel):
 
 class EnrollRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    enroll_token: str = Field(min_length=1, max_length=200)
+    enroll_token: Text = Field(min_length=1, max_length=200)
     device: DeviceIdentity
 
 

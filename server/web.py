@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from sqlalchemy import select, update
 
 from .db import utcnow
@@ -25,6 +26,7 @@ from .fleet import DeviceFilter, current_policy, device_detail, device_list, ove
 from .models import Admin, OrgPolicy
 from .policy_check import CHECK_IDS, PolicyInvalid, validate_policy
 from .security import check_password
+from .untrusted import shown
 
 SESSION_COOKIE = "checkup_session"
 PRE_COOKIE = "checkup_login"
@@ -54,9 +56,25 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
+def _finalize(value):  # noqa: ANN001, ANN202
+    """Every {{ value }} on IT's pages: agent and MDM text loses bidi and control
+    characters (server.untrusted.shown), so it cannot reorder the page; escaping follows."""
+    if isinstance(value, Markup):
+        return Markup(shown(str(value)))
+    if isinstance(value, str):
+        return shown(value)
+    return value
+
+
+def query_text(value: str, limit: int = 100) -> str:
+    """A search box's text: control characters (a NUL breaks PostgreSQL) removed, bounded."""
+    return shown(value)[:limit]
+
+
 def make_env() -> Environment:
     env = Environment(loader=FileSystemLoader(os.path.join(HERE, "templates")),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                      finalize=_finalize)
     env.filters["ago"] = _ago
     env.filters["plural"] = plural
     env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "—"
@@ -130,7 +148,7 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         if state.login_buckets.take(client):
             return render(request, "login.html", status=429, csrf=pre, next=nxt,
                           error="Too many attempts. Wait a minute and try again.")
-        username = str(form.get("username", ""))[:128].strip()
+        username = str(form.get("username", ""))[:128].strip().replace("\x00", "")
         password = str(form.get("password", ""))[:1024]
         from starlette.concurrency import run_in_threadpool
         admin = await run_in_threadpool(_check_login, engine, username, password)
@@ -170,7 +188,7 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         if sess is None:
             return login_redirect(request)
         f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
-                         platform=platform, seen=seen, q=q[:100], page=max(1, min(page, 100000)))
+                         platform=platform, seen=seen, q=query_text(q), page=max(1, min(page, 100000)))
         with engine.connect() as conn:
             rows, total = device_list(conn, f, stale_days)
         args = {k: v for k, v in vars(f).items() if v and k != "page"}
@@ -182,8 +200,10 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         sess = session(request)
         if sess is None:
             return login_redirect(request)
-        with engine.connect() as conn:
-            d = device_detail(conn, device_id[:64])
+        d = None
+        if device_id.isalnum() and len(device_id) <= 64:   # ids are hex; a NUL breaks PostgreSQL
+            with engine.connect() as conn:
+                d = device_detail(conn, device_id)
         if d is None:
             return render(request, "notfound.html", status=404, sess=sess, nav="devices")
         from .mdm.store import device_findings   # MDM reconciliation for this device

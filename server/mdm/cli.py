@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from . import CONNECTORS
@@ -42,14 +41,15 @@ def run(engine, cfg, args: argparse.Namespace) -> int:  # noqa: ANN001
         if args.csv:
             write_csv(found, sys.stdout)
         elif args.json:
-            json.dump(report(found), sys.stdout, indent=1, ensure_ascii=False)
-            sys.stdout.write("\n")
+            from ..untrusted import json_text
+            sys.stdout.write(json_text(report(found), indent=1) + "\n")
         else:
             if not found:
                 print("No findings: every reporting device is in an MDM and agrees with it.")
+            from ..untrusted import shown   # no control characters from an MDM on a terminal
             for f in found:
                 name = f["serial"] or f["hostname"] or f["device_id"] or "?"
                 extra = f" {f['fact']}" if f["fact"] else ""
-                print(f"{f['kind']}{extra}  {name}  {f['detail']}")
+                print(shown(f"{f['kind']}{extra}  {name}  {f['detail']}"))
         return 0
     return 3

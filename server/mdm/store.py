@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import delete, func, or_, select, update
@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from ..models import Device, MdmRecordRow, MdmSync, Report
 from ..reconcile import AgentDevice, agent_device_from_report, reconcile
+from ..untrusted import storable
 from . import CONNECTORS
 from .http import MdmError
 from .records import MdmRecord, normalise_serial, normalise_uuid, swap_uuid
@@ -94,7 +95,7 @@ def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
                                                if gone else "")
             conn.execute(update(MdmSync).where(MdmSync.id == sync_id).values(
                 finished_at=_naive(_now()), status="ok", records=connector.stats.records,
-                skipped=connector.stats.skipped, message=msg))
+                skipped=connector.stats.skipped, message=storable(msg)))
         return SyncResult(source, "ok", msg, connector.stats.records, connector.stats.skipped)
     except (MdmError, OSError, ValueError) as exc:
         stored += _flush_quietly(engine, source, sync_id, batch)
@@ -106,7 +107,7 @@ def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
     with engine.begin() as conn:
         conn.execute(update(MdmSync).where(MdmSync.id == sync_id).values(
             finished_at=_naive(_now()), status="failed", records=connector.stats.records,
-            skipped=connector.stats.skipped, message=msg))
+            skipped=connector.stats.skipped, message=storable(msg)))
     return SyncResult(source, "failed", msg, connector.stats.records, connector.stats.skipped)
 
 
@@ -121,11 +122,29 @@ def _flush_quietly(engine: Engine, source: str, sync_id: int, batch: dict) -> in
         return 0
 
 
+def _storable_record(r: MdmRecord) -> MdmRecord:
+    """The record with every text field fit for the database (server.untrusted.storable):
+    an MDM's NUL or lone surrogate must not fail the sync, nor later the pages."""
+    changes = {}
+    for f in fields(r):
+        v = getattr(r, f.name)
+        if isinstance(v, str):
+            clean = storable(v)
+        elif isinstance(v, tuple):
+            clean = tuple(storable(x) if isinstance(x, str) else x for x in v)
+        else:
+            continue
+        if clean != v:
+            changes[f.name] = clean
+    return replace(r, **changes) if changes else r
+
+
 def _store(engine: Engine, source: str, sync_id: int, recs: Iterable[MdmRecord]) -> int:
     now = _naive(_now())
-    rows = [{"source": source, "source_id": r.source_id[:200], "serial": r.serial,
+    recs = list({r.source_id[:200]: r for r in map(_storable_record, recs)}.values())
+    rows = [{"source": source, "source_id": r.source_id[:200], "serial": (r.serial or "")[:128] or None,
              "hardware_uuid": r.hardware_uuid, "hostname": (r.hostname or "")[:256] or None,
-             "platform": r.platform, "last_seen": _naive(r.last_seen),
+             "platform": (r.platform or "")[:16] or None, "last_seen": _naive(r.last_seen),
              "data": json.dumps(r.to_dict(), separators=(",", ":")), "sync_id": sync_id,
              "updated_at": now} for r in recs]
     ids = [r["source_id"] for r in rows]

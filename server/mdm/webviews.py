@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import io
-import json
 
 from ..reconcile import KINDS, report, write_csv
+from ..untrusted import json_text
 from .records import SOURCE_NAMES
 from .store import findings, sync_status
 
@@ -37,4 +37,4 @@ def reconcile_export(engine, cfg, fmt: str) -> tuple[str, str]:  # noqa: ANN001
         buf = io.StringIO()
         write_csv(found, buf)
         return buf.getvalue(), "text/csv; charset=utf-8"
-    return json.dumps(report(found), indent=1, ensure_ascii=False), "application/json"
+    return json_text(report(found), indent=1), "application/json"

@@ -193,11 +193,15 @@ class LiveServer:
 class FaultProxy:
     """Forwards to ``upstream``; ``script`` is a list of (status, headers, forward_first)
     answered instead of the server's answer, one per request, before passing through
-    again. ``forward_first`` sends the request on and throws the real answer away."""
+    again. ``forward_first`` sends the request on and throws the real answer away.
+    ``body_faults`` answers every request carrying a marker with a fixed status."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream
         self.script: list[tuple[int, dict]] = []
+        # (marker, status): a request whose body contains ``marker`` is answered ``status``
+        # (a report the server keeps failing on), every time
+        self.body_faults: list[tuple[bytes, int]] = []
         self.seen: list[tuple[str, str, int]] = []
         proxy = self
 
@@ -210,6 +214,9 @@ class FaultProxy:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                fault = next((st for marker, st in proxy.body_faults if marker in body), None)
+                if fault is not None and not proxy.script:
+                    proxy.script = [(fault, {}, False)]
                 if proxy.script and proxy.script[0][2] and self.command == "POST":
                     # forward, then lose the answer: the server stored it, the agent never knows
                     status, headers, _ = proxy.script.pop(0)

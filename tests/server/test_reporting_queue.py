@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import random
 import stat
+import time
 
 from agent import reporting
 from agent.reporting import ReportQueue, backoff_delay, parse_retry_after
@@ -46,3 +47,90 @@ def test_retry_after_seconds_and_http_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 60) == 60
     assert parse_retry_after("garbage", 0) is None
     assert parse_retry_after("999999999", 0) == reporting.RETRY_AFTER_MAX
+
+
+OLD_QUEUE_SCHEMA = (  # the agent's queue file before reports could be set aside
+    "CREATE TABLE reports (seq INTEGER PRIMARY KEY AUTOINCREMENT, report_id TEXT UNIQUE NOT NULL,"
+    " created_at REAL NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT)", "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def test_an_older_queue_file_keeps_working_and_gains_set_aside(tmp_path):
+    import sqlite3
+    path = str(tmp_path / "q.sqlite3")
+    db = sqlite3.connect(path)
+    for ddl in OLD_QUEUE_SCHEMA:
+        db.execute(ddl)
+    db.execute("INSERT INTO reports (report_id, created_at, body, attempts, last_error)"
+               " VALUES ('r1', ?, '{\"status\": \"pass\"}', 2, '500')", (time.time(),))
+    db.execute("INSERT INTO reports (report_id, created_at, body) VALUES ('r2', ?, '{}')", (time.time(),))
+    db.execute("INSERT INTO meta VALUES ('failures', '2')")
+    db.commit()
+    db.close()
+    q = ReportQueue(path)
+    assert [r for r, _ in q.pending()] == ["r1", "r2"] and q.get_meta("failures") == "2"
+    assert q.note_failure("r1", "429") == 0                 # busy is not this report's fault
+    assert q.note_failure("r1", "500", server_error=True) == 1
+    q.set_aside("r1", "the server answered 500")
+    assert [r for r, _ in q.pending()] == ["r2"] and q.count_in_line() == 1 and q.count() == 2
+    assert q.aside() == [("r1", '{"status": "pass"}', "the server answered 500")]
+    q.close()
+    q = ReportQueue(path)                                   # opened again: nothing re-migrated, state kept
+    assert q.count_in_line() == 1 and [r for r, _, _ in q.aside()] == ["r1"]
+    q.close()
+
+
+def test_set_aside_reports_are_due_once_a_day_and_the_reporter_sleeps_until_then(tmp_path):
+    now = [1_000_000.0]
+    settings = reporting_settings("http://127.0.0.1:9")
+    s = reporting.Sender(settings, str(tmp_path), clock=lambda: now[0])
+    try:
+        assert s.seconds_until_due() == reporting.POLICY_PULL_EVERY       # empty queue
+        rid = s.queue.add({"status": "pass"})
+        s.queue.set_aside(rid, "422")
+        assert s.queue.aside(due_only=True) == []
+        # only a set-aside report: no busy loop, the reporter sleeps the hour it would anyway
+        assert s.seconds_until_due() == reporting.POLICY_PULL_EVERY
+        now[0] += reporting.SET_ASIDE_RETRY - 60
+        assert s.seconds_until_due() == 60
+        now[0] += 61
+        assert [r for r, _, _ in s.queue.aside(due_only=True)] == [rid]
+        assert s.seconds_until_due() == 1.0
+        s.queue.add({"status": "fail"})                                  # one in line: due now
+        assert s.seconds_until_due() == 1.0
+    finally:
+        s.close()
+
+
+def reporting_settings(url):
+    from agent.config import Settings
+    st = Settings()
+    st.values["server"]["url"] = url
+    return st
+
+
+def test_an_older_queue_file_opened_by_several_at_once(tmp_path):
+    """The tray and `checkup report --now` may open an old queue file at the same moment:
+    both migrate it, neither fails."""
+    import sqlite3
+    import threading
+    for n in range(5):
+        path = str(tmp_path / f"q{n}.sqlite3")
+        db = sqlite3.connect(path)
+        for ddl in OLD_QUEUE_SCHEMA:
+            db.execute(ddl)
+        db.commit()
+        db.close()
+        errors, queues = [], []
+
+        def open_it():
+            try:
+                queues.append(ReportQueue(path))
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert not errors
+        assert all(q.count_in_line() == 0 for q in queues)
+        [q.close() for q in queues]

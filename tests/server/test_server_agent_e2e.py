@@ -112,7 +112,7 @@ def test_server_errors_500_429_401_and_lost_answers(live_server, tmp_path):
         proxy.close()
 
 
-def test_other_4xx_drops_the_report_and_says_so(live_server, tmp_path):
+def test_other_4xx_sets_the_report_aside_and_says_so(live_server, tmp_path):
     srv = live_server
     (settings, sd, fx), = make_agents(srv.url, srv.token(), tmp_path, 1)
     bad = srvkit.with_id(srvkit.report_for(fx), status="purple")  # the server says 422
@@ -122,8 +122,10 @@ def test_other_4xx_drops_the_report_and_says_so(live_server, tmp_path):
     s.queue.add(good)
     s.close()
     code, msg = report_now(settings, sd)
-    assert code == 0 and "1 refused by the server and dropped" in msg
+    assert code == 0 and f"Set aside report {bad['report_id']}: the server refused it (422" in msg
     assert stored_ids(srv) == [good["report_id"]]
+    assert reporting.queue_status(settings, sd) | {"last_error": None} == {
+        "queued": 0, "set_aside": 1, "last_error": None, "next_attempt_at": None}
 
 
 def test_refused_enrollment_keeps_reports(live_server, tmp_path):
