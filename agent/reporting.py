@@ -154,6 +154,18 @@ def forget_credentials(state_dir: str) -> None:
 
 # -- the queue --------------------------------------------------------------
 
+def _while_locked(step: Callable[[], object], seconds: float = 10.0) -> object:
+    """Run ``step``, again while SQLite says the database is locked, for up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class ReportQueue:
     """Durable FIFO of reports waiting to be sent (SQLite, WAL)."""
 
@@ -169,7 +181,11 @@ class ReportQueue:
                                    isolation_level=None)
         if new and os.name == "posix":
             os.chmod(path, 0o600)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # Switching to WAL takes an exclusive lock, and SQLite answers "database is locked"
+        # at once, without waiting, when another process (the tray, `checkup report --now`)
+        # opens the new file at the same moment: ask first, and retry that for a while.
+        _while_locked(lambda: self._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                      or self._db.execute("PRAGMA journal_mode=WAL").fetchone())
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS reports (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                          " report_id TEXT UNIQUE NOT NULL, created_at REAL NOT NULL,"

@@ -134,3 +134,31 @@ def test_an_older_queue_file_opened_by_several_at_once(tmp_path):
         assert not errors
         assert all(q.count_in_line() == 0 for q in queues)
         [q.close() for q in queues]
+
+
+def test_a_new_queue_file_opened_by_several_at_once(tmp_path):
+    # The tray and `checkup report --now` (or queue_status) may create the queue file at the
+    # same moment: switching it to WAL then made one of them fail with "database is locked"
+    # (SQLite does not wait for that lock). Every opener must get a working queue.
+    import threading
+    for round_ in range(25):
+        path = str(tmp_path / f"q{round_}.sqlite3")
+        errors, ids = [], []
+
+        def open_and_add():
+            try:
+                q = ReportQueue(path)
+                ids.append(q.add({"schema": 1}))
+                q.close()
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_and_add) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        q = ReportQueue(path)
+        assert q.count() == 4 and len(set(ids)) == 4
+        q.close()
