@@ -367,7 +367,7 @@ def _device(engine, args) -> int:  # noqa: ANN001
         if not rows:
             print("No enrollment is waiting for IT.")
         for r in rows:
-            er = r.EnrollRequest
+            er = r
             print(f"request {er.id}  for device {er.device_id} ({_clean(r.device_hostname) or '-'})  "
                   f"asked {er.created_at} UTC from {_clean(er.client) or '?'} as "
                   f"{_clean(er.hostname) or '-'}, serial {_clean(er.serial) or '-'}")

@@ -35,7 +35,7 @@ from .security import matches, new_secret, split_secret
 log = logging.getLogger("checkup.server.devices")
 
 PENDING_RETRY_SECONDS = 900          # a waiting agent asks again after this long
-REFUSED_RETRY_SECONDS = 6 * 3600     # a removed or rejected one, after this long
+REFUSED_RETRY_SECONDS = 24 * 3600    # a removed or rejected one, after this long
 MAX_PENDING_PER_DEVICE = 10          # requests waiting for IT for one device
 REVOKED_HASH = "revoked"             # no SHA-256 hex digest equals this
 
@@ -186,12 +186,12 @@ def _with_secret(conn: Connection, presented: str, d, now, pg: bool) -> Answer |
     if er is None or not matches(presented, er.secret_hash) or er.status == "done":
         return None
     conn.execute(update(EnrollRequest).where(EnrollRequest.id == er.id).values(last_seen_at=now))
-    if er.status == "rejected":
-        return Answer(403, {"detail": REJECTED, "reason": "enrollment_rejected"},
-                      {"Retry-After": str(REFUSED_RETRY_SECONDS)})
     target = conn.execute(select(Device.id, Device.revoked_at).where(Device.id == er.device_id)).first()
     if target is None or target.revoked_at is not None:
         return Answer(403, {"detail": REMOVED, "reason": "device_revoked"},
+                      {"Retry-After": str(REFUSED_RETRY_SECONDS)})
+    if er.status == "rejected":
+        return Answer(403, {"detail": REJECTED, "reason": "enrollment_rejected"},
                       {"Retry-After": str(REFUSED_RETRY_SECONDS)})
     if er.status == "pending":
         return Answer(202, {"status": "pending", "request_id": er.id, "detail": WAITING},
