@@ -165,7 +165,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
         from starlette.concurrency import run_in_threadpool
 
         from .devices import enroll as decide_enrollment
-        answer = await run_in_threadpool(decide_enrollment, engine, req, bearer(request), client)
+        answer = await run_in_threadpool(decide_enrollment, engine, req, bearer(request))
         return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
     @app.post("/api/v1/reports", status_code=202, response_model=Accepted,

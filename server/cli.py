@@ -369,7 +369,7 @@ def _device(engine, args) -> int:  # noqa: ANN001
         for r in rows:
             er = r
             print(f"request {er.id}  for device {er.device_id} ({_clean(r.device_hostname) or '-'})  "
-                  f"asked {er.created_at} UTC from {_clean(er.client) or '?'} as "
+                  f"asked {er.created_at} UTC as "
                   f"{_clean(er.hostname) or '-'}, serial {_clean(er.serial) or '-'}")
         return 0
     try:

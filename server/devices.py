@@ -94,7 +94,7 @@ def _facts(d) -> dict:  # noqa: ANN001
             "os_version": d.os_version, "os_build": d.os_build, "model": d.model}
 
 
-def enroll(engine: Engine, req, presented: str | None, client: str = "") -> Answer:  # noqa: ANN001
+def enroll(engine: Engine, req, presented: str | None) -> Answer:  # noqa: ANN001
     """POST /api/v1/enroll: the whole decision, in one transaction."""
     now = utcnow()
     d = req.device
@@ -137,9 +137,9 @@ def enroll(engine: Engine, req, presented: str | None, client: str = "") -> Answ
             conn.execute(requests_t.insert().values(
                 id=request_id, secret_hash=secret_hash, device_id=held.id, token_id=token_id,
                 created_at=now, last_seen_at=now, status="pending", decided_by="",
-                client=client[:64], serial=d.serial, hardware_uuid=d.hardware_uuid, **_facts(d)))
-            log.warning("enrollment of device %s's identity without its secret (from %s, token %s): "
-                        "request %s waits for IT", held.id, client, token_id, request_id)
+                serial=d.serial, hardware_uuid=d.hardware_uuid, **_facts(d)))
+            log.warning("enrollment of device %s's identity without its secret (token %s): "
+                        "request %s waits for IT", held.id, token_id, request_id)
             return Answer(202, {"status": "pending", "request_id": request_id,
                                 "request_secret": secret, "detail": WAITING},
                           {"Retry-After": str(PENDING_RETRY_SECONDS)})

@@ -106,7 +106,6 @@ class EnrollRequest(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|rejected|done
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     decided_by: Mapped[str] = mapped_column(String(128), default="")
-    client: Mapped[str] = mapped_column(String(64), default="")        # the address it came from
     platform: Mapped[str | None] = mapped_column(String(16), nullable=True)
     hostname: Mapped[str | None] = mapped_column(String(256), nullable=True)
     os_name: Mapped[str | None] = mapped_column(String(256), nullable=True)

@@ -33,7 +33,6 @@ def upgrade() -> None:
                     sa.Column("status", sa.String(16), nullable=False),
                     sa.Column("decided_at", sa.DateTime, nullable=True),
                     sa.Column("decided_by", sa.String(128), nullable=False),
-                    sa.Column("client", sa.String(64), nullable=False),
                     sa.Column("platform", sa.String(16), nullable=True),
                     sa.Column("hostname", sa.String(256), nullable=True),
                     sa.Column("os_name", sa.String(256), nullable=True),
