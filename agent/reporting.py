@@ -389,6 +389,8 @@ class Sender:
             _forget_request(self.state_dir)
             log.info("enrolled with %s as device %s", self.url, creds.device_id)
             return creds
+        if code in (202, 403):
+            forget_credentials(self.state_dir)   # the server did not take them: no use now
         if code == 202:
             data = resp.json()
             if isinstance(data.get("request_secret"), str):
@@ -435,8 +437,10 @@ class Sender:
                         creds = self.enroll(json.loads(body).get("device") or {})
                     resp = self._post("/api/v1/reports", body.encode("utf-8"), creds.device_secret)
                     if resp.status_code == 401 and not re_enrolled:
+                        # kept until the server answers: the refused secret may still be
+                        # this device's (then the server rotates it), and a network error
+                        # here must not lose it
                         log.info("server no longer knows this device (401): enrolling again")
-                        forget_credentials(self.state_dir)
                         old, creds, re_enrolled = creds.device_secret, None, True
                         creds = self.enroll(json.loads(body).get("device") or {}, old)
                         continue

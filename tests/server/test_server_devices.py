@@ -446,3 +446,25 @@ def test_migration_0004_keys_devices_enrolled_before_it(database_url):
         assert r.status_code == 202 and r.json()["status"] == "pending"
     finally:
         srv.stop()
+
+
+def test_the_agent_keeps_its_secret_when_re_enrolling_fails(live_server, tmp_path):
+    """401 (a proxy's glitch), then the enrollment that follows is lost (502): the agent
+    still holds its secret, so the next try is no reinstall waiting for IT."""
+    from agent.reporting import load_credentials, report_now
+    srv = live_server
+    proxy = srvkit.FaultProxy(srv.url)
+    try:
+        settings = srvkit.agent_settings(proxy.url, srv.token())
+        sd = str(tmp_path / "agent")
+        assert report_now(settings, sd, report=srvkit.with_id(rep(), device=MAC))[0] == 0
+        before = load_credentials(sd, proxy.url)
+        proxy.script = [(401, {}, False), (502, {}, False)]
+        code, msg = report_now(settings, sd, report=srvkit.with_id(rep(), device=MAC))
+        assert code == 1 and "502" in msg, msg
+        assert load_credentials(sd, proxy.url) == before
+        code, msg = report_now(settings, sd)
+        assert code == 0 and "Sent 1 of 1" in msg, msg
+        assert srv.count("enroll_requests") == 0 and srv.count("devices") == 1
+    finally:
+        proxy.close()
