@@ -37,7 +37,8 @@ log = logging.getLogger("checkup.server.devices")
 PENDING_RETRY_SECONDS = 900          # a waiting agent asks again after this long
 REFUSED_RETRY_SECONDS = 24 * 3600    # a removed or rejected one, after this long
 MAX_PENDING_PER_DEVICE = 10          # requests waiting for IT for one device
-REVOKED_HASH = "revoked"             # no SHA-256 hex digest equals this
+REVOKED_HASH = "revoked"             # no SHA-256 hex digest equals this (set with revoked_at)
+RESTORED_HASH = "restored"           # nor this: a restored device's secret stays dead
 
 WAITING = "waiting for IT to approve this computer"
 REMOVED = "this computer was removed from Checkup by IT; ask IT to let it back in"
@@ -276,7 +277,7 @@ def restore(engine: Engine, device_id: str, who: str) -> None:
     laptop's next enrollment waits for IT's approval as any other."""
     with engine.begin() as conn:
         n = conn.execute(update(Device).where(Device.id == device_id[:64], Device.revoked_at.is_not(None))
-                         .values(revoked_at=None, revoked_by="")).rowcount
+                         .values(revoked_at=None, revoked_by="", secret_hash=RESTORED_HASH)).rowcount
         if not n:
             known = conn.execute(select(Device.id).where(Device.id == device_id[:64])).first()
             raise DeviceError(f"device {device_id!r} is not revoked" if known else

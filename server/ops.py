@@ -98,7 +98,9 @@ class DeviceCollector:
             cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(
                 days=self.stale_after_days)
             with self.engine.connect() as conn:
-                live = Device.revoked_at.is_(None)   # revoked devices are not counted
+                # revoked devices are not counted; their secret_hash says so (a column every
+                # schema has, so a server not yet migrated still answers its scrape)
+                live = Device.secret_hash != "revoked"   # server.devices.REVOKED_HASH
                 rows = conn.execute(select(Device.status, func.count()).where(live)
                                     .group_by(Device.status)).all()
                 stale = conn.execute(select(func.count()).select_from(Device).where(live).where(

@@ -308,9 +308,7 @@ def test_revoking_a_device_kills_its_secret_at_once_and_keeps_its_history(live_s
     assert "bob-mbp" in listed and "alice-mbp" not in listed
     revoked = it.get(srv.url + "/devices?status=revoked").text
     assert "alice-mbp" in revoked and "bob-mbp" not in revoked and "s-revoked" in revoked
-    metrics = requests.get(srv.url + "/metrics").text
-    assert sum(int(float(m)) for m in re.findall(r'^checkup_devices\{status="\w+"\} (\S+)$',
-                                                  metrics, re.M)) == 1
+    assert counted(srv) == 1
     listed = cli(srv, "device", "list", "--revoked")[1].splitlines()
     assert len(listed) == 1 and listed[0].startswith(f"{dev_id}  revoked")
     # IT brings it back: restore, then the laptop's next enrollment waits for approval
@@ -322,6 +320,14 @@ def test_revoking_a_device_kills_its_secret_at_once_and_keeps_its_history(live_s
     assert cli(srv, "device", "approve", r.json()["request_id"])[0] == 0
     r = enroll(srv, MAC, bearer=r.json()["request_secret"])
     assert r.status_code == 201 and r.json()["device_id"] == dev_id
+    assert counted(srv) == 2 and "2 devices enrolled." in it.get(srv.url + "/").text
+
+
+def counted(srv) -> int:
+    """The devices /metrics counts (checkup_devices, all statuses)."""
+    metrics = requests.get(srv.url + "/metrics").text
+    return sum(int(float(m)) for m in re.findall(r'^checkup_devices\{status="\w+"\} (\S+)$',
+                                                 metrics, re.M))
 
 
 def test_the_revoke_button_needs_an_admin_and_the_csrf_token(live_server):
