@@ -4,17 +4,23 @@
   durable queue (SQLite in the user state directory) before anything is sent:
   at-least-once delivery; the server stores each report_id once.
 - The queue holds at most 500 reports and 30 days; the oldest go first, logged.
-- Sending: oldest first. 202 -> done; 401 -> enroll again; 409 with reason
-  ``identity_changed`` (the secret is enrolled as another machine) -> enroll
-  again once and resend; 429/503 -> wait ``Retry-After``; other 4xx -> set that
-  report aside and log why; 5xx or no network -> keep it and back off
-  exponentially with jitter.
+- Sending: oldest first. 202 -> done; 401 -> enroll again, presenting the old
+  secret (the server rotates it when it is still this device's); 409 with reason
+  ``identity_changed`` or ``identity_taken`` (the secret is enrolled as another
+  machine) -> enroll again once, as this computer, and resend; 429/503 -> wait
+  ``Retry-After``; other 4xx -> set that report aside and log why; 5xx or no
+  network -> keep it and back off exponentially with jitter.
 - A report is *set aside* (kept, but no longer sent first) when the server
   refuses it (4xx), or when it got a 5xx ``SET_ASIDE_AFTER`` times and the
   report behind it then went through (so one bad report cannot block the
   queue, while an outage sets nothing aside). Set-aside reports are tried again
   after the others, at most once a day (every ``checkup report --now``), until
   the queue's 30 days drop them.
+- Enrolling a computer the server already knows, without its secret (a
+  reinstall), waits for IT: the server answers 202 with a request secret, kept
+  owner-only; the agent asks again with it when the server says (Retry-After)
+  until IT approves (201: the device's new secret) or refuses (403). Reports
+  stay queued meanwhile.
 - The device secret is stored owner-only. Certificates are verified (the
   standard CA bundle variables are honoured by requests); plain ``http://`` is
   refused except to loopback.
@@ -53,6 +59,7 @@ POLICY_PULL_EVERY = 3600.0
 TIMEOUT = (10.0, 30.0)       # connect, read
 QUEUE_FILE = "report-queue.sqlite3"
 CREDS_FILE = "server-device.json"
+REQUEST_FILE = "server-enroll-request.json"   # an enrollment waiting for IT
 POLICY_FILE = "server-policy.toml"
 POLICY_META = "server-policy.json"
 
@@ -148,6 +155,21 @@ def save_credentials(state_dir: str, creds: Credentials) -> None:
 def forget_credentials(state_dir: str) -> None:
     try:
         os.unlink(os.path.join(state_dir, CREDS_FILE))
+    except FileNotFoundError:
+        pass
+
+
+def load_request_secret(state_dir: str, url: str) -> str | None:
+    """The secret of this computer's enrollment waiting for IT at ``url``, or None."""
+    data = _read_json(os.path.join(state_dir, REQUEST_FILE))
+    if not data or data.get("url") != url or not isinstance(data.get("request_secret"), str):
+        return None
+    return data["request_secret"]
+
+
+def _forget_request(state_dir: str) -> None:
+    try:
+        os.unlink(os.path.join(state_dir, REQUEST_FILE))
     except FileNotFoundError:
         pass
 
@@ -353,6 +375,7 @@ class FlushResult:
     aside: int = 0                  # reports set aside in the queue after this flush
     error: str | None = None        # why sending stopped early
     refused: bool = False           # the server refused us (enrollment); not a network problem
+    waiting: bool = False           # this computer waits for IT to approve it
     retry_at: float | None = None   # when the next try is due
     skipped: bool = False           # not due yet (backoff) and not forced
     policy: str | None = None       # what happened to the server policy
@@ -434,23 +457,45 @@ class Sender:
         return self.session.post(self.url + path, data=body, headers=headers,
                                  timeout=TIMEOUT, allow_redirects=False)
 
-    def enroll(self, device: dict) -> Credentials:
-        """Enroll with the token from config. Raises ReportingError (refused) or OSError-ish
-        requests exceptions (network)."""
+    def enroll(self, device: dict, old_secret: str | None = None) -> Credentials:
+        """Enroll with the token from config, presenting this computer's waiting request's
+        secret, else ``old_secret`` (a device secret the server just refused: it rotates it
+        when it is still this device's). Raises ReportingError (refused), _Waiting (IT has
+        not approved this computer yet), _Temporary, or requests exceptions (network)."""
         if not self.enroll_token:
             raise ReportingError("no [server] enroll_token is configured; ask IT for one")
         body = json.dumps({"enroll_token": self.enroll_token, "device": device}).encode("utf-8")
-        resp = self._post("/api/v1/enroll", body)
-        if resp.status_code == 201:
+        request_secret = load_request_secret(self.state_dir, self.url)
+        resp = self._post("/api/v1/enroll", body, request_secret or old_secret)
+        code = resp.status_code
+        retry = parse_retry_after(resp.headers.get("Retry-After"), self.clock())
+        if code == 201:
             data = resp.json()
             creds = Credentials(self.url, str(data["device_id"]), str(data["device_secret"]))
             save_credentials(self.state_dir, creds)
+            _forget_request(self.state_dir)
             log.info("enrolled with %s as device %s", self.url, creds.device_id)
             return creds
-        if resp.status_code in (429, 503) or resp.status_code >= 500:
-            raise _Temporary(f"enrollment: the server answered {resp.status_code}",
-                             parse_retry_after(resp.headers.get("Retry-After"), self.clock()))
-        raise ReportingError(f"the server refused enrollment ({resp.status_code}: "
+        if code in (202, 403):
+            forget_credentials(self.state_dir)   # the server did not take them: no use now
+        if code == 202:
+            data = resp.json()
+            if isinstance(data.get("request_secret"), str):
+                _write_private(os.path.join(self.state_dir, REQUEST_FILE), json.dumps(
+                    {"url": self.url, "request_id": str(data.get("request_id", "")),
+                     "request_secret": data["request_secret"]}).encode("utf-8"))
+            elif not request_secret:
+                raise _Temporary("enrollment: the server answered 202 without a request", retry)
+            log.warning("this computer waits for IT to approve it on %s (request %s)", self.url,
+                        data.get("request_id"))
+            raise _Waiting("waiting for IT to approve this computer", retry)
+        if code == 403 and _reason(resp) in ("device_revoked", "enrollment_rejected"):
+            if _reason(resp) == "enrollment_rejected":
+                _forget_request(self.state_dir)   # a later try asks IT again
+            raise _Refused(_detail(resp), retry)
+        if code in (429, 503) or code >= 500:
+            raise _Temporary(f"enrollment: the server answered {code}", retry)
+        raise ReportingError(f"the server refused enrollment ({code}: "
                              f"{_detail(resp)}); check [server] enroll_token")
 
     def flush(self, force: bool = False) -> FlushResult:
@@ -482,9 +527,12 @@ class Sender:
                     creds = self.enroll(json.loads(body).get("device") or {})
                 resp = self._post("/api/v1/reports", body.encode("utf-8"), creds.device_secret)
                 if resp.status_code == 401 and not re_enrolled:
+                    # kept until the server answers: the refused secret may still be
+                    # this device's (then the server rotates it), and a network error
+                    # here must not lose it
                     log.info("server no longer knows this device (401): enrolling again")
-                    forget_credentials(self.state_dir)
-                    creds, re_enrolled = None, True
+                    old, creds, re_enrolled = creds.device_secret, None, True
+                    creds = self.enroll(json.loads(body).get("device") or {}, old)
                     continue
                 if _identity_changed(resp) and not re_enrolled:
                     # These credentials belong to another machine (a copied state
@@ -561,9 +609,12 @@ class Sender:
                     else:
                         self.queue.note_failure(report_id, f"{code}", server_error=code >= 500)
                         self.queue.set_aside(report_id, f"the server answered {code}: {_detail(resp)}")
+        except _Waiting as exc:
+            res.error, res.waiting = str(exc), True
+            res.retry_at = self._fail(str(exc), exc.retry_after)
         except ReportingError as exc:
             res.error, res.refused = str(exc), True
-            res.retry_at = self._fail(str(exc))
+            res.retry_at = self._fail(str(exc), getattr(exc, "retry_after", None))
         except _Temporary as exc:
             res.error = str(exc)
             res.retry_at = self._fail(str(exc), exc.retry_after)
@@ -629,14 +680,30 @@ class _Temporary(Exception):
         self.retry_after = retry_after
 
 
-def _identity_changed(resp) -> bool:  # noqa: ANN001
-    """409 with reason ``identity_changed``: the secret is enrolled as another machine."""
-    if resp.status_code != 409:
-        return False
+class _Waiting(_Temporary):
+    """The server parked this computer's enrollment until IT approves it."""
+
+
+class _Refused(ReportingError):
+    """IT removed this computer, or turned down its enrollment: ask again only much later."""
+
+    def __init__(self, msg: str, retry_after: float | None = None):
+        super().__init__(msg)
+        self.retry_after = retry_after
+
+
+def _reason(resp) -> str:  # noqa: ANN001
     try:
-        return resp.json().get("reason") == "identity_changed"
+        data = resp.json()
+        return str(data.get("reason") or "") if isinstance(data, dict) else ""
     except Exception:  # noqa: BLE001
-        return False
+        return ""
+
+
+def _identity_changed(resp) -> bool:  # noqa: ANN001
+    """409 identity_changed / identity_taken: the secret is enrolled as another machine, or
+    this machine's serial/UUID is another enrolled device's."""
+    return resp.status_code == 409 and _reason(resp) in ("identity_changed", "identity_taken")
 
 
 def _detail(resp) -> str:  # noqa: ANN001
@@ -848,8 +915,15 @@ def report_now(settings, state_dir: str | None = None, report: dict | None = Non
         when = ""
         if res.retry_at:
             when = " after " + time.strftime("%H:%M", time.localtime(res.retry_at))
-        parts.append(f"{res.remaining} still queued: {res.error or 'not sent'}; "
-                     f"they will be sent{when} automatically.")
+        if res.refused:
+            parts.append(f"{res.remaining} still queued: {res.error or 'not sent'}; "
+                         f"Checkup asks the server again{when}.")
+        elif res.waiting:
+            parts.append(f"{res.remaining} still queued: {res.error}. Ask IT to approve it; "
+                         f"Checkup asks again{when} and then sends them.")
+        else:
+            parts.append(f"{res.remaining} still queued: {res.error or 'not sent'}; "
+                         f"they will be sent{when} automatically.")
         return (2 if res.refused else 1), " ".join(parts)
     if res.refused:
         return 2, " ".join(parts + [f"Problem: {res.error}."])

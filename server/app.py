@@ -8,22 +8,23 @@ import json
 import logging
 import os
 import threading
-import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from . import __version__
 from .config import ServerConfig
 from .db import make_engine, migrate, secret_key, utcnow
-from .ingest import CONFLICT, DUPLICATE, IDENTITY, STORED, UNAUTHORIZED, Item, Writer, prune
-from .models import Device, EnrollToken, OrgPolicy
+from .devices import EnrollPending
+from .ingest import (CONFLICT, DUPLICATE, IDENTITY, REUSED, STORED, TAKEN, UNAUTHORIZED, Item,
+                     Writer, prune)
+from .models import Device, OrgPolicy
 from .ratelimit import Buckets
 from .schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report, device_status
-from .security import matches, new_secret, sha256_hex, split_secret
+from .security import matches, sha256_hex, split_secret
 
 log = logging.getLogger("checkup.server")
 
@@ -137,11 +138,16 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
 
     # -- protocol v1 ------------------------------------------------------
     @app.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
-              responses={401: {"model": Problem}, 413: {"model": Problem},
+              responses={202: {"model": EnrollPending}, 401: {"model": Problem},
+                         403: {"model": Problem}, 413: {"model": Problem},
                          422: {"model": Problem}, 429: {"model": Problem}},
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": EnrollRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
-              tags=["agents"], summary="Enroll a device with an enrollment token")
+              tags=["agents"], summary="Enroll a new device with an enrollment token",
+              description="A new identity: 201. The identity of an enrolled device: 201 with "
+                          "that device's current secret as Bearer (rotated), else 202 pending "
+                          "until IT approves it (send the request_secret as Bearer to ask "
+                          "again); 403 device_revoked / enrollment_rejected.")
     async def enroll(request: Request):
         client = request.client.host if request.client else "?"
         wait = state.enroll_buckets.take(client)
@@ -157,10 +163,10 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
         except ValidationError as exc:
             return problem(422, _errors(exc))
         from starlette.concurrency import run_in_threadpool
-        result = await run_in_threadpool(_enroll, engine, req)
-        if result is None:
-            return problem(401, "enrollment token unknown, expired, used up or revoked")
-        return JSONResponse(result, status_code=201)
+
+        from .devices import enroll as decide_enrollment
+        answer = await run_in_threadpool(decide_enrollment, engine, req, bearer(request))
+        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
     @app.post("/api/v1/reports", status_code=202, response_model=Accepted,
               responses={401: {"model": Problem}, 403: {"model": Problem},
@@ -343,6 +349,14 @@ async def ingest_report(state: "State", max_report: int, authorization: str | No
         log.warning("device %s: report %s refused, its %s", device_id, item.report_id, item.why)
         return 409, {"detail": f"this device is enrolled as another machine (enrolled with "
                                f"{item.why}); enroll again", "reason": "identity_changed"}, None
+    if result == TAKEN:
+        log.warning("device %s: report %s refused: %s", device_id, item.report_id, item.why)
+        return 409, {"detail": f"another enrolled device already has this {item.why}; this "
+                               "report is not stored (enroll again; IT approves it)",
+                     "reason": "identity_taken"}, None
+    if result == REUSED:
+        return 409, {"detail": "this report_id was already used for a different report; a "
+                               "new report needs a new report_id", "reason": "report_id_reused"}, None
     return 202, {"report_id": item.report_id, "stored": result == STORED}, None
 
 
@@ -353,47 +367,6 @@ def _device_ok(engine: Engine, secret: str) -> bool:
     with engine.connect() as conn:
         stored = conn.execute(select(Device.secret_hash).where(Device.id == device_id)).scalar()
     return matches(secret, stored)
-
-
-def _enroll(engine: Engine, req: EnrollRequest) -> dict | None:
-    token = req.enroll_token.strip()
-    token_id = split_secret(token)
-    now = utcnow()
-    with engine.begin() as conn:
-        row = None
-        if token_id:
-            q = select(EnrollToken).where(EnrollToken.id == token_id)
-            if conn.dialect.name == "postgresql":
-                q = q.with_for_update()
-            row = conn.execute(q).first()
-        if not matches(token, row.secret_hash if row else None):
-            return None
-        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now) \
-                or (row.max_uses is not None and row.uses >= row.max_uses):
-            return None
-        conn.execute(update(EnrollToken).where(EnrollToken.id == token_id)
-                     .values(uses=EnrollToken.uses + 1))
-        d = req.device
-        device_id, reused = uuid.uuid4().hex, False
-        # The same hardware enrolling again (lost secret, reinstall) keeps its record and history.
-        if d.serial and d.hardware_uuid:
-            old = conn.execute(select(Device.id).where(
-                Device.serial == d.serial, Device.hardware_uuid == d.hardware_uuid)
-                .order_by(Device.enrolled_at.desc()).limit(1)).scalar()
-            if old:
-                device_id, reused = old, True
-        secret, secret_hash = new_secret(device_id)
-        values = {"secret_hash": secret_hash, "token_id": token_id,
-                  "platform": d.platform, "hostname": d.hostname, "os_name": d.os_name,
-                  "os_version": d.os_version, "os_build": d.os_build, "serial": d.serial,
-                  "hardware_uuid": d.hardware_uuid, "model": d.model}
-        if not reused:
-            conn.execute(Device.__table__.insert().values(
-                id=device_id, enrolled_at=now, status="unknown", failing="", **values))
-        else:
-            conn.execute(update(Device).where(Device.id == device_id).values(**values))
-    log.info("enrolled device %s with token %s", device_id, token_id)
-    return {"device_id": device_id, "device_secret": secret}
 
 
 def body_etag(text: str) -> str:

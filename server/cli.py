@@ -1,6 +1,7 @@
 """checkup-server [--config FILE] COMMAND ...
 
-Commands: run, migrate, token create|list|revoke, admin create, prune, backup.
+Commands: run, migrate, token create|list|revoke, device list|requests|approve|reject|revoke|restore,
+admin create, prune, backup.
 
 Exit codes: 0 done, 3 a usage error or a failure (as the agent's ``checkup``: its 1 and 2
 mean nudge and fail). Every error is one line on stderr, never a traceback.
@@ -108,6 +109,23 @@ def _parser() -> argparse.ArgumentParser:
     tsub.add_parser("list", help="list tokens (never their secrets)")
     tr = tsub.add_parser("revoke", help="revoke a token")
     tr.add_argument("token_id")
+    tr.add_argument("--devices", action="store_true",
+                    help="also revoke every device enrolled with it (a leaked token)")
+
+    dev = sub.add_parser("device", help="enrolled devices: approvals and revocation")
+    dsub = dev.add_subparsers(dest="device_command", metavar="ACTION", parser_class=_Parser)
+    dl = dsub.add_parser("list", help="list devices (id, state, name, serial, last report)")
+    dl.add_argument("--revoked", action="store_true", help="only revoked devices")
+    dsub.add_parser("requests", help="enrollments waiting for IT (a reinstalled laptop, or "
+                                     "someone else claiming to be it)")
+    da = dsub.add_parser("approve", help="let a waiting computer in as the device it claims to be")
+    da.add_argument("request_id")
+    dj = dsub.add_parser("reject", help="turn down a waiting enrollment")
+    dj.add_argument("request_id")
+    dr = dsub.add_parser("revoke", help="remove a device: its secret stops working now")
+    dr.add_argument("device_id")
+    dsr = dsub.add_parser("restore", help="undo a revocation (the laptop then asks IT to approve it)")
+    dsr.add_argument("device_id")
 
     adm = sub.add_parser("admin", help="IT logins for the web pages")
     asub = adm.add_subparsers(dest="admin_command", metavar="ACTION", parser_class=_Parser)
@@ -178,6 +196,8 @@ def _main(argv: list[str] | None) -> int:
         return _token(engine, args)
     if args.command == "admin":
         return _admin(engine, args)
+    if args.command == "device":
+        return _device(engine, args)
     if args.command in ("sync", "reconcile"):
         from .mdm.cli import run as run_mdm
         return run_mdm(engine, cfg, args)
@@ -292,15 +312,100 @@ def _token(engine, args) -> int:  # noqa: ANN001
                   f"expires {t.expires_at or 'never'}  {t.label}")
         return 0
     if args.token_command == "revoke":
+        from .devices import revoke, token_device_ids
         with engine.begin() as conn:
             n = conn.execute(update(EnrollToken).where(EnrollToken.id == args.token_id)
+                             .where(EnrollToken.revoked_at.is_(None))
                              .values(revoked_at=utcnow())).rowcount
-        if not n:
+            known = n or conn.execute(select(EnrollToken.id).where(
+                EnrollToken.id == args.token_id)).first() is not None
+        if not known:
             raise UsageError(f"checkup-server: no token {args.token_id!r} "
                              "(see 'checkup-server token list')")
-        print(f"Revoked {args.token_id}. Devices already enrolled keep reporting.")
+        said = f"Revoked {args.token_id}." if n else f"{args.token_id} was already revoked."
+        if not args.devices:
+            print(f"{said} Devices already enrolled keep reporting "
+                  "(add --devices to revoke them too).")
+            return 0
+        ids = token_device_ids(engine, args.token_id)
+        done = revoke(engine, ids, _who())
+        print(f"{said} Revoked {done} device{'s' if done != 1 else ''} enrolled with it; "
+              "their secrets no longer work.")
         return 0
     raise UsageError("checkup-server token: give an action: create, list or revoke")
+
+
+def _who() -> str:
+    try:
+        return "cli:" + getpass.getuser()
+    except Exception:  # noqa: BLE001
+        return "cli"
+
+
+def _device(engine, args) -> int:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from . import devices
+    from .models import Device
+    cmd = args.device_command
+    if cmd == "list":
+        q = select(Device.id, Device.revoked_at, Device.hostname, Device.serial,
+                   Device.last_seen_at, Device.status).order_by(Device.hostname, Device.id)
+        if args.revoked:
+            q = q.where(Device.revoked_at.is_not(None))
+        with engine.connect() as conn:
+            waiting = {r.device_id for r in devices.pending_requests(conn, limit=100000)}
+            for d in conn.execute(q):
+                state = "revoked" if d.revoked_at else d.status
+                extra = "  (a computer asks to be it: see 'device requests')" if d.id in waiting else ""
+                print(f"{d.id}  {state:8}  {_clean(d.hostname) or '-':24}  {_clean(d.serial) or '-':16}  "
+                      f"last report {d.last_seen_at or 'never'}{extra}")
+        return 0
+    if cmd == "requests":
+        with engine.connect() as conn:
+            rows = devices.pending_requests(conn, limit=100000)
+        if not rows:
+            print("No enrollment is waiting for IT.")
+        for r in rows:
+            er = r
+            print(f"request {er.id}  for device {er.device_id} ({_clean(r.device_hostname) or '-'})  "
+                  f"asked {er.created_at} UTC as "
+                  f"{_clean(er.hostname) or '-'}, serial {_clean(er.serial) or '-'}")
+        return 0
+    try:
+        if cmd in ("approve", "reject"):
+            er = devices.decide(engine, args.request_id, cmd == "approve", _who())
+            if cmd == "approve":
+                print(f"Approved {er['id']}: that computer gets device {er['device_id']}'s new secret "
+                      "the next time it asks (within 15 minutes, or at once with "
+                      "`checkup report --now`); the device's old secret then stops working.")
+            else:
+                print(f"Rejected {er['id']}: device {er['device_id']} is unchanged.")
+            return 0
+        if cmd == "revoke":
+            if devices.revoke_device(engine, args.device_id, _who()):
+                print(f"Revoked {args.device_id}: its secret no longer works and it cannot enroll "
+                      "again; its history is kept.")
+            else:
+                print(f"{args.device_id} was already revoked.")
+            return 0
+        if cmd == "restore":
+            devices.restore(engine, args.device_id, _who())
+            print(f"Restored {args.device_id}. Its old secret stays dead: the laptop's next "
+                  "enrollment waits for you ('checkup-server device requests', then approve).")
+            return 0
+    except devices.DeviceError as exc:
+        raise UsageError(f"checkup-server: {exc} (see 'checkup-server device list' and "
+                         "'device requests')") from None
+    raise UsageError("checkup-server device: give an action: list, requests, approve, reject, "
+                     "revoke or restore")
+
+
+def _clean(text) -> str:  # noqa: ANN001
+    """Agent-supplied text on IT's terminal: no control characters (escape sequences)."""
+    if text is None:
+        return ""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))[:80]
 
 
 def _admin(engine, args) -> int:  # noqa: ANN001

@@ -18,40 +18,54 @@ SEEN_FILTERS = {"1d": ("within", 1), "7d": ("within", 7), "30d": ("within", 30),
                 "stale": ("stale", None), "never": ("never", None)}
 
 
+LIVE = Device.revoked_at.is_(None)   # revoked devices keep their history but leave the counts
+
+
+def _live_ids():  # noqa: ANN202
+    """Devices that count: every device IT has not revoked."""
+    return select(Device.id).where(LIVE)
+
+
 def overview(conn: Connection, stale_after_days: int) -> dict:
     now = utcnow()
-    by_status = dict(conn.execute(select(Device.status, func.count()).group_by(Device.status)).all())
+    by_status = dict(conn.execute(select(Device.status, func.count()).where(LIVE)
+                                  .group_by(Device.status)).all())
     total = sum(by_status.values())
     stale = conn.execute(select(func.count()).select_from(Device).where(
-        Device.last_seen_at < now - dt.timedelta(days=stale_after_days))).scalar_one()
+        LIVE, Device.last_seen_at < now - dt.timedelta(days=stale_after_days))).scalar_one()
     never = conn.execute(select(func.count()).select_from(Device)
-                         .where(Device.last_seen_at.is_(None))).scalar_one()
+                         .where(LIVE, Device.last_seen_at.is_(None))).scalar_one()
+    revoked = conn.execute(select(func.count()).select_from(Device)
+                           .where(Device.revoked_at.is_not(None))).scalar_one()
     by_check: dict[str, dict[str, int]] = {}
     for check_id, status, n in conn.execute(
             select(DeviceCheck.check_id, DeviceCheck.status, func.count())
+            .where(DeviceCheck.device_id.in_(_live_ids()))
             .group_by(DeviceCheck.check_id, DeviceCheck.status)):
         by_check.setdefault(check_id, {})[status] = n
     checks = sorted(by_check.items(), key=lambda kv: (-kv[1].get("fail", 0), -kv[1].get("nudge", 0), kv[0]))
-    by_os = conn.execute(select(Device.platform, Device.os_name, func.count().label("n"))
+    by_os = conn.execute(select(Device.platform, Device.os_name, func.count().label("n")).where(LIVE)
                          .group_by(Device.platform, Device.os_name)
                          .order_by(func.count().desc()).limit(30)).all()
     week_ago = now - dt.timedelta(days=7)
     worse_by_check = dict(conn.execute(
         select(Change.check_id, func.count(func.distinct(Change.device_id)))
-        .where(Change.at >= week_ago, Change.worse.is_(True))
+        .where(Change.at >= week_ago, Change.worse.is_(True), Change.device_id.in_(_live_ids()))
         .group_by(Change.check_id)).all())
     worse_devices = worse_by_check.pop("", 0)
     better = conn.execute(select(func.count(func.distinct(Change.device_id))).where(
         Change.at >= week_ago, Change.check_id == "", Change.worse.is_(False),
+        Change.device_id.in_(_live_ids()),
         Change.old_status.in_(("fail", "nudge")), Change.new_status.in_(("pass", "skip")))).scalar_one()
     recent = conn.execute(
         select(Change.at, Change.old_status, Change.new_status, Device.id, Device.hostname,
                Device.platform)
         .join(Device, Device.id == Change.device_id)
-        .where(Change.at >= week_ago, Change.worse.is_(True), Change.check_id == "")
+        .where(Change.at >= week_ago, Change.worse.is_(True), Change.check_id == "", LIVE)
         .order_by(Change.at.desc()).limit(15)).all()
     return {"total": total, "reported": total - never, "by_status": {s: by_status.get(s, 0) for s in reversed(STATUS_ORDER)},
             "stale": stale, "never": never, "stale_after_days": stale_after_days,
+            "revoked": revoked,
             "checks": checks, "by_os": by_os, "worse_devices": worse_devices,
             "worse_by_check": sorted(worse_by_check.items(), key=lambda kv: -kv[1]),
             "better_devices": better, "recent_worse": recent}
@@ -69,6 +83,11 @@ class DeviceFilter:
     def where(self, stale_after_days: int):
         now = utcnow()
         conds = []
+        # revoked devices are listed only when asked for, so the list agrees with the overview
+        if self.status == "revoked":
+            conds.append(Device.revoked_at.is_not(None))
+        else:
+            conds.append(LIVE)
         if self.status in STATUS_ORDER:
             conds.append(Device.status == self.status)
         if self.check:
@@ -94,7 +113,7 @@ def device_list(conn: Connection, f: DeviceFilter, stale_after_days: int) -> tup
     where = f.where(stale_after_days)
     count_q = select(func.count()).select_from(Device)
     q = select(Device.id, Device.hostname, Device.platform, Device.os_name, Device.os_version,
-               Device.status, Device.failing, Device.last_seen_at, Device.serial)
+               Device.status, Device.failing, Device.last_seen_at, Device.serial, Device.revoked_at)
     if where is not None:
         count_q = count_q.where(where)
         q = q.where(where)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 import logging
 import queue
 import threading
@@ -34,6 +35,8 @@ changes_t = Change.__table__
 
 STORED, DUPLICATE, CONFLICT, UNAUTHORIZED = "stored", "duplicate", "conflict", "unauthorized"
 IDENTITY = "identity"   # the report is from another machine than the one enrolled (item.why)
+TAKEN = "taken"         # it names a serial/UUID another enrolled device holds (item.why)
+REUSED = "reused"       # this device already sent this report_id with another body
 
 
 def dialect_insert(engine_or_conn, table):
@@ -149,7 +152,7 @@ class Writer:
 
 def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
     """Store a batch in one transaction. Returns {id(item): STORED|DUPLICATE|CONFLICT|
-    UNAUTHORIZED|IDENTITY}."""
+    UNAUTHORIZED|IDENTITY|TAKEN|REUSED}."""
     now = utcnow()
     out: dict[int, str] = {}
     with bind.begin() as tx:
@@ -169,8 +172,10 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
             state = {r.id: r for r in conn.execute(q)}
         authed = []
         known: dict[str, tuple] = {}   # device -> identity as stored, completed by this batch
+        raw: dict[str, dict] = {}      # device -> platform/serial/hardware_uuid as written
         for item in batch:
             row = state.get(item.device_id)
+            # a revoked device's secret_hash is "revoked": no presented hash equals it
             if row is None or not hmac.compare_digest(item.secret_hash, row.secret_hash):
                 out[id(item)] = UNAUTHORIZED
                 continue
@@ -181,7 +186,19 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
             if item.why:
                 out[id(item)] = IDENTITY
                 continue
+            # a serial or UUID known for the first time must not be another device's
+            gained = [(w, n) for w, n in zip(was[1:], now_is[1:])]
+            if any(w is None and n is not None for w, n in gained):
+                item.why = _taken(conn, item.device_id, *(n if w is None else None for w, n in gained))
+                if item.why:
+                    out[id(item)] = TAKEN
+                    continue
             known[item.device_id] = tuple(a or b for a, b in zip(was, now_is))
+            cur = raw.setdefault(item.device_id, {"platform": row.platform, "serial": row.serial,
+                                                  "hardware_uuid": row.hardware_uuid})
+            for k, key in zip(("platform", "serial", "hardware_uuid"), now_is):
+                if key is not None:   # an unknown value never clears a known one
+                    cur[k] = item.device.get(k)
             authed.append(item)
         batch = authed
         ids = list({i.report_id for i in batch})
@@ -189,17 +206,18 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
             return out
         if pg is not None:
             pg.execute(PG_OWNERS, (ids,), prepare=False)
-            owner = {r.report_id: r.device_id for r in pg.fetchall()}
+            owner = {r.report_id: (r.device_id, r.body) for r in pg.fetchall()}
         else:
-            owner = dict(conn.execute(select(reports_t.c.report_id, reports_t.c.device_id)
-                                      .where(reports_t.c.report_id.in_(ids))).all())
+            owner = {r.report_id: (r.device_id, r.body) for r in conn.execute(
+                select(reports_t.c.report_id, reports_t.c.device_id, reports_t.c.body)
+                .where(reports_t.c.report_id.in_(ids)))}
         new: list[Item] = []
         for item in batch:
             prev = owner.get(item.report_id)
             if prev is not None:
-                out[id(item)] = DUPLICATE if prev == item.device_id else CONFLICT
+                out[id(item)] = _resent(item, *prev)
                 continue
-            owner[item.report_id] = item.device_id
+            owner[item.report_id] = (item.device_id, item.body)
             new.append(item)
             out[id(item)] = STORED
         if not new:
@@ -263,7 +281,8 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
                 cur_status, cur_checks, last, latest = item.status, dict(item.checks), item.checked_at, item
             if latest is None:
                 continue
-            d = latest.device
+            d = dict(latest.device, **raw[dev_id])
+            skey, ukey = known[dev_id][1], known[dev_id][2]
             dev_updates.append({
                 "b_id": dev_id, "status": latest.status, "failing": _failing(latest.checks),
                 "last_checked_at": latest.checked_at, "last_seen_at": min(latest.checked_at, now),
@@ -271,7 +290,8 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
                 "platform": d.get("platform"), "hostname": d.get("hostname"),
                 "os_name": d.get("os_name"), "os_version": d.get("os_version"),
                 "os_build": d.get("os_build"), "serial": d.get("serial"),
-                "hardware_uuid": d.get("hardware_uuid"), "model": d.get("model")})
+                "hardware_uuid": d.get("hardware_uuid"), "model": d.get("model"),
+                "serial_key": skey, "uuid_key": ukey})
             before = old_checks.get(dev_id, {})
             check_rows.extend({"device_id": dev_id, "check_id": c, "status": s}
                               for c, s in latest.checks.items() if before.get(c) != s)
@@ -317,7 +337,7 @@ def write_batch(bind: Engine | Connection, batch: list[Item]) -> dict[int, str]:
 PG_LOCK_DEVICES = ("SELECT id, secret_hash, status, failing, last_checked_at, last_report_id, "
                    "platform, serial, hardware_uuid "
                    "FROM devices WHERE id = ANY(%b::varchar[]) ORDER BY id FOR UPDATE")
-PG_OWNERS = "SELECT report_id, device_id FROM reports WHERE report_id = ANY(%b::varchar[])"
+PG_OWNERS = "SELECT report_id, device_id, body FROM reports WHERE report_id = ANY(%b::varchar[])"
 PG_CHECKS = ("SELECT device_id, check_id, status FROM device_checks "
              "WHERE device_id = ANY(%b::varchar[])")
 PG_INSERT_REPORTS = (
@@ -327,7 +347,7 @@ PG_INSERT_REPORTS = (
     "ON CONFLICT (report_id) DO NOTHING RETURNING report_id")
 DEV_COLS = ("status", "failing", "last_checked_at", "last_seen_at", "last_report_id", "agent_version",
             "platform", "hostname", "os_name", "os_version", "os_build", "serial", "hardware_uuid",
-            "model")
+            "model", "serial_key", "uuid_key")
 _DEV_TYPES = {"last_checked_at": "timestamp", "last_seen_at": "timestamp"}
 PG_UPDATE_DEVICES = (
     "UPDATE devices AS d SET " + ", ".join(f"{c} = v.{c}" for c in DEV_COLS) +
@@ -375,9 +395,9 @@ def _pg_insert_reports(pg, new: list[Item], now: dt.datetime, out: dict[int, str
         return new
     lost = [i for i in new if i.report_id not in stored]
     pg.execute(PG_OWNERS, ([i.report_id for i in lost],), prepare=False)
-    owner = {r.report_id: r.device_id for r in pg.fetchall()}
+    owner = {r.report_id: (r.device_id, r.body) for r in pg.fetchall()}
     for i in lost:
-        out[id(i)] = DUPLICATE if owner.get(i.report_id) == i.device_id else CONFLICT
+        out[id(i)] = _resent(i, *owner.get(i.report_id, (None, None)))
     return [i for i in new if i.report_id in stored]
 
 
@@ -414,6 +434,31 @@ def _identity_change(was: tuple, now_is: tuple) -> str:
         if old is not None and new is not None and old != new:
             return f"{what} {old}, this report says {new}"
     return ""
+
+
+def _resent(item: Item, owner: str | None, body: str | None) -> str:
+    """A report_id the server has: the same report sent again (the agent's at-least-once
+    resend: DUPLICATE), another device's (CONFLICT), or this device's with another body
+    (REUSED)."""
+    if owner != item.device_id:
+        return CONFLICT
+    if body == item.body:
+        return DUPLICATE
+    try:
+        return DUPLICATE if json.loads(body or "null") == json.loads(item.body) else REUSED
+    except ValueError:
+        return REUSED
+
+
+def _taken(conn, device_id: str, serial_key: str | None, uuid_key_: str | None) -> str:  # noqa: ANN001
+    """What of a newly known serial/UUID another device (revoked or not) holds; '' = none."""
+    from .devices import holder
+    other = holder(conn, serial_key, uuid_key_, exclude=device_id)
+    if other is None:
+        return ""
+    if serial_key and other.serial_key == serial_key:
+        return f"serial ({serial_key})"
+    return f"hardware UUID ({uuid_key_})"
 
 
 def _failing(checks: dict[str, str]) -> str:

@@ -71,13 +71,51 @@ class Device(Base):
     last_checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_report_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # migration 0004: the identity as one key each (normalised serial, UUID in either byte
+    # order), so "does an enrolled device already hold this identity" is one indexed lookup
+    serial_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    uuid_key: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # revoked by IT: its secret is dead (secret_hash is overwritten), its history is kept
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str] = mapped_column(String(128), default="")
 
     __table_args__ = (
         Index("ix_devices_status", "status"),
         Index("ix_devices_platform_os", "platform", "os_name"),  # migration 0003
         Index("ix_devices_last_seen_at", "last_seen_at"),
         Index("ix_devices_serial", "serial"),
+        Index("ix_devices_serial_key", "serial_key"),            # migration 0004
+        Index("ix_devices_uuid_key", "uuid_key"),
+        Index("ix_devices_token_id", "token_id"),
     )
+
+
+class EnrollRequest(Base):
+    """An enrollment of an identity an enrolled device already holds, without that
+    device's secret (a reinstalled laptop, or someone with the token pretending to be it):
+    it waits here until IT approves or rejects it. ``secret_hash`` is the request's own
+    secret, which only the computer that asked holds; an approved request gives that
+    computer the device's new secret once (status ``done``)."""
+    __tablename__ = "enroll_requests"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(32), ForeignKey("devices.id", ondelete="CASCADE"))
+    token_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|rejected|done
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str] = mapped_column(String(128), default="")
+    platform: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hostname: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    os_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    os_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    os_build: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    serial: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    hardware_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    __table_args__ = (Index("ix_enroll_requests_device_status", "device_id", "status"),
+                      Index("ix_enroll_requests_status", "status"))
 
 
 class DeviceCheck(Base):

@@ -98,8 +98,12 @@ class DeviceCollector:
             cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(
                 days=self.stale_after_days)
             with self.engine.connect() as conn:
-                rows = conn.execute(select(Device.status, func.count()).group_by(Device.status)).all()
-                stale = conn.execute(select(func.count()).select_from(Device).where(
+                # revoked devices are not counted; their secret_hash says so (a column every
+                # schema has, so a server not yet migrated still answers its scrape)
+                live = Device.secret_hash != "revoked"   # server.devices.REVOKED_HASH
+                rows = conn.execute(select(Device.status, func.count()).where(live)
+                                    .group_by(Device.status)).all()
+                stale = conn.execute(select(func.count()).select_from(Device).where(live).where(
                     (Device.last_seen_at.is_(None)) | (Device.last_seen_at < cutoff))).scalar_one()
         except Exception as exc:  # noqa: BLE001 - a scrape must not fail because the DB is down
             log.warning("metrics: database unavailable: %s", exc.__class__.__name__)

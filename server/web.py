@@ -189,26 +189,74 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
             return login_redirect(request)
         f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
                          platform=platform, seen=seen, q=query_text(q), page=max(1, min(page, 100000)))
+        from .devices import pending_requests
         with engine.connect() as conn:
             rows, total = device_list(conn, f, stale_days)
+            waiting = pending_requests(conn, limit=20)
         args = {k: v for k, v in vars(f).items() if v and k != "page"}
         return render(request, "devices.html", sess=sess, rows=rows, total=total, f=f, nav="devices",
-                      page_size=100, args=args, urlencode=urlencode)
+                      page_size=100, args=args, urlencode=urlencode, waiting=waiting)
 
     @app.get("/devices/{device_id}", include_in_schema=False, response_class=HTMLResponse)
     def device_page(request: Request, device_id: str):
         sess = session(request)
         if sess is None:
             return login_redirect(request)
+        return show_device(request, sess, device_id,
+                           done=request.query_params.get("done", "")[:20])
+
+    def show_device(request: Request, sess: dict, device_id: str, status: int = 200,
+                    done: str = "", error: str | None = None) -> HTMLResponse:
+        from .devices import pending_requests
         d = None
         if device_id.isalnum() and len(device_id) <= 64:   # ids are hex; a NUL breaks PostgreSQL
             with engine.connect() as conn:
                 d = device_detail(conn, device_id)
+                if d is not None:
+                    d["waiting"] = pending_requests(conn, device_id)
         if d is None:
             return render(request, "notfound.html", status=404, sess=sess, nav="devices")
         from .mdm.store import device_findings   # MDM reconciliation for this device
         mdm_findings = device_findings(engine, state.cfg, d["device"].id)
-        return render(request, "device.html", sess=sess, nav="devices", mdm_findings=mdm_findings, **d)
+        return render(request, "device.html", status=status, sess=sess, nav="devices",
+                      mdm_findings=mdm_findings, done=done, error=error,
+                      admin=is_admin(sess), **d)
+
+    @app.post("/devices/{device_id}/revoke", include_in_schema=False)
+    async def device_revoke(request: Request, device_id: str):
+        return await device_action(request, device_id, "revoke", "")
+
+    @app.post("/devices/{device_id}/requests/{request_id}/{action}", include_in_schema=False)
+    async def device_request(request: Request, device_id: str, request_id: str, action: str):
+        if action not in ("approve", "reject"):
+            return Response("Not found", status_code=404)
+        return await device_action(request, device_id, action, request_id)
+
+    async def device_action(request: Request, device_id: str, action: str, request_id: str):
+        """IT's buttons on the device page (admins only; a POST with the session's CSRF token)."""
+        sess = session(request)
+        if sess is None:
+            return login_redirect(request)
+        if not is_admin(sess):
+            return Response("Only IT admins can do this", status_code=403)
+        form = await request.form()
+        if not csrf_ok(sess, form):
+            return Response("Bad request (CSRF token missing or wrong)", status_code=400)
+        from starlette.concurrency import run_in_threadpool
+
+        from . import devices as devs
+        who = "web:" + str(sess.get("n", ""))
+        device_id = device_id[:64]
+        try:
+            if action == "revoke":
+                if not await run_in_threadpool(devs.revoke_device, engine, device_id, who):
+                    raise devs.DeviceError("this device was already revoked")
+            else:
+                await run_in_threadpool(devs.decide, engine, request_id[:64], action == "approve",
+                                        who, device_id)
+        except devs.DeviceError as exc:
+            return show_device(request, sess, device_id, status=409, error=str(exc))
+        return RedirectResponse(f"/devices/{device_id}?done={action}", status_code=303)
 
     @app.get("/reconcile", include_in_schema=False, response_class=HTMLResponse)
     def reconcile_page(request: Request, kind: str = "", page: int = 1):
@@ -261,6 +309,12 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         from starlette.concurrency import run_in_threadpool
         await run_in_threadpool(_save_policy, engine, text, sess.get("n", ""))
         return RedirectResponse("/policy?saved=1", status_code=303)
+
+
+def is_admin(sess: dict) -> bool:
+    """May this session change things (revoke, approve)? Every IT login is an admin today;
+    a session that says otherwise (a read-only role) may not."""
+    return sess.get("role", "admin") == "admin"
 
 
 def _pw_tag(password_hash: str) -> str:

@@ -93,7 +93,7 @@ def test_server_errors_500_429_401_and_lost_answers(live_server, tmp_path):
         finally:
             sender.close()
 
-        # 401: the agent enrolls again (same hardware -> same device record) and resends
+        # 401: the agent enrolls again presenting its secret (rotated: same device record) and resends
         proxy.script = [(401, {}, False)]
         code, msg = report_now(settings, sd)
         assert code == 0, msg

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 import requests
@@ -137,3 +138,43 @@ def test_session_cookie_and_csrf(live_server):
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     h = requests.get(srv.url + "/login").headers
     assert "frame-ancestors 'none'" in h["content-security-policy"] and h["x-frame-options"] == "DENY"
+
+
+def test_approve_and_revoke_on_the_device_page_in_chromium(live_server, tmp_path, browser):
+    """IT approves a reinstalled laptop and revokes a device with the page's own buttons;
+    the revoke button does nothing until its confirmation box is ticked."""
+    srv = live_server
+    mac = {"platform": "darwin", "hostname": "alice-mbp", "serial": "C02XK1JHJG5H",
+           "hardware_uuid": "564D8E3A-1B2C-4D5E-8F90-A1B2C3D4E5F6", "os_name": "macOS"}
+    token = srv.token()
+    r = requests.post(srv.url + "/api/v1/enroll", json={"enroll_token": token, "device": mac})
+    dev_id = r.json()["device_id"]
+    waiting = requests.post(srv.url + "/api/v1/enroll",
+                            json={"enroll_token": token, "device": dict(mac, hostname="reinstalled")}).json()
+    user, password = srv.admin()
+    b = browser
+    b.goto(srv.url + "/devices")
+    b.fill("#username", user)
+    b.fill("#password", password)
+    b.submit_by_click("#login")
+    assert "Waiting for IT: alice-mbp" in b.text()
+    b.submit_by_click("#waiting a")
+    assert "Waiting for IT" in b.text() and "reinstalled" in b.text()
+    b.screenshot(str(tmp_path / "waiting.png"))
+    b.submit_by_click(f"#request-{waiting['request_id']} button.approve")
+    assert "Approved." in b.text()
+    r = requests.post(srv.url + "/api/v1/enroll", json={"enroll_token": token, "device": mac},
+                      headers={"Authorization": f"Bearer {waiting['request_secret']}"})
+    assert r.status_code == 201 and r.json()["device_id"] == dev_id
+    secret = r.json()["device_secret"]
+
+    b.goto(f"{srv.url}/devices/{dev_id}")
+    b.js("document.querySelector('#revoke').click()")        # not confirmed: the form stays
+    time.sleep(0.5)
+    assert b.url.endswith(f"/devices/{dev_id}") and "Revoked." not in b.text()
+    b.js("document.querySelector('#revoke-form input[name=confirm]').checked = true")
+    b.submit_by_click("#revoke")
+    assert "Revoked." in b.text() and b.js("!!document.querySelector('#revoked-badge')")
+    b.screenshot(str(tmp_path / "revoked.png"))
+    r = requests.get(srv.url + "/api/v1/policy", headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 401
