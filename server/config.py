@@ -38,6 +38,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "batch_max": 256,              # reports written per transaction at most
         "mdm_sync_minutes": 360,       # pull the configured MDM inventories this often; 0 = only by hand
     },
+    "auth": {
+        "local_login": True,           # IT's local accounts (checkup-server admin create); false = SSO only
+        "session_hours": 12,           # server-side sessions: logout and revocation end them at once
+    },
     "mdm.jamf": {"url": "https://example.jamfcloud.com", "client_id": "",
                  "client_secret_env": "JAMF_CLIENT_SECRET"},
     "mdm.intune": {"tenant_id": "", "client_id": "", "client_secret_env": "INTUNE_CLIENT_SECRET",
