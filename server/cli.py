@@ -326,7 +326,8 @@ def _admin(engine, args) -> int:  # noqa: ANN001, C901
     if cmd == "list":
         now = utcnow()
         with engine.connect() as conn:
-            admins = conn.execute(select(Admin).order_by(Admin.username)).scalars().all()
+            admins = conn.execute(select(Admin.username, Admin.last_login_at)
+                                   .order_by(Admin.username)).all()
             open_ = dict(conn.execute(
                 select(WebSession.subject, func.count()).where(
                     WebSession.auth == LOCAL, WebSession.revoked_at.is_(None),
