@@ -479,3 +479,16 @@ def test_lockout_and_sessions_across_two_server_processes(database_url, tmp_path
                                                 r"\((\d+) in a row\)", text_))
     assert counts == [1, 2, 3, 4, 5], text_
     assert "account 'alice' locked for 1 min after 5 failed logins" in text_
+
+
+def test_auth_settings_from_the_file_and_the_environment(tmp_path):
+    from server.config import ConfigError, load_config
+    assert load_config(None, environ={}).get("auth", "session_hours") == 12
+    assert load_config(None, environ={}).get("auth", "local_login") is True
+    f = tmp_path / "server.toml"
+    f.write_text("[auth]\nsession_hours = 2\nlocal_login = false\n")
+    cfg = load_config(str(f), environ={"CHECKUP_SERVER_AUTH_SESSION_HOURS": "3"})
+    assert cfg.get("auth", "session_hours") == 3 and cfg.get("auth", "local_login") is False
+    f.write_text("[auth]\nsession_hours = 'long'\n")
+    with pytest.raises(ConfigError, match="auth.session_hours must be int"):
+        load_config(str(f), environ={})
