@@ -185,6 +185,8 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
                         sess.subject, request.client.host if request.client else "?")
             return Response("Forbidden: this form is not from a Checkup page.", status_code=403)
         await run_in_threadpool(revoke_session, engine, sess.token_hash)
+        log.info("logout: account %r from %s", sess.subject,
+                 request.client.host if request.client else "?")
         resp = RedirectResponse("/login", status_code=303)
         end_cookie(request, resp)
         return resp

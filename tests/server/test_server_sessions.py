@@ -180,6 +180,18 @@ def test_passwd_logout_and_delete_end_the_admins_sessions(live_server):
     assert code == 3 and "give an action: create, passwd" in err
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_garbage_cookies_are_no_session_and_no_error(live_server):
+    srv = live_server
+    for junk in ("", "x" * 5000, "%00%ff", "a.b.c", "\u00e9t\u00e9", "\"quoted\""):
+        raw = f"checkup_session={junk}".encode("utf-8")
+        r = requests.get(srv.url + "/devices", headers={"Cookie": raw}, allow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), (junk, r.status_code)
+        r = requests.post(srv.url + "/logout", headers={"Cookie": raw}, data={"csrf": junk[:100]},
+                          allow_redirects=False)
+        assert r.status_code == 303, (junk, r.status_code)
+
+
 def test_a_deleted_admin_has_no_session_even_without_the_cli(live_server):
     srv = live_server
     user, password = srv.admin()
