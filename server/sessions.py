@@ -152,16 +152,6 @@ def lock_seconds(failures: int) -> int:
     return min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** min(failures - FREE_FAILURES - 1, 12))
 
 
-def locked_for(engine: Engine, subject: str, auth: str = LOCAL) -> int:
-    """Seconds ``subject`` must still wait before its password is even checked (0: none)."""
-    with engine.connect() as conn:
-        until = conn.execute(select(LoginFailure.locked_until).where(
-            LoginFailure.auth == auth, LoginFailure.subject == subject)).scalar()
-    if until is None:
-        return 0
-    return max(0, int((until - utcnow()).total_seconds()))
-
-
 def _insert(conn: Connection):  # noqa: ANN202 - the dialect's INSERT, for ON CONFLICT
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -170,9 +160,15 @@ def _insert(conn: Connection):  # noqa: ANN202 - the dialect's INSERT, for ON CO
     return insert(LoginFailure)
 
 
-def record_failure(engine: Engine, subject: str, auth: str = LOCAL) -> tuple[int, int]:
-    """Count one failed sign-in of ``subject``, atomically across processes:
-    (failures in a row, seconds it is now locked for)."""
+def take_attempt(engine: Engine, subject: str, auth: str = LOCAL) -> tuple[bool, int, int]:
+    """Before a password is checked: may ``subject`` try now? (allowed, failures in a row
+    counting this attempt, seconds locked).
+
+    The attempt is counted as a failure up front, in one statement that refuses when the
+    name is locked, so attempts arriving at once on several server processes cannot slip
+    past the lock: at most 5 passwords are ever checked before it, then one per lock. A
+    success clears the count (``clear_failures``); a failure leaves it.
+    """
     now = utcnow()
     t = LoginFailure.__table__
     with engine.begin() as conn:
@@ -182,14 +178,19 @@ def record_failure(engine: Engine, subject: str, auth: str = LOCAL) -> tuple[int
             index_elements=[t.c.auth, t.c.subject],
             set_={"failures": case((t.c.last_failure_at < now - FORGET_FAILURES_AFTER, 1),
                                    else_=t.c.failures + 1),
-                  "last_failure_at": now})
-        failures = conn.execute(stmt.returning(t.c.failures)).scalar_one()
+                  "last_failure_at": now},
+            where=or_(t.c.locked_until.is_(None), t.c.locked_until <= now))
+        failures = conn.execute(stmt.returning(t.c.failures)).scalar()
+        if failures is None:   # locked: nothing was counted
+            until = conn.execute(select(t.c.locked_until).where(
+                t.c.auth == auth, t.c.subject == subject)).scalar()
+            return False, 0, max(1, int((until - now).total_seconds())) if until else 1
         wait = lock_seconds(failures)
         if wait:
             conn.execute(update(LoginFailure).where(
                 LoginFailure.auth == auth, LoginFailure.subject == subject)
                 .values(locked_until=now + dt.timedelta(seconds=wait)))
-    return failures, wait
+    return True, failures, wait
 
 
 def clear_failures(engine_or_conn, subject: str, auth: str = LOCAL) -> int:  # noqa: ANN001

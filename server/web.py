@@ -28,8 +28,8 @@ from .fleet import DeviceFilter, current_policy, device_detail, device_list, ove
 from .models import Admin, OrgPolicy
 from .policy_check import CHECK_IDS, PolicyInvalid, validate_policy
 from .security import check_password
-from .sessions import (LOCAL, clear_failures, create_session, locked_for, lookup_session,
-                       record_failure, revoke_session)
+from .sessions import (LOCAL, clear_failures, create_session, lookup_session, revoke_session,
+                       take_attempt)
 
 log = logging.getLogger("checkup.server")
 
@@ -291,17 +291,16 @@ def _sign_in(engine, username: str, password: str, client: str,  # noqa: ANN001
              session_hours: int) -> tuple[str, int, str | None]:
     """("ok", 0, cookie token) | ("wrong", 0, None) | ("locked", seconds to wait, None).
 
-    A known and an unknown user name take the same path (one lock lookup, one scrypt, one
-    counted failure), so neither the answer nor its time tells whether the account exists.
+    A known and an unknown user name take the same path (one counted attempt, one scrypt),
+    so neither the answer nor its time tells whether the account exists.
     """
-    wait = locked_for(engine, username)
-    if wait:
+    allowed, failures, wait = take_attempt(engine, username)
+    if not allowed:
         log.warning("login refused for account %r from %s: locked for %d s more",
                     username, client, wait)
         return "locked", wait, None
     row = _check_login(engine, username, password)
     if row is None:
-        failures, wait = record_failure(engine, username)
         log.warning("login failed for account %r from %s (%d in a row)", username, client, failures)
         if wait:
             log.warning("account %r locked for %d min after %d failed logins (last from %s)",
