@@ -168,7 +168,7 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         sess = session(request)
         if sess is None:
             return RedirectResponse("/login", status_code=303)
-        return render(request, "logout.html", sess=sess, nav="")
+        return render(request, "logout.html", sess=sess, nav="", error=None)
 
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request):
@@ -183,7 +183,9 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         if not csrf_ok(sess, form):
             log.warning("logout without its form token refused (account %r, from %s)",
                         sess.subject, request.client.host if request.client else "?")
-            return Response("Forbidden: this form is not from a Checkup page.", status_code=403)
+            return render(request, "logout.html", status=403, sess=sess, nav="",
+                          error="That log-out request did not come from a Checkup page, so you "
+                                "are still logged in. To log out, use the button below.")
         await run_in_threadpool(revoke_session, engine, sess.token_hash)
         log.info("logout: account %r from %s", sess.subject,
                  request.client.host if request.client else "?")

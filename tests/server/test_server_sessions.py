@@ -112,6 +112,7 @@ def test_logout_is_a_post_with_its_token_and_ends_the_session_for_good(live_serv
     r = s.post(srv.url + "/logout", data={}, headers={"Origin": "https://evil.example"},
                allow_redirects=False)
     assert r.status_code == 403 and "set-cookie" not in r.headers
+    assert "still logged in" in error_of(r) and 'action="/logout"' in r.text
     r = s.post(srv.url + "/logout", data={"csrf": "guessed"}, allow_redirects=False)
     assert r.status_code == 403
     assert signed_in(srv.url, cookie)
