@@ -106,6 +106,11 @@ class State:
                       int(self.cfg.get("server", "keep_history_days")))
             except Exception:  # noqa: BLE001
                 log.exception("pruning failed")
+            try:
+                from .sessions import prune_sessions   # ended sessions, old failure counts
+                prune_sessions(self.engine)
+            except Exception:  # noqa: BLE001
+                log.exception("pruning sessions failed")
 
 
 def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: bool = True) -> FastAPI:

@@ -130,9 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     adm = sub.add_parser("admin", help="IT logins for the web pages")
     asub = adm.add_subparsers(dest="admin_command", metavar="ACTION", parser_class=_Parser)
     ac = asub.add_parser("create", help="make (or reset the password of) an IT login")
-    ac.add_argument("username")
-    ac.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    ac.add_argument("--generate", action="store_true", help="generate a password and print it")
+    ap = asub.add_parser("passwd", help="change an IT login's password: ends its sessions "
+                                        "and lifts a lockout")
+    for a in (ac, ap):
+        a.add_argument("username")
+        a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+        a.add_argument("--generate", action="store_true", help="generate a password and print it")
+    asub.add_parser("list", help="IT logins: last login, open sessions, lockouts")
+    for name, text in (("delete", "remove an IT login (ends its sessions)"),
+                       ("sessions", "an IT login's open sessions"),
+                       ("logout", "end every session of an IT login now"),
+                       ("unlock", "let an IT login locked out by failed logins try again now")):
+        asub.add_parser(name, help=text).add_argument("username")
 
     sub.add_parser("prune", help="drop reports and history past their retention now")
 
@@ -408,35 +417,97 @@ def _clean(text) -> str:  # noqa: ANN001
     return "".join(ch if ch.isprintable() else "?" for ch in str(text))[:80]
 
 
-def _admin(engine, args) -> int:  # noqa: ANN001
-    from sqlalchemy import select, update
+def _admin(engine, args) -> int:  # noqa: ANN001, C901
+    from sqlalchemy import delete, func, select, update
 
     from .db import utcnow
-    from .models import Admin
+    from .models import Admin, LoginFailure, WebSession
     from .security import hash_password
-    if args.admin_command != "create":
-        raise UsageError("checkup-server admin: give an action: create")
+    from .sessions import LOCAL, clear_failures, live_sessions, revoke_subject
+    cmd = args.admin_command
+    if cmd not in ("create", "passwd", "list", "delete", "sessions", "logout", "unlock"):
+        raise UsageError("checkup-server admin: give an action: create, passwd, list, delete, "
+                         "sessions, logout or unlock")
+    if cmd == "list":
+        now = utcnow()
+        with engine.connect() as conn:
+            admins = conn.execute(select(Admin.username, Admin.last_login_at)
+                                   .order_by(Admin.username)).all()
+            open_ = dict(conn.execute(
+                select(WebSession.subject, func.count()).where(
+                    WebSession.auth == LOCAL, WebSession.revoked_at.is_(None),
+                    WebSession.expires_at > now).group_by(WebSession.subject)).all())
+            locks = dict(conn.execute(select(LoginFailure.subject, LoginFailure.locked_until).where(
+                LoginFailure.auth == LOCAL, LoginFailure.locked_until > now)).all())
+        for a in admins:
+            n = open_.get(a.username, 0)
+            line = (f"{a.username}  last login {a.last_login_at or 'never'}  "
+                    f"{n} open session{'s' if n != 1 else ''}")
+            if a.username in locks:
+                line += f"  locked until {locks[a.username]:%Y-%m-%d %H:%M} UTC"
+            print(line)
+        if not admins:
+            print("No IT logins yet: checkup-server admin create NAME", file=sys.stderr)
+        return 0
+
+    name = args.username
+    with engine.connect() as conn:
+        exists = conn.execute(select(Admin.id).where(Admin.username == name)).scalar()
+    if cmd == "unlock":
+        n = clear_failures(engine, name)
+        if not exists and not n:
+            raise UsageError(f"checkup-server: no IT login {name!r} (see 'checkup-server admin list')")
+        print(f"Unlocked {name}: {n} failed login{'s' if n != 1 else ''} forgotten; "
+              "they can log in again now." if n else f"{name} was not locked out.")
+        return 0
+    if cmd != "create" and not exists:
+        raise UsageError(f"checkup-server: no IT login {name!r} (see 'checkup-server admin list')")
+    if cmd == "sessions":
+        rows = live_sessions(engine, name)
+        for r in rows:
+            print(f"{r.token_hash[:8]}  since {r.created_at} UTC  last seen {r.last_seen_at} UTC  "
+                  f"ends {r.expires_at} UTC  from {r.address or '?'}")
+        print(f"{name}: {len(rows)} open session{'s' if len(rows) != 1 else ''}.", file=sys.stderr)
+        return 0
+    if cmd == "logout":
+        with engine.begin() as conn:
+            n = revoke_subject(conn, name)
+        print(f"Ended {n} session{'s' if n != 1 else ''} of {name}.")
+        return 0
+    if cmd == "delete":
+        with engine.begin() as conn:
+            n = revoke_subject(conn, name)
+            conn.execute(delete(Admin).where(Admin.id == exists))
+            clear_failures(conn, name)
+        print(f"Deleted IT login {name} and ended {n} session{'s' if n != 1 else ''}.")
+        return 0
+
+    # create / passwd
     if args.generate:
         password = secrets.token_urlsafe(12)
     elif args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass(f"Password for {args.username}: ")
+        password = getpass.getpass(f"Password for {name}: ")
         if getpass.getpass("Again: ") != password:
             raise UsageError("checkup-server: the passwords differ")
     if len(password) < 10:
         raise UsageError("checkup-server: use a password of at least 10 characters")
     with engine.begin() as conn:
-        exists = conn.execute(select(Admin.id).where(Admin.username == args.username)).scalar()
+        exists = conn.execute(select(Admin.id).where(Admin.username == name)).scalar()
         if exists:
             conn.execute(update(Admin).where(Admin.id == exists)
                          .values(password_hash=hash_password(password)))
+            ended = revoke_subject(conn, name)   # a new password ends every old session
+            clear_failures(conn, name)
             what = "Password changed for"
         else:
             conn.execute(Admin.__table__.insert().values(
-                username=args.username, password_hash=hash_password(password), created_at=utcnow()))
+                username=name, password_hash=hash_password(password), created_at=utcnow()))
+            ended = 0
             what = "Created IT login"
-    print(f"{what} {args.username}.")
+    print(f"{what} {name}." + (f" Ended {ended} open session{'s' if ended != 1 else ''}."
+                               if ended else ""))
     if args.generate:
         print(f"Password: {password}")
     return 0

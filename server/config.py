@@ -33,10 +33,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "keep_reports_days": 31,       # full report bodies (and resend detection)
         "keep_history_days": 400,      # one status row per device per day
         "stale_after_days": 7,         # device list: "not seen for"
-        "secret_key_env": "CHECKUP_SERVER_SECRET_KEY",  # session signing; else kept in the database
+        "secret_key_env": "CHECKUP_SERVER_SECRET_KEY",  # the server's signing key; else kept in the database
         "secure_cookies": "auto",      # auto = Secure when the request came over https
         "batch_max": 256,              # reports written per transaction at most
         "mdm_sync_minutes": 360,       # pull the configured MDM inventories this often; 0 = only by hand
+    },
+    "auth": {
+        "local_login": True,           # IT's local accounts (checkup-server admin create); false = SSO only
+        "session_hours": 12,           # server-side sessions: logout and revocation end them at once
     },
     "mdm.jamf": {"url": "https://example.jamfcloud.com", "client_id": "",
                  "client_secret_env": "JAMF_CLIENT_SECRET"},

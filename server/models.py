@@ -212,3 +212,41 @@ class MdmSync(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     __table_args__ = (Index("ix_mdm_syncs_source_started", "source", "started_at"),)
+
+
+class WebSession(Base):
+    """One sign-in to the web pages (DESIGN "Sign-in and roles": server-side sessions).
+
+    The cookie holds a random token; only its SHA-256 is stored, so a copy of the database
+    gives no session. ``subject`` is who signed in (a local admin's user name; an email for
+    single sign-on), ``auth`` how (``local``), ``role`` what they may do (``admin``). Logout,
+    a password change and ``checkup-server admin logout`` set ``revoked_at``; the prune loop
+    drops ended rows.
+    """
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(320))
+    auth: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    __table_args__ = (
+        Index("ix_web_sessions_subject", "auth", "subject"),
+        Index("ix_web_sessions_expires_at", "expires_at"),
+    )
+
+
+class LoginFailure(Base):
+    """Failed sign-ins per account name (typed, so unknown names are counted alike), shared
+    by every server process: after 5 failures the account waits 1 minute, doubling to 1 hour."""
+    __tablename__ = "login_failures"
+    auth: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    __table_args__ = (Index("ix_login_failures_last_failure_at", "last_failure_at"),)

@@ -1,22 +1,25 @@
 """IT's pages: server-rendered HTML (Jinja2), behind a login.
 
-Sessions are signed cookies (itsdangerous; the key is in the database or in
-the environment variable the config names), HttpOnly, SameSite=Lax, and
-Secure whenever the request came over https. Every form carries a CSRF token
-bound to the session (the login form: to a pre-session cookie).
+Sessions live on the server (server/sessions.py): the cookie holds a random
+token, the database its hash, so logout, a password change or a revocation ends
+a session at once in every process. The cookie is HttpOnly, SameSite=Lax, and
+Secure with the ``__Host-`` prefix whenever the request came over https. Every
+form carries a CSRF token bound to the session (the login form: to a
+pre-session cookie); logout is such a form. Failed logins back off per account
+(in the database) on top of the per-address limit.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
+import logging
+import math
 import os
 import secrets
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import select, update
@@ -27,10 +30,14 @@ from .models import Admin, OrgPolicy
 from .policy_check import CHECK_IDS, PolicyInvalid, validate_policy
 from .security import check_password
 from .untrusted import shown
+from .sessions import (LOCAL, clear_failures, create_session, lookup_session, revoke_session,
+                       take_attempt)
 
-SESSION_COOKIE = "checkup_session"
+log = logging.getLogger("checkup.server")
+
+SESSION_COOKIE = "checkup_session"            # over plain http (loopback)
+HOST_SESSION_COOKIE = "__Host-checkup_session"  # over https: Secure, Path=/, no Domain
 PRE_COOKIE = "checkup_login"
-SESSION_MAX_AGE = 12 * 3600
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 STATUS_WORDS = {"pass": "Healthy", "skip": "Not applicable", "unknown": "Unknown",
@@ -85,7 +92,11 @@ def make_env() -> Environment:
 def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
     env = make_env()
     engine = state.engine
-    signer = URLSafeTimedSerializer(state.secret_key, salt="checkup-session")
+    session_hours = int(state.cfg.get("auth", "session_hours", 12))
+    if session_hours < 1:
+        log.warning("[auth] session_hours = %s is too short; using 1", session_hours)
+        session_hours = 1
+    local_login = state.cfg.get("auth", "local_login", True) is not False
     stale_days = int(state.cfg.get("server", "stale_after_days"))
     secure_mode = state.cfg.get("server", "secure_cookies")
     css_path = os.path.join(HERE, "templates", "app.css")
@@ -95,32 +106,29 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
             return secure_mode
         return request.url.scheme == "https"
 
-    def render(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
+    def render(request: Request, name: str, status: int = 200, headers: dict | None = None,
+               **ctx) -> HTMLResponse:
         html = env.get_template(name).render(request=request, **ctx)
         return HTMLResponse(html, status_code=status,
-                            headers={"Cache-Control": "no-store"})
+                            headers={"Cache-Control": "no-store", **(headers or {})})
 
-    def session(request: Request) -> dict | None:
-        raw = request.cookies.get(SESSION_COOKIE)
-        if not raw:
-            return None
-        try:
-            data = signer.loads(raw, max_age=SESSION_MAX_AGE)
-        except BadSignature:
-            return None
-        with engine.connect() as conn:
-            pw = conn.execute(select(Admin.password_hash).where(Admin.id == data.get("u"))).scalar()
-        # A changed password (or a deleted admin) ends every session of that admin.
-        if pw is None or not hmac.compare_digest(_pw_tag(pw), data.get("p", "")):
-            return None
-        return data
+    def cookie_name(request: Request) -> str:
+        return HOST_SESSION_COOKIE if secure(request) else SESSION_COOKIE
+
+    def session(request: Request):  # -> sessions.SessionInfo | None
+        """The signed-in person, from the database (revoked and expired sessions are none)."""
+        return lookup_session(engine, request.cookies.get(cookie_name(request)))
+
+    def end_cookie(request: Request, resp: Response) -> None:
+        resp.delete_cookie(cookie_name(request), path="/", secure=secure(request),
+                           httponly=True, samesite="lax")
 
     def login_redirect(request: Request) -> RedirectResponse:
         nxt = request.url.path + (("?" + request.url.query) if request.url.query else "")
         return RedirectResponse("/login?" + urlencode({"next": nxt}), status_code=303)
 
-    def csrf_ok(sess: dict, form) -> bool:  # noqa: ANN001
-        return hmac.compare_digest(str(form.get("csrf", "")), sess.get("c", "x"))
+    def csrf_ok(sess, form) -> bool:  # noqa: ANN001
+        return hmac.compare_digest(str(form.get("csrf", "")), sess.csrf)
 
     @app.get("/static/app.css", include_in_schema=False)
     def css():
@@ -146,30 +154,61 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
                           error="The form expired. Please try again.")
         client = request.client.host if request.client else "?"
         if state.login_buckets.take(client):
+            log.warning("login refused for %s: too many attempts from this address", client)
             return render(request, "login.html", status=429, csrf=pre, next=nxt,
                           error="Too many attempts. Wait a minute and try again.")
+        if not local_login:
+            return render(request, "login.html", status=403, csrf=pre, next=nxt,
+                          error="Signing in with a Checkup user name is turned off here.")
         username = str(form.get("username", ""))[:128].strip().replace("\x00", "")
         password = str(form.get("password", ""))[:1024]
         from starlette.concurrency import run_in_threadpool
-        admin = await run_in_threadpool(_check_login, engine, username, password)
-        if admin is None:
+        outcome, wait, token = await run_in_threadpool(_sign_in, engine, username, password,
+                                                       client, session_hours)
+        if outcome == "locked":
+            minutes = plural(max(1, math.ceil(wait / 60)), "minute")
+            return render(request, "login.html", status=429, csrf=pre, next=nxt,
+                          error=f"Wrong user name or password, or too many attempts: "
+                                f"wait {minutes} and try again.",
+                          headers={"Retry-After": str(max(1, wait))})
+        if outcome != "ok":
             return render(request, "login.html", status=401, csrf=pre, next=nxt,
                           error="Wrong user name or password.")
-        data = {"u": admin[0], "n": admin[1], "c": secrets.token_urlsafe(24), "p": _pw_tag(admin[2])}
         resp = RedirectResponse(nxt, status_code=303)
-        resp.set_cookie(SESSION_COOKIE, signer.dumps(data), httponly=True, samesite="lax",
-                        secure=secure(request), max_age=SESSION_MAX_AGE, path="/")
+        resp.set_cookie(cookie_name(request), token, httponly=True, samesite="lax",
+                        secure=secure(request), max_age=session_hours * 3600, path="/")
         resp.delete_cookie(PRE_COOKIE, path="/login")
         return resp
 
+    @app.get("/logout", include_in_schema=False, response_class=HTMLResponse)
+    def logout_page(request: Request):
+        # A link or a cross-site GET never logs anyone out: this only offers the button.
+        sess = session(request)
+        if sess is None:
+            return RedirectResponse("/login", status_code=303)
+        return render(request, "logout.html", sess=sess, nav="", error=None)
+
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request):
-        sess = session(request)
+        from starlette.concurrency import run_in_threadpool
+        sess = await run_in_threadpool(session, request)
         form = await request.form()
-        if sess is not None and not csrf_ok(sess, form):
-            return Response("Bad request (CSRF)", status_code=400)
+        if sess is None:
+            resp = RedirectResponse("/login", status_code=303)
+            if request.cookies.get(cookie_name(request)):
+                end_cookie(request, resp)   # an ended session's cookie: drop it
+            return resp
+        if not csrf_ok(sess, form):
+            log.warning("logout without its form token refused (account %r, from %s)",
+                        sess.subject, request.client.host if request.client else "?")
+            return render(request, "logout.html", status=403, sess=sess, nav="",
+                          error="That log-out request did not come from a Checkup page, so you "
+                                "are still logged in. To log out, use the button below.")
+        await run_in_threadpool(revoke_session, engine, sess.token_hash)
+        log.info("logout: account %r from %s", sess.subject,
+                 request.client.host if request.client else "?")
         resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(SESSION_COOKIE, path="/")
+        end_cookie(request, resp)
         return resp
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
@@ -317,15 +356,37 @@ def is_admin(sess: dict) -> bool:
     return sess.get("role", "admin") == "admin"
 
 
-def _pw_tag(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 def _safe_next(nxt: str) -> str:
     """Only local paths: never an open redirect."""
     if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
         return "/"
     return nxt
+
+
+def _sign_in(engine, username: str, password: str, client: str,  # noqa: ANN001
+             session_hours: int) -> tuple[str, int, str | None]:
+    """("ok", 0, cookie token) | ("wrong", 0, None) | ("locked", seconds to wait, None).
+
+    A known and an unknown user name take the same path (one counted attempt, one scrypt),
+    so neither the answer nor its time tells whether the account exists.
+    """
+    allowed, failures, wait = take_attempt(engine, username)
+    if not allowed:
+        log.warning("login refused for account %r from %s: locked for %d s more",
+                    username, client, wait)
+        return "locked", wait, None
+    row = _check_login(engine, username, password)
+    if row is None:
+        log.warning("login failed for account %r from %s (%d in a row)", username, client, failures)
+        if wait:
+            log.warning("account %r locked for %d min after %d failed logins (last from %s)",
+                        username, math.ceil(wait / 60), failures, client)
+            return "locked", wait, None
+        return "wrong", 0, None
+    clear_failures(engine, username)
+    token, _ = create_session(engine, row.username, LOCAL, "admin", client, session_hours)
+    log.info("login: account %r from %s", row.username, client)
+    return "ok", 0, token
 
 
 def _check_login(engine, username: str, password: str):  # noqa: ANN001

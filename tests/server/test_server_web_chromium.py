@@ -107,6 +107,13 @@ def test_it_pages_in_chromium(live_server, tmp_path, browser):
     assert "Saved" in b.text() and "max_seconds = 600" in b.js("document.querySelector('#policy').value")
     assert srv.count("org_policy") == 1
 
+    # the session cookie is out of reach of the page's scripts
+    assert "checkup_session" not in b.js("document.cookie")
+    # opening /logout (a link, a GET) only asks; the button logs out
+    b.goto(srv.url + "/logout")
+    assert "Log out?" in b.text()
+    b.goto(srv.url + "/policy")
+    assert b.url.endswith("/policy")
     # log out ends the session
     b.submit_by_click(".logout button")
     b.goto(srv.url + "/policy")
@@ -178,3 +185,39 @@ def test_approve_and_revoke_on_the_device_page_in_chromium(live_server, tmp_path
     b.screenshot(str(tmp_path / "revoked.png"))
     r = requests.get(srv.url + "/api/v1/policy", headers={"Authorization": f"Bearer {secret}"})
     assert r.status_code == 401
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_cross_site_logout_form_does_not_log_out(live_server, browser, tmp_path):
+    """Another site's page posting a form to /logout (with a guessed token): the admin stays
+    logged in. The other site is http://localhost:P (a different site from 127.0.0.1).
+    Before server-side sessions this logged the admin out (the answer deleted the cookie)."""
+    import functools
+    import http.server
+    import threading
+    srv = live_server
+    user, password = srv.admin()
+    (tmp_path / "evil.html").write_text(
+        f'<form method="post" action="{srv.url}/logout"><input type="hidden" name="csrf" '
+        f'value="guessed"><button id="go">Win a prize</button></form>')
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a):  # noqa: ANN002
+            pass
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        b = browser
+        b.goto(srv.url + "/login")
+        b.fill("#username", user)
+        b.fill("#password", password)
+        b.submit_by_click("#login")
+        assert "Fleet overview" in b.text()
+        b.goto(f"http://localhost:{evil.server_address[1]}/evil.html")
+        b.submit_by_click("#go")
+        b.goto(srv.url + "/policy")
+        assert b.url.endswith("/policy") and "Policy" in b.text()   # still logged in
+        assert srv.count("web_sessions", "WHERE revoked_at IS NULL") == 1
+    finally:
+        evil.shutdown()
+        evil.server_close()
