@@ -347,6 +347,9 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
                               text=text, error=str(exc), saved=None)
         from starlette.concurrency import run_in_threadpool
         await run_in_threadpool(_save_policy, engine, text, sess.get("n", ""))
+        log.warning("organisation policy %s by account %r from %s",
+                    "changed" if text.strip() else "cleared (agents use their own)", sess.get("n", ""),
+                    request.client.host if request.client else "?")
         return RedirectResponse("/policy?saved=1", status_code=303)
 
 
