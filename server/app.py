@@ -70,6 +70,47 @@ def bearer(request: Request) -> str | None:
     return value.strip()
 
 
+# -- the OpenAPI description ---------------------------------------------------
+# The agents' routes read their bodies themselves (size limit first, then pydantic), so
+# FastAPI does not see the models: their schemas are added here, nested models included,
+# as components the request bodies point at.
+
+BODY_MODELS = (EnrollRequest, Report)
+DEVICE_AUTH = {"security": [{"deviceSecret": []}]}
+SECURITY_SCHEMES = {"deviceSecret": {
+    "type": "http", "scheme": "bearer",
+    "description": "the device secret /api/v1/enroll returned"}}
+
+
+def _json_body(model) -> dict:  # noqa: ANN001
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def body_schemas() -> dict[str, dict]:
+    """JSON Schemas of the request bodies and every model they use, by component name."""
+    out: dict[str, dict] = {}
+    for model in BODY_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
+
+def _document_bodies(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(body_schemas())
+            components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 class State:
     """What one server process holds: engine, writer, rate limits, session key."""
 
@@ -132,6 +173,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
                   description="Protocol v1 for Checkup agents, and IT's fleet pages.",
                   docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.state.checkup = state
+    _document_bodies(app)
 
     app.add_middleware(FastPath, state=state, max_report=max_report)
 
@@ -139,8 +181,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     @app.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
               responses={401: {"model": Problem}, 413: {"model": Problem},
                          422: {"model": Problem}, 429: {"model": Problem}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": EnrollRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+              openapi_extra=_json_body(EnrollRequest),
               tags=["agents"], summary="Enroll a device with an enrollment token")
     async def enroll(request: Request):
         client = request.client.host if request.client else "?"
@@ -166,8 +207,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
               responses={401: {"model": Problem}, 403: {"model": Problem},
                          409: {"model": Problem}, 413: {"model": Problem},
                          422: {"model": Problem}, 429: {"model": Problem}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": Report.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+              openapi_extra={**_json_body(Report), **DEVICE_AUTH},
               tags=["agents"], summary="Store one report (the `checkup check --json` object + report_id)")
     async def post_report(request: Request):
         # Normally answered by FastPath below; kept so the route is documented and
@@ -180,7 +220,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     @app.get("/api/v1/policy", tags=["agents"],
              summary="The organisation's policy (TOML) with an ETag; 204 when there is none",
              responses={200: {"content": {"application/toml": {}}}, 204: {}, 304: {},
-                        401: {"model": Problem}})
+                        401: {"model": Problem}}, openapi_extra=DEVICE_AUTH)
     def get_policy(request: Request):
         secret = bearer(request)
         if not secret or not _device_ok(engine, secret):
