@@ -10,7 +10,7 @@ import os
 import threading
 import uuid
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select, update
@@ -175,7 +175,9 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     app.state.checkup = state
     _document_bodies(app)
 
-    app.add_middleware(FastPath, state=state, max_report=max_report)
+    app.add_middleware(FastPath, state=state, max_report=max_report,
+                       body_timeout=float(cfg.get("server", "body_timeout_seconds", 30)),
+                       body_idle=float(cfg.get("server", "body_idle_seconds", 10)))
 
     # -- protocol v1 ------------------------------------------------------
     @app.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
@@ -261,19 +263,59 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
-class FastPath:
-    """Pure ASGI middleware: security headers on every answer, and the hot path
-    (POST /api/v1/reports) answered here without the framework's per-request layers."""
+class BodyTimeout(HTTPException):
+    """A request body that stalls: answered 408 and the connection closed."""
 
-    def __init__(self, app, state: "State", max_report: int):  # noqa: ANN001
+    def __init__(self, total: float, idle: float):
+        super().__init__(408, f"the request body did not arrive in time ({total:g} s in all, "
+                              f"at most {idle:g} s without data); send it again",
+                         headers={"Connection": "close"})
+
+
+def timed_receive(receive, total: float, idle: float):  # noqa: ANN001, ANN201
+    """``receive`` with a deadline for the whole body (``total`` seconds from the start of
+    the request) and for each gap in it (``idle``); after the body, as it was."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total
+    done = False
+
+    async def timed():  # noqa: ANN202
+        nonlocal done
+        if done:
+            return await receive()
+        wait = min(idle, deadline - loop.time())
+        try:
+            if wait <= 0:
+                raise asyncio.TimeoutError
+            msg = await asyncio.wait_for(receive(), wait)
+        except asyncio.TimeoutError:
+            done = True
+            log.warning("request body stalled (limits %g s in all, %g s idle): 408", total, idle)
+            raise BodyTimeout(total, idle) from None
+        if msg["type"] != "http.request" or not msg.get("more_body"):
+            done = True
+        return msg
+    return timed
+
+
+class FastPath:
+    """Pure ASGI middleware: security headers on every answer, a time limit on every
+    request body, and the hot path (POST /api/v1/reports) answered here without the
+    framework's per-request layers."""
+
+    def __init__(self, app, state: "State", max_report: int, body_timeout: float = 30.0,  # noqa: ANN001
+                 body_idle: float = 10.0):
         self.app = app
         self.state = state
         self.max_report = max_report
+        self.body_timeout = body_timeout
+        self.body_idle = body_idle
 
     async def __call__(self, scope, receive, send):  # noqa: ANN001
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         extra = SECURITY_HEADERS + ([HSTS] if scope.get("scheme") == "https" else [])
+        receive = timed_receive(receive, self.body_timeout, self.body_idle)
         if scope["method"] == "POST" and scope["path"] == "/api/v1/reports":
             auth = length = None
             for k, v in scope["headers"]:
@@ -291,8 +333,11 @@ class FastPath:
                     if not msg.get("more_body"):
                         return
 
-            status, payload, headers = await ingest_report(self.state, self.max_report, auth,
-                                                           length, chunks())
+            try:
+                status, payload, headers = await ingest_report(self.state, self.max_report, auth,
+                                                               length, chunks())
+            except BodyTimeout as exc:
+                status, payload, headers = exc.status_code, {"detail": exc.detail}, exc.headers
             body = json.dumps(payload, separators=(",", ":")).encode()
             hdrs = [(b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode())] + extra
@@ -301,14 +346,27 @@ class FastPath:
             await send({"type": "http.response.body", "body": body})
             return
 
+        started = False
+
         async def send_with_headers(msg):  # noqa: ANN001
+            nonlocal started
             if msg["type"] == "http.response.start":
+                started = True
                 have = {k.lower() for k, _ in msg.get("headers", [])}
                 msg = dict(msg, headers=list(msg.get("headers", [])) +
                            [(k, v) for k, v in extra if k not in have])
             await send(msg)
 
-        return await self.app(scope, receive, send_with_headers)
+        try:
+            return await self.app(scope, receive, send_with_headers)
+        except BodyTimeout as exc:   # read outside a route (a middleware): answer it here
+            if started:
+                raise
+            body = json.dumps({"detail": exc.detail}).encode()
+            await send_with_headers({"type": "http.response.start", "status": 408, "headers": [
+                (b"content-type", b"application/json"), (b"connection", b"close"),
+                (b"content-length", str(len(body)).encode())]})
+            await send_with_headers({"type": "http.response.body", "body": body})
 
 
 async def _read_limited(length: str | None, chunks, limit: int) -> bytes:
