@@ -51,18 +51,38 @@ class _QuickShutdown:
             self.transport.abort()
 
 
+class _HeadTooLarge(Exception):
+    pass
+
+
 def _head_limited(base):  # noqa: ANN001
-    """httptools: count the bytes of a request head still being received; over the limit,
-    answer 431 and close."""
+    """httptools: count the bytes of each request head (URL and headers as parsed, and the
+    bytes of a head still incomplete after a read, which the parser is buffering); over
+    the limit, answer 431 and close."""
 
     class Protocol(_QuickShutdown, base):
         _checkup_in_head = False
         _checkup_head_bytes = 0
+        _checkup_too_large = False
 
         def on_message_begin(self) -> None:
             self._checkup_in_head = True
             self._checkup_head_bytes = 0
             super().on_message_begin()
+
+        def _checkup_count(self, n: int) -> None:
+            self._checkup_head_bytes += n
+            if self._checkup_head_bytes > MAX_HEAD_BYTES:
+                self._checkup_too_large = True
+                raise _HeadTooLarge   # the parser stops; uvicorn calls send_400_response
+
+        def on_url(self, url: bytes) -> None:
+            self._checkup_count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._checkup_count(len(name) + len(value) + 4)
+            super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
             self._checkup_in_head = False
@@ -72,16 +92,22 @@ def _head_limited(base):  # noqa: ANN001
             super().data_received(data)
             if self._checkup_in_head and self.transport is not None \
                     and not self.transport.is_closing():
-                # the head is not complete after this chunk: all of it was head
+                # the head is still incomplete after this read: the parser holds all of it
                 self._checkup_head_bytes += len(data)
                 if self._checkup_head_bytes > MAX_HEAD_BYTES:
-                    self._checkup_in_head = False
-                    log.warning("request headers from %s over %d bytes: refused (431)",
-                                self.client[0] if self.client else "?", MAX_HEAD_BYTES)
-                    self.transport.write(_431 + b"content-length: %d\r\n\r\n" % len(_431_BODY)
-                                         + _431_BODY)
-                    self.transport.close()
-                    self.parser = _Closed()
+                    self._checkup_too_large = True
+                    self.send_400_response("")
+
+        def send_400_response(self, msg: str) -> None:
+            if not self._checkup_too_large:
+                return super().send_400_response(msg)
+            self._checkup_in_head = False
+            log.warning("request headers from %s over %d bytes: refused (431)",
+                        self.client[0] if self.client else "?", MAX_HEAD_BYTES)
+            self.transport.write(_431 + b"content-length: %d\r\n\r\n" % len(_431_BODY)
+                                 + _431_BODY)
+            self.transport.close()
+            self.parser = _Closed()
 
     Protocol.__name__ = Protocol.__qualname__ = "Checkup" + base.__name__
     return Protocol
