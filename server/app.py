@@ -272,6 +272,9 @@ class BodyTimeout(HTTPException):
                          headers={"Connection": "close"})
 
 
+_timeout = getattr(asyncio, "timeout", None)
+
+
 def timed_receive(receive, total: float, idle: float):  # noqa: ANN001, ANN201
     """``receive`` with a deadline for the whole body (``total`` seconds from the start of
     the request) and for each gap in it (``idle``); after the body, as it was."""
@@ -287,8 +290,12 @@ def timed_receive(receive, total: float, idle: float):  # noqa: ANN001, ANN201
         try:
             if wait <= 0:
                 raise asyncio.TimeoutError
-            msg = await asyncio.wait_for(receive(), wait)
-        except asyncio.TimeoutError:
+            if _timeout is not None:   # Python 3.11+: no extra task per call
+                async with _timeout(wait):
+                    msg = await receive()
+            else:
+                msg = await asyncio.wait_for(receive(), wait)
+        except (asyncio.TimeoutError, TimeoutError):
             done = True
             log.warning("request body stalled (limits %g s in all, %g s idle): 408", total, idle)
             raise BodyTimeout(total, idle) from None

@@ -13,7 +13,6 @@ lacks, and the options passed to it.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
 MAX_HEAD_BYTES = 32 * 1024
