@@ -106,14 +106,21 @@ def test_sqlite_on_a_read_only_filesystem_is_not_ready(small_fs, tmp_path):
     secret, rep = _enroll(srv)
     srv.stop()
     import sqlite3
-    with sqlite3.connect(db) as conn:   # WAL needs a writable -shm file even to read
-        conn.execute("PRAGMA journal_mode=DELETE")
+    # a copy in rollback-journal mode (WAL needs a writable -shm file even to read); a copy,
+    # because other connections of this process may still have the original open
+    src, dst = sqlite3.connect(db), sqlite3.connect(small_fs / "copy.sqlite3")
+    try:
+        src.backup(dst)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        src.close()
+        dst.close()
     ro = tmp_path / "ro"
     ro.mkdir()
     subprocess.run(["/bin/mount", "--bind", str(small_fs), str(ro)], check=True, timeout=30)
     try:
         subprocess.run(["/bin/mount", "-o", "remount,ro,bind", str(ro)], check=True, timeout=30)
-        srv = srvkit.LiveServer("sqlite:///" + str(ro / "checkup.sqlite3")).start()
+        srv = srvkit.LiveServer("sqlite:///" + str(ro / "copy.sqlite3")).start()
         try:
             assert requests.get(srv.url + "/healthz", timeout=10).status_code == 200
             body = _ready(srv, False)
