@@ -93,7 +93,9 @@ def check_url(url: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    """127.0.0.0/8, ::1 and the name ``localhost`` itself. Not ``*.localhost``: whether such
+    a name stays on this machine is up to the resolver (DNS may answer anything for it)."""
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

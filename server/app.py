@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -69,6 +69,47 @@ def bearer(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
+
+
+# -- the OpenAPI description ---------------------------------------------------
+# The agents' routes read their bodies themselves (size limit first, then pydantic), so
+# FastAPI does not see the models: their schemas are added here, nested models included,
+# as components the request bodies point at.
+
+BODY_MODELS = (EnrollRequest, Report)
+DEVICE_AUTH = {"security": [{"deviceSecret": []}]}
+SECURITY_SCHEMES = {"deviceSecret": {
+    "type": "http", "scheme": "bearer",
+    "description": "the device secret /api/v1/enroll returned"}}
+
+
+def _json_body(model) -> dict:  # noqa: ANN001
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+def body_schemas() -> dict[str, dict]:
+    """JSON Schemas of the request bodies and every model they use, by component name."""
+    out: dict[str, dict] = {}
+    for model in BODY_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[model.__name__] = schema
+    return out
+
+
+def _document_bodies(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).update(body_schemas())
+            components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 class State:
@@ -138,16 +179,18 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
                   description="Protocol v1 for Checkup agents, and IT's fleet pages.",
                   docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.state.checkup = state
+    _document_bodies(app)
 
-    app.add_middleware(FastPath, state=state, max_report=max_report)
+    app.add_middleware(FastPath, state=state, max_report=max_report,
+                       body_timeout=float(cfg.get("server", "body_timeout_seconds", 30)),
+                       body_idle=float(cfg.get("server", "body_idle_seconds", 10)))
 
     # -- protocol v1 ------------------------------------------------------
     @app.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
               responses={202: {"model": EnrollPending}, 401: {"model": Problem},
                          403: {"model": Problem}, 413: {"model": Problem},
                          422: {"model": Problem}, 429: {"model": Problem}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": EnrollRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+              openapi_extra=_json_body(EnrollRequest),
               tags=["agents"], summary="Enroll a new device with an enrollment token",
               description="A new identity: 201. The identity of an enrolled device: 201 with "
                           "that device's current secret as Bearer (rotated), else 202 pending "
@@ -177,8 +220,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
               responses={401: {"model": Problem}, 403: {"model": Problem},
                          409: {"model": Problem}, 413: {"model": Problem},
                          422: {"model": Problem}, 429: {"model": Problem}},
-              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                  "schema": Report.model_json_schema(ref_template="#/components/schemas/{model}")}}}},
+              openapi_extra={**_json_body(Report), **DEVICE_AUTH},
               tags=["agents"], summary="Store one report (the `checkup check --json` object + report_id)")
     async def post_report(request: Request):
         # Normally answered by FastPath below; kept so the route is documented and
@@ -191,7 +233,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     @app.get("/api/v1/policy", tags=["agents"],
              summary="The organisation's policy (TOML) with an ETag; 204 when there is none",
              responses={200: {"content": {"application/toml": {}}}, 204: {}, 304: {},
-                        401: {"model": Problem}})
+                        401: {"model": Problem}}, openapi_extra=DEVICE_AUTH)
     def get_policy(request: Request):
         secret = bearer(request)
         if not secret or not _device_ok(engine, secret):
@@ -232,19 +274,66 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
-class FastPath:
-    """Pure ASGI middleware: security headers on every answer, and the hot path
-    (POST /api/v1/reports) answered here without the framework's per-request layers."""
+class BodyTimeout(HTTPException):
+    """A request body that stalls: answered 408 and the connection closed."""
 
-    def __init__(self, app, state: "State", max_report: int):  # noqa: ANN001
+    def __init__(self, total: float, idle: float):
+        super().__init__(408, f"the request body did not arrive in time ({total:g} s in all, "
+                              f"at most {idle:g} s without data); send it again",
+                         headers={"Connection": "close"})
+
+
+_timeout = getattr(asyncio, "timeout", None)
+
+
+def timed_receive(receive, total: float, idle: float):  # noqa: ANN001, ANN201
+    """``receive`` with a deadline for the whole body (``total`` seconds from the start of
+    the request) and for each gap in it (``idle``); after the body, as it was."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total
+    done = False
+
+    async def timed():  # noqa: ANN202
+        nonlocal done
+        if done:
+            return await receive()
+        wait = min(idle, deadline - loop.time())
+        try:
+            if wait <= 0:
+                raise asyncio.TimeoutError
+            if _timeout is not None:   # Python 3.11+: no extra task per call
+                async with _timeout(wait):
+                    msg = await receive()
+            else:
+                msg = await asyncio.wait_for(receive(), wait)
+        except (asyncio.TimeoutError, TimeoutError):
+            done = True
+            log.warning("request body stalled (limits %g s in all, %g s idle): 408", total, idle)
+            raise BodyTimeout(total, idle) from None
+        if msg["type"] != "http.request" or not msg.get("more_body"):
+            done = True
+        return msg
+    return timed
+
+
+class FastPath:
+    """Pure ASGI middleware: security headers on every answer, a time limit on every
+    request body, and the hot path (POST /api/v1/reports) answered here without the
+    framework's per-request layers."""
+
+    def __init__(self, app, state: "State", max_report: int, body_timeout: float = 30.0,  # noqa: ANN001
+                 body_idle: float = 10.0):
         self.app = app
         self.state = state
         self.max_report = max_report
+        self.body_timeout = body_timeout
+        self.body_idle = body_idle
 
     async def __call__(self, scope, receive, send):  # noqa: ANN001
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         extra = SECURITY_HEADERS + ([HSTS] if scope.get("scheme") == "https" else [])
+        receive = timed_receive(receive, self.body_timeout, self.body_idle)
         if scope["method"] == "POST" and scope["path"] == "/api/v1/reports":
             auth = length = None
             for k, v in scope["headers"]:
@@ -262,8 +351,11 @@ class FastPath:
                     if not msg.get("more_body"):
                         return
 
-            status, payload, headers = await ingest_report(self.state, self.max_report, auth,
-                                                           length, chunks())
+            try:
+                status, payload, headers = await ingest_report(self.state, self.max_report, auth,
+                                                               length, chunks())
+            except BodyTimeout as exc:
+                status, payload, headers = exc.status_code, {"detail": exc.detail}, exc.headers
             body = json.dumps(payload, separators=(",", ":")).encode()
             hdrs = [(b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode())] + extra
@@ -272,14 +364,27 @@ class FastPath:
             await send({"type": "http.response.body", "body": body})
             return
 
+        started = False
+
         async def send_with_headers(msg):  # noqa: ANN001
+            nonlocal started
             if msg["type"] == "http.response.start":
+                started = True
                 have = {k.lower() for k, _ in msg.get("headers", [])}
                 msg = dict(msg, headers=list(msg.get("headers", [])) +
                            [(k, v) for k, v in extra if k not in have])
             await send(msg)
 
-        return await self.app(scope, receive, send_with_headers)
+        try:
+            return await self.app(scope, receive, send_with_headers)
+        except BodyTimeout as exc:   # read outside a route (a middleware): answer it here
+            if started:
+                raise
+            body = json.dumps({"detail": exc.detail}).encode()
+            await send_with_headers({"type": "http.response.start", "status": 408, "headers": [
+                (b"content-type", b"application/json"), (b"connection", b"close"),
+                (b"content-length", str(len(body)).encode())]})
+            await send_with_headers({"type": "http.response.body", "body": body})
 
 
 async def _read_limited(length: str | None, chunks, limit: int) -> bytes:

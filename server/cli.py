@@ -240,6 +240,7 @@ def _run(cfg, args) -> int:  # noqa: ANN001
         except argparse.ArgumentTypeError as exc:
             raise UsageError(f"checkup-server: server.port in the config: {exc}") from None
     from .ops import configure_logging
+    from .serving import uvicorn_options
     log_config = configure_logging(args.log_format, args.log_level)
     # From here on every line is a log record: with --log-format json, all of stderr is JSON lines.
     log = logging.getLogger("checkup.server")
@@ -254,7 +255,8 @@ def _run(cfg, args) -> int:  # noqa: ANN001
     common = dict(host=host, port=port, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
                   ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
                   log_level=args.log_level, access_log=False, server_header=False,
-                  log_config=log_config, timeout_graceful_shutdown=args.graceful_timeout)
+                  log_config=log_config, timeout_graceful_shutdown=args.graceful_timeout,
+                  **uvicorn_options())   # request head limit, quick TLS shutdown
     try:
         if args.workers > 1:
             import os

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "stale_after_days": 7,         # device list: "not seen for"
         "secret_key_env": "CHECKUP_SERVER_SECRET_KEY",  # the server's signing key; else kept in the database
         "secure_cookies": "auto",      # auto = Secure when the request came over https
+        "body_timeout_seconds": 30,    # a request body must arrive within this (else 408)
+        "body_idle_seconds": 10,       # ... with no gap longer than this
         "batch_max": 256,              # reports written per transaction at most
         "mdm_sync_minutes": 360,       # pull the configured MDM inventories this often; 0 = only by hand
     },

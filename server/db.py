@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
+import sqlite3
 
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Engine
@@ -28,7 +30,10 @@ def make_engine(url: str, **kw) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:   # a read-only file: readable, /readyz says why
+                logging.getLogger("checkup.server").warning("SQLite %s: %s", path, exc)
             cur.execute("PRAGMA synchronous=FULL")  # a 202 means it is on disk
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")

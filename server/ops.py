@@ -4,9 +4,11 @@
 
 - ``GET /healthz``  the process is up and serving (no database call): liveness
   probes, the container HEALTHCHECK.
-- ``GET /readyz``   the database answers and its schema is at the Alembic head
-  this code ships; ``503`` with the reason otherwise: load balancers, compose
-  ``depends_on``, rolling upgrades.
+- ``GET /readyz``   the server can store a report: the database answers, its
+  schema is at the Alembic head this code ships, a test write commits, the role
+  may write the report tables (PostgreSQL), the disk has room (SQLite); ``503``
+  with the reason otherwise: load balancers, compose ``depends_on``, rolling
+  upgrades. A "ready" answer is reused for 5 s, so polling it costs nothing.
 - ``GET /metrics``  Prometheus text format (``prometheus_client``): reports
   received and rejected by reason, devices by status, MDM sync runs and their
   errors (from the mdm_syncs table), request latency by route, process metrics.
@@ -201,7 +203,35 @@ def code_heads() -> tuple[str, ...]:
     return _HEADS
 
 
+# What storing a report writes to (ingest.Writer): readiness checks it may.
+REPORT_TABLES = ("reports", "devices", "device_checks", "device_days", "changes")
+MIN_FREE_BYTES = 8 * 1024 * 1024   # SQLite: less free space than this next to the database
+READY_CACHE_OK = 5.0               # seconds a "ready" answer is reused
+
+
+def _write_probe(conn) -> None:  # noqa: ANN001
+    """A real write, committed by the caller: meta row ``ready_probe`` = now. On SQLite a
+    read-only or unwritable file shows only here; on PostgreSQL a read-only transaction
+    (default_transaction_read_only, a hot standby) too."""
+    from .models import Meta
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = Meta.__table__
+    if conn.execute(t.update().where(t.c.key == "ready_probe").values(value=now)).rowcount == 0:
+        conn.execute(t.insert().values(key="ready_probe", value=now))
+
+
+def _sqlite_free_bytes(engine: Engine) -> int | None:
+    path = engine.url.database
+    if not path or path == ":memory:":
+        return None
+    st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return st.f_bavail * st.f_frsize
+
+
 def readiness(engine: Engine) -> tuple[bool, dict[str, Any]]:
+    """Whether this server can store a report now: the database answers, its schema is
+    this code's, a write commits, (PostgreSQL) the server's role may write every table a
+    report goes to, (SQLite) the disk has room."""
     from alembic.runtime.migration import MigrationContext
     try:
         with engine.connect() as conn:
@@ -213,7 +243,66 @@ def readiness(engine: Engine) -> tuple[bool, dict[str, Any]]:
     if current != heads:
         return False, {"database": "ok", "schema": list(current), "expected": list(heads),
                        "error": "schema not at the current migration; run `checkup-server migrate`"}
-    return True, {"database": "ok", "schema": list(current)}
+    ok = {"database": "ok", "schema": list(current)}
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                denied = [t for t in REPORT_TABLES if not conn.execute(
+                    text("SELECT has_table_privilege(:t, 'INSERT') AND has_table_privilege(:t, 'UPDATE')"),
+                    {"t": t}).scalar()]
+                if denied:
+                    return False, {**ok, "writable": False,
+                                   "error": "the database role may not write to " + ", ".join(denied)}
+            _write_probe(conn)
+    except Exception as exc:  # noqa: BLE001
+        why = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.warning("readiness: a test write failed: %s: %s", exc.__class__.__name__,
+                    why[0][:300] if why else "")
+        if why and "disk is full" in why[0]:   # SQLITE_FULL
+            return False, {**ok, "writable": False,
+                           "error": "the disk holding the database is full"}
+        return False, {**ok, "writable": False,
+                       "error": f"the database refused a write ({exc.__class__.__name__})"}
+    if engine.dialect.name == "sqlite":
+        try:
+            free = _sqlite_free_bytes(engine)
+        except OSError:
+            free = None
+        if free is not None and free < MIN_FREE_BYTES:
+            return False, {**ok, "writable": False, "free_bytes": free,
+                           "error": f"the disk holding the database is full ({free} bytes free)"}
+    return True, {**ok, "writable": True}
+
+
+class Readiness:
+    """readiness() at most once per READY_CACHE_OK seconds while ready; when not ready,
+    every call looks again (so a fix shows at once), but callers arriving while a probe
+    runs share its answer: one probe at a time, whatever the number of callers."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = asyncio.Lock()
+        self._result: tuple[bool, dict[str, Any]] | None = None
+        self._done_at = 0.0
+
+    async def get(self) -> tuple[bool, dict[str, Any]]:
+        from starlette.concurrency import run_in_threadpool
+        asked = time.monotonic()
+        if self._fresh(asked):
+            return self._result
+        async with self._lock:
+            if self._fresh(asked) or (self._result is not None and self._done_at >= asked):
+                return self._result
+            try:
+                result = await asyncio.wait_for(run_in_threadpool(readiness, self.engine),
+                                                READY_TIMEOUT)
+            except asyncio.TimeoutError:
+                result = (False, {"database": "timeout"})
+            self._result, self._done_at = result, time.monotonic()
+            return result
+
+    def _fresh(self, now: float) -> bool:
+        return self._result is not None and self._result[0] and now - self._done_at < READY_CACHE_OK
 
 
 # -- the router and middleware ------------------------------------------------
@@ -291,12 +380,11 @@ def install_ops(app, engine: Engine, stale_after_days: int = 7) -> None:  # noqa
     async def healthz():
         return {"ok": True, "version": __version__}
 
+    ready = Readiness(engine)
+
     @router.get("/readyz")
     async def readyz():
-        try:
-            ok, detail = await asyncio.wait_for(run_in_threadpool(readiness, engine), READY_TIMEOUT)
-        except asyncio.TimeoutError:
-            ok, detail = False, {"database": "timeout"}
+        ok, detail = await ready.get()
         return JSONResponse({"ready": ok, **detail}, status_code=200 if ok else 503,
                             headers={"Cache-Control": "no-store"})
 

@@ -202,8 +202,18 @@ def test_plain_http_refused_except_loopback(tmp_path):
     s = srvkit.agent_settings("http://checkup.example.org", "t")
     code, msg = report_now(s, str(tmp_path))
     assert code == 3 and "plain http" in msg
-    for ok in ("http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "https://x.example"):
+    for ok in ("http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "https://x.example",
+               "http://127.8.9.10:9", "HTTP://LOCALHOST:9", "https://x.localhost"):
         assert reporting.check_url(ok)
+    # names that only look local: a resolver may send them anywhere
+    for bad in ("http://evil.localhost:9", "http://localhost.evil.example", "http://a.b.localhost",
+                "http://localhost.:9", "http://[::ffff:10.0.0.1]:9", "http://0.0.0.0:9",
+                "http://10.0.0.1", "http://127.0.0.1.nip.io"):
+        with pytest.raises(reporting.ReportingError, match="plain http"):
+            reporting.check_url(bad)
+    s = srvkit.agent_settings("http://checkup.localhost:9", "t")
+    code, msg = report_now(s, str(tmp_path))
+    assert code == 3 and "plain http" in msg
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -154,4 +154,5 @@ def test_openapi_document(live_server):
     doc = requests.get(live_server.url + "/api/v1/openapi.json").json()
     assert {"/api/v1/enroll", "/api/v1/reports", "/api/v1/policy"} <= set(doc["paths"])
     body = doc["paths"]["/api/v1/reports"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]   # the Report component
     assert "report_id" in body["properties"]
