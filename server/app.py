@@ -456,11 +456,11 @@ async def ingest_report(state: "State", max_report: int, authorization: str | No
     if result == CONFLICT:
         return 409, {"detail": "this report_id belongs to another device"}, None
     if result == IDENTITY:
-        log.warning("device %s: report %s refused, its %s", device_id, item.report_id, item.why)
+        log.warning("device %s: report %s refused, its %r", device_id, item.report_id, item.why)
         return 409, {"detail": f"this device is enrolled as another machine (enrolled with "
                                f"{item.why}); enroll again", "reason": "identity_changed"}, None
     if result == TAKEN:
-        log.warning("device %s: report %s refused: %s", device_id, item.report_id, item.why)
+        log.warning("device %s: report %s refused: %r", device_id, item.report_id, item.why)
         return 409, {"detail": f"another enrolled device already has this {item.why}; this "
                                "report is not stored (enroll again; IT approves it)",
                      "reason": "identity_taken"}, None

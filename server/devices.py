@@ -121,7 +121,7 @@ def enroll(engine: Engine, req, presented: str | None) -> Answer:  # noqa: ANN00
             conn.execute(select(func.pg_advisory_xact_lock(4242002)))
         held = holder(conn, skey, ukey)
         if held is not None and held.revoked_at is not None:
-            log.warning("enrollment refused: device %s (serial %s) was revoked", held.id, skey)
+            log.warning("enrollment refused: device %s (serial %r) was revoked", held.id, skey)
             return Answer(403, {"detail": REMOVED, "reason": "device_revoked"},
                           {"Retry-After": str(REFUSED_RETRY_SECONDS)})
         if held is not None:

@@ -208,3 +208,19 @@ def test_the_agent_enrolls_again_when_its_secret_is_another_machines(live_server
                              {"r": report["report_id"]}).scalar_one()
     assert owner == again.device_id and srv.count("devices") == 2
     assert device_row(srv, first.device_id).serial == MAC["serial"]    # the first is untouched
+
+
+def test_agent_text_in_a_refusal_cannot_forge_a_log_line(live_server, caplog):
+    """The serial in an identity-change refusal is agent text: the log line quotes it, so a
+    newline in it cannot start a forged line in a plain-text log."""
+    import logging
+    srv = live_server
+    rep = srvkit.report_for(srvkit.fixture_files()[0])
+    _dev_id, secret = enroll_as(srv, MAC)
+    forged = "X1\n2026-12-02 INFO login: account 'admin' from 10.0.0.1"
+    with caplog.at_level(logging.WARNING, logger="checkup.server"):
+        r = post(srv, secret, srvkit.with_id(rep, device=dict(MAC, serial=forged)))
+        assert r.status_code == 409 and r.json()["reason"] == "identity_changed"
+    lines = [rec.getMessage() for rec in caplog.records if "refused" in rec.getMessage()]
+    assert lines, caplog.text
+    assert all("\n" not in line for line in lines) and any("\\n" in line for line in lines)
