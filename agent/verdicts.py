@@ -289,6 +289,9 @@ def _friendly(os_id: str | None, version: str | None) -> str | None:
 def judge_automatic_updates(fact: Fact, policy: Policy, platform: str) -> Judgement:
     obs = dict(fact.observed)
     enabled = obs.get("enabled")
+    if enabled is False and fact.extra.get("downloads_only"):
+        return Judgement("bad", "Updates are downloaded by themselves but not installed, so security "
+                                "fixes wait until someone installs them.", obs)
     if enabled is False:
         return Judgement("bad", "Automatic updates are off, so security fixes don't arrive by themselves.", obs)
     if enabled is None:

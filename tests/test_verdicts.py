@@ -207,3 +207,27 @@ def test_durations_read_naturally():
     from agent.verdicts import _duration
     assert [_duration(s) for s in (1, 59, 60, 300, 305, 3600, 5400, 28800)] == [
         "1 second", "59 seconds", "1 minute", "5 minutes", "5 min 5 s", "1 hour", "90 minutes", "8 hours"]
+
+
+def test_linux_updates_downloaded_but_not_installed_say_so():
+    # dnf(5)-automatic's timer on with the shipped apply_updates = no: off, in words
+    # that match what the machine does (the real probe on the Fedora 44 capture below).
+    fact = Fact(observed={"enabled": False, "family": "fedora", "updater": None},
+                extra={"downloads_only": True})
+    st, j = judge("automatic_updates", fact, POLICY, "linux")
+    assert st == "nudge" and "downloaded by themselves but not installed" in j.summary
+    st, j = judge("automatic_updates", Fact(observed={"enabled": False}), POLICY, "linux")
+    assert "Automatic updates are off" in j.summary
+
+
+def test_fedora_capture_with_download_only_timer_says_so():
+    import json
+    from pathlib import Path
+
+    from agent.pipeline import run_check
+    from probes.host import RecordedHost
+    capture = Path(__file__).parent / "fixtures" / "linux" / "fedora-44-gnome-lock-too-slow-dnf5-automatic.json"
+    report = run_check(RecordedHost(json.loads(capture.read_text())), POLICY)
+    check = next(c for c in report["checks"] if c["id"] == "automatic_updates")
+    assert check["status"] == "nudge"
+    assert "downloaded by themselves but not installed" in check["summary"]
