@@ -78,9 +78,16 @@ class Device(Base):
     # revoked by IT: its secret is dead (secret_hash is overwritten), its history is kept
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_by: Mapped[str] = mapped_column(String(128), default="")
+    # Ownership (DESIGN "Ownership", migration 0006): an email and where it came from,
+    # strongest first "it" > "claim" > "mdm"; a weaker source never replaces a stronger one.
+    owner: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    owner_source: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    owner_set_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    owner_set_by: Mapped[str] = mapped_column(String(320), default="")
 
     __table_args__ = (
         Index("ix_devices_status", "status"),
+        Index("ix_devices_owner", "owner"),                      # migration 0006
         Index("ix_devices_platform_os", "platform", "os_name"),  # migration 0003
         Index("ix_devices_last_seen_at", "last_seen_at"),
         Index("ix_devices_serial", "serial"),
@@ -250,3 +257,58 @@ class LoginFailure(Base):
     last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     __table_args__ = (Index("ix_login_failures_last_failure_at", "last_failure_at"),)
+
+
+class AuditEvent(Base):
+    """One change made by a person or an API token, or one sign-in (DESIGN "Audit log").
+
+    Rows are only ever inserted (server/audit.py); no route or command edits or deletes
+    them. ``actor`` is who (a local account name, an email, ``api-token:<id>``, or
+    ``cli:<os user>`` for checkup-server commands), ``role`` their role then, ``action``
+    a dotted name from server.audit.ACTIONS, ``target`` what it was done to, ``address``
+    where the request came from, ``detail`` a short plain-text note (a refusal's reason).
+    """
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(320), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+    )
+
+
+class ApiToken(Base):
+    """An API token for IT's read API (DESIGN "API for IT"): ``<id>.<random>``, only its
+    SHA-256 kept; a role (viewer | admin), an optional expiry, revocable."""
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ClaimCode(Base):
+    """A laptop's claim (DESIGN "Claim"): the agent asks with its device secret, the person
+    opens <public_url>/claim/<code> and signs in. Only the code's SHA-256 is kept; single
+    use, valid 15 minutes."""
+    __tablename__ = "claim_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32), ForeignKey("devices.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    used_by: Mapped[str] = mapped_column(String(320), default="")
+    __table_args__ = (Index("ix_claim_codes_device", "device_id"),)
