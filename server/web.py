@@ -89,8 +89,21 @@ def make_env() -> Environment:
     return env
 
 
+_ENV: Environment | None = None
+
+
+def render(request: Request, name: str, status: int = 200, headers: dict | None = None,
+           **ctx) -> HTMLResponse:
+    """A page from server/templates (every router renders through this)."""
+    global _ENV
+    if _ENV is None:
+        _ENV = make_env()
+    html = _ENV.get_template(name).render(request=request, **ctx)
+    return HTMLResponse(html, status_code=status,
+                        headers={"Cache-Control": "no-store", **(headers or {})})
+
+
 def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
-    env = make_env()
     engine = state.engine
     session_hours = int(state.cfg.get("auth", "session_hours", 12))
     if session_hours < 1:
@@ -105,12 +118,6 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         if isinstance(secure_mode, bool):
             return secure_mode
         return request.url.scheme == "https"
-
-    def render(request: Request, name: str, status: int = 200, headers: dict | None = None,
-               **ctx) -> HTMLResponse:
-        html = env.get_template(name).render(request=request, **ctx)
-        return HTMLResponse(html, status_code=status,
-                            headers={"Cache-Control": "no-store", **(headers or {})})
 
     def cookie_name(request: Request) -> str:
         return HOST_SESSION_COOKIE if secure(request) else SESSION_COOKIE
