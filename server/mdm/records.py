@@ -191,6 +191,14 @@ class MdmRecord:
     last_seen: dt.datetime | None = None      # the vendor's inventory time, aware UTC
     model: str | None = None
     kind: str = field(default="")             # computer | mobile | chromebook | other (derived)
+    # What a person's page needs (DESIGN "Each person's devices"); None = the MDM did not
+    # say, with the reason in ``unknown`` (fact name -> plain reason).
+    device_kind: str = ""                     # laptop | phone | tablet | chromebook | "" (other)
+    name: str | None = None                   # the device's own name ("Alice's iPhone")
+    passcode: bool | None = None              # a screen lock / passcode is set
+    user_email: str | None = None             # the assigned user as an email, lower-case
+    user_unmapped: str | None = None          # why ``user`` could not be made an email
+    unknown: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.kind:
