@@ -44,6 +44,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "local_login": True,           # IT's local accounts (checkup-server admin create); false = SSO only
         "session_hours": 12,           # server-side sessions: logout and revocation end them at once
     },
+    "people": {
+        "ivanti_email_domain": "",     # Ivanti login names (CORP\alice, alice) -> alice@<this domain>
+    },
     "mdm.jamf": {"url": "https://example.jamfcloud.com", "client_id": "",
                  "client_secret_env": "JAMF_CLIENT_SECRET"},
     "mdm.intune": {"tenant_id": "", "client_id": "", "client_secret_env": "INTUNE_CLIENT_SECRET",

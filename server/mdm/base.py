@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 from .http import Http, MdmConfigError
-from .records import MdmRecord
+from .records import MdmRecord, complete
 
 log = logging.getLogger("checkup.server.mdm")
 
@@ -95,7 +95,7 @@ class Connector:
                 self.stats.skip("records without an id")
                 continue
             self.stats.records += 1
-            yield rec
+            yield complete(rec)
 
 
 def sub(d: Any, *path: str) -> Any:

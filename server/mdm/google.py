@@ -31,6 +31,24 @@ unknown); ChromeOS ``deviceId``, ``serialNumber``, ``model``,
 ``annotatedUser`` / ``recentUsers``; Cloud Identity ``name``, ``serialNumber``,
 ``deviceType``, ``osVersion``, ``lastSyncTime``, ``compromisedState``,
 ``encryptionState``, ``wifiMacAddresses``, ``hostname``.
+
+People and phones (the Directory API reference, "Resource: MobileDevice" and "Resource:
+ChromeOsDevice"; the values are those real accounts return, e.g. the Demisto/XSOAR
+G Suite integration's recorded answers: ``"devicePasswordStatus": "On"``,
+``"encryptionStatus": "Encrypted"``, an IOS_SYNC iPhone with ``"os": ""`` and
+``"encryptionStatus": ""``):
+
+- mobile: user = ``email[0]`` (the list's first address is the account; later ones are
+  aliases such as ``…test-google-a.com``); ``type`` (ANDROID, IOS_SYNC, GOOGLE_SYNC …)
+  when ``os`` is empty; ``devicePasswordStatus`` "On"/"Off"; ``encryptionStatus``
+  "Encrypted" / "Not encrypted" / "Unencrypted" (anything else, and iPhones that report
+  nothing, unknown); ``name`` is *the owner's* name list, not the device's, so it is not
+  used as the device's name;
+- ChromeOS: user = ``annotatedUser`` (the user an admin assigned; ``recentUsers`` only
+  says who signed in last and is never taken as the owner), ``osVersion``, ``lastSync``,
+  ``model``, ``serialNumber``; the Directory API has no screen lock, encryption or
+  tampering fact for a Chromebook (``bootMode`` "Dev" = developer mode is said in the
+  reason).
 """
 from __future__ import annotations
 
@@ -43,8 +61,8 @@ from urllib.parse import quote, urlencode
 
 from .base import Connector, sub
 from .http import BearerToken, MdmConfigError, MdmError, check_url
-from .records import (MdmRecord, normalise_macs, normalise_serial, parse_time, platform_of,
-                      split_os_version, text_or_none)
+from .records import (MdmRecord, normalise_macs, normalise_serial, parse_time, platform_of, quoted,
+                      refine_platform, set_user, split_os_version, text_or_none)
 
 SCOPE_MOBILE = "https://www.googleapis.com/auth/admin.directory.device.mobile.readonly"
 SCOPE_CHROMEOS = "https://www.googleapis.com/auth/admin.directory.device.chromeos.readonly"
@@ -176,12 +194,31 @@ def _compromised(status: Any) -> bool | None:
     return None
 
 
+PASSWORD_WORDS = {"on": True, "off": False}
+ENCRYPTION_WORDS = {"encrypted": True, "not encrypted": False, "unencrypted": False}
+
+
+def _words(value: Any) -> str:
+    return " ".join(str(value or "").strip().lower().split())
+
+
 def map_mobile(item: dict) -> MdmRecord:
     os_text = item.get("os")
-    platform = platform_of(os_text) or platform_of(item.get("type"))
+    model = text_or_none(item.get("model"))
+    platform = refine_platform(platform_of(os_text) or platform_of(item.get("type")), model)
     status = item.get("deviceCompromisedStatus")
     compromised = _compromised(status)
-    return MdmRecord(
+    pw, enc = _words(item.get("devicePasswordStatus")), _words(item.get("encryptionStatus"))
+    unknown = {}
+    if platform in ("ios", "ipados") and _words(status) == "undetected":
+        unknown["compromised"] = "Google can't check iPhones and iPads for jailbreaks."
+    elif status and compromised is None:
+        unknown["compromised"] = f"Google reports '{quoted(str(status), 40)}' for tampering."
+    if pw and pw not in PASSWORD_WORDS:
+        unknown["passcode"] = f"Google reports the passcode as '{quoted(pw, 40)}'."
+    if enc and enc not in ENCRYPTION_WORDS:
+        unknown["encrypted"] = f"Google reports the encryption as '{quoted(enc, 40)}'."
+    rec = MdmRecord(
         source="google",
         source_id=text_or_none(item.get("resourceId")) or "",
         serial=normalise_serial(item.get("serialNumber")),
@@ -193,16 +230,34 @@ def map_mobile(item: dict) -> MdmRecord:
         compromised=compromised,
         compromised_detail=str(status).strip() if compromised else None,
         last_seen=parse_time(item.get("lastSync")),
-        model=text_or_none(item.get("model")),
+        model=model,
+        passcode=PASSWORD_WORDS.get(pw),
+        encrypted=ENCRYPTION_WORDS.get(enc),
+        encryption_state=text_or_none(item.get("encryptionStatus"), 64),
+        unknown=unknown,
     )
+    emails = item.get("email")
+    set_user(rec, emails[0] if isinstance(emails, list) and emails else emails)
+    return rec
 
 
 def map_chromeos(item: dict) -> MdmRecord:
     recent = item.get("recentUsers")
-    user = text_or_none(item.get("annotatedUser"))
-    if not user and isinstance(recent, list) and recent and isinstance(recent[0], dict):
-        user = text_or_none(recent[0].get("email"))
-    return MdmRecord(
+    annotated = text_or_none(item.get("annotatedUser"))
+    last = None
+    if isinstance(recent, list) and recent and isinstance(recent[0], dict):
+        last = text_or_none(recent[0].get("email"))
+    user = annotated or last
+    unknown = {"passcode": "Google doesn't say whether this Chromebook locks its screen.",
+               "encrypted": "Google doesn't report encryption for Chromebooks (ChromeOS "
+                            "encrypts each user's files by itself)."}
+    boot = _words(item.get("bootMode"))
+    if boot == "dev":
+        unknown["compromised"] = ("This Chromebook is in developer mode, which turns off "
+                                  "ChromeOS's own safety checks.")
+    else:
+        unknown["compromised"] = "Google doesn't check Chromebooks for tampering."
+    rec = MdmRecord(
         source="google",
         source_id="chromeos-" + (text_or_none(item.get("deviceId")) or "") if item.get("deviceId") else "",
         serial=normalise_serial(item.get("serialNumber")),
@@ -213,7 +268,14 @@ def map_chromeos(item: dict) -> MdmRecord:
         os_version=_version_from(item.get("osVersion")),
         last_seen=parse_time(item.get("lastSync")),
         model=text_or_none(item.get("model")),
+        device_kind="chromebook",
+        unknown=unknown,
     )
+    set_user(rec, annotated)
+    if not annotated and last:
+        rec.user_unmapped = (f"Google has no assigned user for this Chromebook (the last to sign "
+                             f"in was '{quoted(last)}', which is not taken as its owner)")
+    return rec
 
 
 CI_TYPES = {"MAC_OS": "macos", "WINDOWS": "windows", "LINUX": "linux", "ANDROID": "android",
@@ -238,4 +300,6 @@ def map_cloud_identity(item: dict) -> MdmRecord:
         compromised_detail="compromised (Cloud Identity compromisedState)" if compromised else None,
         last_seen=parse_time(item.get("lastSyncTime")),
         model=text_or_none(item.get("model")),
+        # the device's users are a separate resource (devices.deviceUsers), not read here
+        unknown={"passcode": "Google's endpoint inventory doesn't say whether a passcode is set."},
     )

@@ -17,7 +17,16 @@ Fields used: ``id``, ``deviceName``, ``serialNumber``, ``udid`` (where
 present), ``wiFiMacAddress``, ``ethernetMacAddress`` (where present),
 ``operatingSystem``, ``osVersion``, ``isEncrypted``, ``jailBroken`` (a string:
 ``"True"``, ``"False"``, ``"Unknown"``), ``lastSyncDateTime``,
-``userPrincipalName``, ``model``.
+``userPrincipalName``, ``model``, ``complianceState``.
+
+People and phones: every ``operatingSystem`` Intune manages (Windows, macOS, Linux,
+iOS, iPadOS, Android and its "AndroidForWork"/"AndroidEnterprise" forms, ChromeOS);
+an iOS record whose ``model`` says iPad is iPadOS (older Intune filed iPads under
+iOS). Name = ``deviceName``; user = ``userPrincipalName`` (an Entra guest's
+``…#EXT#@…`` name is not the person's email and stays unmapped). The managedDevice
+resource has no passcode property in Graph v1.0 (learn.microsoft.com "managedDevice
+resource type"): passcode is unknown, with that reason; Intune's compliance policies
+check it, and ``complianceState`` (compliant, noncompliant, inGracePeriod, ...) is kept.
 """
 from __future__ import annotations
 
@@ -26,8 +35,12 @@ from urllib.parse import quote, urlsplit
 
 from .base import Connector
 from .http import BearerToken, MdmError, check_url
-from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
-                      parse_time, platform_of, split_os_version, text_or_none)
+from .records import (COMPUTER_PLATFORMS, MdmRecord, bool_or_none, normalise_macs, normalise_serial,
+                      normalise_uuid, parse_time, platform_of, refine_platform, set_user,
+                      split_os_version, text_or_none)
+
+COMPLIANCE_STATES = ("unknown", "compliant", "noncompliant", "conflict", "error", "inGracePeriod",
+                     "configManager")
 
 
 class IntuneConnector(Connector):
@@ -72,9 +85,16 @@ class IntuneConnector(Connector):
 def map_device(item: dict) -> MdmRecord:
     jb = item.get("jailBroken")
     compromised = bool_or_none(jb)  # "Unknown" -> None
-    platform = platform_of(item.get("operatingSystem"))
+    model = text_or_none(item.get("model"))
+    platform = refine_platform(platform_of(item.get("operatingSystem")), model)
     version, build = split_os_version(text_or_none(item.get("osVersion"), 64))
-    return MdmRecord(
+    state = text_or_none(item.get("complianceState"), 32)
+    unknown = {"passcode": "Intune doesn't say whether a passcode is set."}
+    if platform in COMPUTER_PLATFORMS:
+        unknown["compromised"] = "Intune doesn't check computers for jailbreaks."
+    elif jb is not None:
+        unknown["compromised"] = "Intune couldn't tell whether this device is jailbroken or rooted."
+    rec = MdmRecord(
         source="intune",
         source_id=text_or_none(item.get("id")) or "",
         serial=normalise_serial(item.get("serialNumber")),
@@ -91,5 +111,10 @@ def map_device(item: dict) -> MdmRecord:
         compromised=compromised,
         compromised_detail="jailbroken or rooted (jailBroken = True)" if compromised else None,
         last_seen=parse_time(item.get("lastSyncDateTime")),
-        model=text_or_none(item.get("model")),
+        model=model,
+        name=text_or_none(item.get("deviceName")),
+        compliance=state if state in COMPLIANCE_STATES else None,
+        unknown=unknown,
     )
+    set_user(rec, item.get("userPrincipalName"))
+    return rec

@@ -32,7 +32,14 @@ OS version          "OS Version", "Version"
 Last seen           "Last Inventory Scan Date", "Hardware Last Scan Date", "Last Update"
 User                "Login Name", "Primary Owner", "User Name", "Last Logon User"
 Encrypted           "Encrypted", "BitLocker", "Disk Encrypted", "Encryption Status"
+Model               "Model", "Computer Model", "System Model"
 ==================  ===========================================================
+
+People: the user is the login name, mapped to an email by :func:`records.map_user`
+with ``[people] ivanti_email_domain`` (``CORP\\alice`` or ``alice`` ->
+``alice@<domain>``; empty = login names stay unmapped, with that reason; a column that
+already holds an email is used as it is). The query has no passcode or jailbreak
+column: both are unknown, with the reason.
 
 Fallback when the web service is not usable: read the same facts straight
 from the EPM database (SQL Server, database usually ``LDMS``) with a read-only
@@ -51,7 +58,7 @@ from urllib.parse import urlencode
 from .base import Connector
 from .http import MdmConfigError, MdmError, check_url
 from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
-                      parse_time, platform_of, text_or_none)
+                      parse_time, platform_of, quoted, set_user, text_or_none)
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("deviceid", "guid", "computeridn", "idn", "id"),
@@ -65,6 +72,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
                   "lastupdate", "lastscandate", "lastupdatedate"),
     "user": ("loginname", "primaryowner", "username", "lastlogonuser"),
     "encrypted": ("encrypted", "bitlocker", "diskencrypted", "encryptionstatus"),
+    "model": ("model", "computermodel", "systemmodel"),
 }
 
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -80,7 +88,7 @@ def _squash(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def map_row(row: dict[str, str]) -> MdmRecord:
+def map_row(row: dict[str, str], email_domain: str = "") -> MdmRecord:
     squashed = {_squash(k): v for k, v in row.items()}
 
     def pick(field: str) -> str | None:
@@ -99,7 +107,11 @@ def map_row(row: dict[str, str]) -> MdmRecord:
         encrypted = True if t in ("fully encrypted", "protection on", "encrypted") else (
             False if t in ("fully decrypted", "protection off", "not encrypted", "decrypted") else None)
     ident = pick("id") or normalise_serial(pick("serial")) or pick("hostname")
-    return MdmRecord(
+    unknown = {"passcode": "Ivanti's inventory doesn't say whether a password or passcode is set.",
+               "compromised": "Ivanti's inventory doesn't check for jailbreaks or tampering."}
+    if enc_text and encrypted is None:
+        unknown["encrypted"] = f"Ivanti reports the encryption as '{quoted(enc_text, 40)}'."
+    rec = MdmRecord(
         source="ivanti",
         source_id=ident or "",
         serial=normalise_serial(pick("serial")),
@@ -112,7 +124,12 @@ def map_row(row: dict[str, str]) -> MdmRecord:
         encrypted=encrypted,
         encryption_state=enc_text,
         last_seen=parse_time(pick("last_seen")),
+        model=text_or_none(pick("model")),
+        name=text_or_none(pick("hostname")),
+        unknown=unknown,
     )
+    set_user(rec, pick("user"), email_domain=email_domain)
+    return rec
 
 
 class IvantiConnector(Connector):
@@ -144,6 +161,9 @@ class IvantiConnector(Connector):
         finally:
             resp.close()
 
+    def _map_row(self, row: dict[str, str]) -> MdmRecord:
+        return map_row(row, str(self.config.get("email_domain") or ""))
+
     def _mapped_rows(self, resp) -> Iterator[MdmRecord]:
         resp.raw.decode_content = True
         depth = 0
@@ -167,7 +187,7 @@ class IvantiConnector(Connector):
                     if depth == row_depth + 1:
                         row[column_name(elem.tag)] = (elem.text or "").strip()
                     elif depth == row_depth:
-                        yield from self._mapped([row], map_row)
+                        yield from self._mapped([row], self._map_row)
                         row = {}
                         elem.clear()
                 depth -= 1

@@ -27,6 +27,22 @@ partitionFileVault2State`` (ENCRYPTED / UNENCRYPTED / ENCRYPTING / ...),
 APP_STORE / NOT_COLLECTED), ``security.firewallEnabled``,
 ``userAndLocation.username`` / ``email``.
 
+People and phones (what a person's page shows). The field names are Jamf Pro API
+schemas as its OpenAPI document publishes them (``/api/schema`` of Jamf Pro 11.6,
+mirrored in ruby-jss ``lib/jamf/api/jamf_pro/oapi_schemas/``: ComputerUserAndLocation,
+MobileDeviceInventory, MobileDeviceGeneral, MobileDeviceHardware, MobileDeviceSecurity,
+MobileDeviceUserAndLocation):
+
+- computers: user = ``userAndLocation.email`` (``username`` when it is itself an
+  email), name = ``general.name``; Jamf has no passcode or jailbreak fact for a Mac
+  (unknown, with the reason);
+- mobile devices: ``deviceType`` ("iOS", "tvOS", "watchOS"; an iOS device whose
+  ``hardware.model`` / ``modelIdentifier`` says iPad is iPadOS, a tablet), name =
+  ``general.displayName``, ``security.passcodePresent``, ``security.dataProtected``
+  (iOS Data Protection: the data is encrypted with the passcode), ``security.
+  jailBreakDetected``, ``general.osVersion``, ``general.lastInventoryUpdateDate``,
+  user = ``userAndLocation.emailAddress`` (``username`` when it is an email).
+
 API role privileges needed: "Read Computers", "Read Mobile Devices".
 Without the second, mobile devices are skipped and the sync says so.
 """
@@ -38,7 +54,8 @@ from urllib.parse import urlencode
 from .base import Connector, sub
 from .http import BearerToken, MdmError, check_url
 from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
-                      parse_time, split_os_version, text_or_none)
+                      parse_time, quoted, refine_platform, set_user, split_os_version,
+                      text_or_none)
 
 COMPUTER_SECTIONS = ("GENERAL", "HARDWARE", "OPERATING_SYSTEM", "DISK_ENCRYPTION", "SECURITY",
                      "USER_AND_LOCATION")
@@ -152,12 +169,31 @@ JAILBREAK_WORDS = {"jailbroken": True, "detected": True, "jailbreak detected": T
                    "no jailbreak detected": False}
 
 
+# FileVault states that are not a settled on/off, in words for a person's page.
+FILEVAULT_WORDS = {
+    "ENCRYPTING": "FileVault is still encrypting this Mac.",
+    "ENCRYPTING_PAUSED": "FileVault started encrypting this Mac but is paused.",
+    "DECRYPTING": "FileVault is being turned off on this Mac.",
+    "DECRYPTING_PAUSED": "FileVault is being turned off on this Mac (paused).",
+    "RESTART_NEEDED": "FileVault turns on when this Mac restarts.",
+    "OPTIMIZING": "FileVault is finishing its setup on this Mac.",
+}
+
+
 def map_computer(item: dict) -> MdmRecord:
     enc_state = sub(item, "diskEncryption", "bootPartitionEncryptionDetails", "partitionFileVault2State")
     enc_state = str(enc_state).upper() if enc_state else None
     sip = sub(item, "security", "sipStatus")
     gk = sub(item, "security", "gatekeeperStatus")
-    return MdmRecord(
+    unknown = {
+        "passcode": "Jamf doesn't report whether this Mac asks for a password.",
+        "compromised": "Jamf doesn't check Macs for tampering.",
+    }
+    encrypted = FILEVAULT_STATES.get(enc_state) if enc_state else None
+    if enc_state and encrypted is None:
+        unknown["encrypted"] = FILEVAULT_WORDS.get(
+            enc_state, f"Jamf reports FileVault as '{quoted(enc_state, 40)}'.")
+    rec = MdmRecord(
         source="jamf",
         source_id=text_or_none(item.get("id")) or "",
         serial=normalise_serial(sub(item, "hardware", "serialNumber")),
@@ -169,7 +205,7 @@ def map_computer(item: dict) -> MdmRecord:
         platform="macos",  # computers-inventory holds Macs only
         os_version=split_os_version(text_or_none(sub(item, "operatingSystem", "version"), 64))[0],
         os_build=_build(sub(item, "operatingSystem", "build")),
-        encrypted=FILEVAULT_STATES.get(enc_state) if enc_state else None,
+        encrypted=encrypted,
         encryption_state=enc_state,
         firewall=bool_or_none(sub(item, "security", "firewallEnabled")),
         sip=SIP_STATES.get(str(sip).upper()) if sip else None,
@@ -177,28 +213,42 @@ def map_computer(item: dict) -> MdmRecord:
         last_seen=parse_time(sub(item, "general", "reportDate")) or parse_time(
             sub(item, "general", "lastContactTime")),
         model=text_or_none(sub(item, "hardware", "model")),
+        device_kind="laptop",
+        name=text_or_none(sub(item, "general", "name")),
+        unknown=unknown,
     )
+    set_user(rec, sub(item, "userAndLocation", "email"), sub(item, "userAndLocation", "username"))
+    return rec
 
 
 def map_mobile(item: dict) -> MdmRecord:
     dev_type = str(item.get("deviceType") or "iOS")
     model = text_or_none(sub(item, "hardware", "model"))
-    platform = {"tvos": "tvos", "watchos": "watchos"}.get(dev_type.lower(), "ios")
-    if platform == "ios" and model and "ipad" in model.lower():
-        platform = "ipados"
+    # Jamf Pro manages Apple devices only: a missing deviceType is an iPhone or iPad
+    platform = {"tvos": "tvos", "watchos": "watchos"}.get(dev_type.strip().lower(), "ios")
+    platform = refine_platform(platform, model, sub(item, "hardware", "modelIdentifier"))
     mobile_id = text_or_none(item.get("mobileDeviceId"))
     jb = sub(item, "security", "jailBreakDetected")
     compromised = bool_or_none(jb)
     if compromised is None and isinstance(jb, str):
         compromised = JAILBREAK_WORDS.get(" ".join(jb.strip().lower().split()))
-    return MdmRecord(
+    security = item.get("security")
+    if not isinstance(security, dict):
+        gone = "Jamf has no security inventory for this device yet."
+        unknown = {f: gone for f in ("passcode", "encrypted", "compromised")}
+    else:
+        unknown = {"passcode": "Jamf didn't collect whether a passcode is set.",
+                   "encrypted": "Jamf didn't collect whether Data Protection is on.",
+                   "compromised": "Jamf didn't collect whether this device is jailbroken."}
+    rec = MdmRecord(
         source="jamf",
         source_id=f"mobile-{mobile_id}" if mobile_id else "",
         serial=normalise_serial(sub(item, "hardware", "serialNumber")),
         hardware_uuid=normalise_uuid(sub(item, "general", "udid")),
         macs=normalise_macs([sub(item, "hardware", "wifiMacAddress")]),
         hostname=text_or_none(sub(item, "general", "displayName")),
-        user=text_or_none(sub(item, "userAndLocation", "username")),
+        user=text_or_none(sub(item, "userAndLocation", "username")) or text_or_none(
+            sub(item, "userAndLocation", "emailAddress")),
         platform=platform,
         os_version=split_os_version(text_or_none(sub(item, "general", "osVersion"), 64))[0],
         os_build=_build(sub(item, "general", "osBuild")),
@@ -206,4 +256,16 @@ def map_mobile(item: dict) -> MdmRecord:
         compromised_detail="jailbreak detected" if compromised else None,
         last_seen=parse_time(sub(item, "general", "lastInventoryUpdateDate")),
         model=model,
+        name=text_or_none(sub(item, "general", "displayName")),
+        passcode=bool_or_none(sub(item, "security", "passcodePresent")),
+        encrypted=bool_or_none(sub(item, "security", "dataProtected")),
+        encryption_state=_data_protection(sub(item, "security", "dataProtected")),
+        unknown=unknown,
     )
+    set_user(rec, sub(item, "userAndLocation", "emailAddress"), sub(item, "userAndLocation", "username"))
+    return rec
+
+
+def _data_protection(value) -> str | None:  # noqa: ANN001
+    flag = bool_or_none(value)
+    return None if flag is None else ("Data Protection on" if flag else "Data Protection off")

@@ -10,6 +10,15 @@ ever sees this shape. Identifiers are normalised here, once:
   byte-swapped), so a hash join matches either order;
 - MAC addresses: ``AA:BB:CC:DD:EE:FF``; zero, broadcast, multicast and locally
   administered (randomised, virtual, USB-tethering) addresses are dropped.
+
+What a person's page needs (DESIGN "Each person's devices") is filled here too:
+
+- :func:`map_user`: an MDM's user -> an email (lower case) or a plain reason why not;
+  one rule for every connector;
+- :func:`device_kind_of`: laptop, phone, tablet, chromebook or "" (other);
+- :func:`complete`: each person-page fact the MDM did not give (``passcode``,
+  ``encrypted``, ``os_version``, ``compromised``) gets a reason in ``unknown`` (keyed by
+  the field name), never a guessed value.
 """
 from __future__ import annotations
 
@@ -198,11 +207,14 @@ class MdmRecord:
     passcode: bool | None = None              # a screen lock / passcode is set
     user_email: str | None = None             # the assigned user as an email, lower-case
     user_unmapped: str | None = None          # why ``user`` could not be made an email
-    unknown: dict = field(default_factory=dict)
+    unknown: dict = field(default_factory=dict)   # field name (PERSON_FACTS) -> plain reason
+    compliance: str | None = None             # the MDM's own verdict (Intune complianceState)
 
     def __post_init__(self) -> None:
         if not self.kind:
             self.kind = kind_of(self.platform)
+        if not self.device_kind:
+            self.device_kind = device_kind_of(self.platform, self.model)
 
     @property
     def is_computer(self) -> bool:
@@ -284,3 +296,123 @@ def bool_or_none(value: Any) -> bool | None:
         if t in ("false", "no", "0", "off", "disabled"):
             return False
     return None
+
+
+# -- people: users, device kinds, unknown facts ---------------------------------------
+
+# The facts a person's page shows for an MDM device; each one the MDM does not give is
+# None with the reason in MdmRecord.unknown[name].
+PERSON_FACTS = ("passcode", "encrypted", "os_version", "compromised")
+
+DEVICE_KINDS = ("laptop", "phone", "tablet", "chromebook")
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f\"(),:;<>\[\]\\]{1,64}@"
+                    r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_TABLET_WORDS = re.compile(r"\b(ipad|tablet|tab)\b", re.I)
+
+
+def is_email(text: str) -> bool:
+    return bool(_EMAIL.match(text))
+
+
+def quoted(value: str, limit: int = 80) -> str:
+    """An MDM's text inside a reason: one line, control characters dropped, shortened."""
+    t = "".join(ch if ch.isprintable() else " " for ch in value)
+    t = " ".join(t.split())
+    return t if len(t) <= limit else t[:limit - 1] + "…"
+
+
+def map_user(value: Any, source: str, *, email_domain: str = "") -> tuple[str | None, str | None]:
+    """One MDM's user -> (email, None), or (None, reason) when it cannot be an email.
+
+    An email stays (lower-cased). With ``email_domain`` (Ivanti's login names: ``[people]
+    ivanti_email_domain``) a login name ``DOMAIN\\alice``, ``alice`` or ``alice@DOMAIN``
+    (the Windows UPN-less forms) becomes ``alice@<email_domain>``. Anything else is not
+    guessed: (None, "Jamf user 'alice' is not an email"). No user at all -> (None, None).
+    Microsoft Entra guest accounts (``alice_gmail.com#EXT#@tenant.onmicrosoft.com``) are
+    not the person's email and stay unmapped.
+    """
+    text = text_or_none(value, 320)
+    if text is None:
+        return None, None
+    name = SOURCE_NAMES.get(source, source)
+    low = text.lower()
+    if "#ext#" in low:
+        return None, (f"{name} user '{quoted(text)}' is a guest account name, not the "
+                      "person's email")
+    if is_email(low):
+        return low, None
+    domain = str(email_domain or "").strip().lower().lstrip("@")
+    if domain and is_email(f"x@{domain}"):
+        login = low.rsplit("\\", 1)[-1]          # DOMAIN\alice -> alice
+        if "@" in login and "\\" not in low:      # alice@CORP (a NetBIOS domain) -> alice
+            login = login.split("@", 1)[0]
+        candidate = f"{login}@{domain}"
+        if login and is_email(candidate):
+            return candidate, None
+    if source == "ivanti" and not domain:
+        return None, (f"{name} user '{quoted(text)}' is not an email (set [people] "
+                      "ivanti_email_domain to turn login names into emails)")
+    return None, f"{name} user '{quoted(text)}' is not an email"
+
+
+def set_user(rec: "MdmRecord", *candidates: Any, email_domain: str = "") -> None:
+    """Map the first candidate that is an email; else the reason for the first one given."""
+    reason = None
+    for c in candidates:
+        email, why = map_user(c, rec.source, email_domain=email_domain)
+        if email:
+            rec.user_email, rec.user_unmapped = email, None
+            return
+        reason = reason or why
+    rec.user_email, rec.user_unmapped = None, reason
+
+
+def refine_platform(platform: str | None, *models: Any) -> str | None:
+    """iPads that an MDM files under iOS (older Intune, Jamf's deviceType "iOS", Google's
+    "iOS 17.5" for an iPad) are iPadOS: their model or model identifier says iPad."""
+    if platform == "ios" and any(str(m or "").strip().lower().startswith("ipad") for m in models):
+        return "ipados"
+    return platform
+
+
+def device_kind_of(platform: str | None, model: Any = None) -> str:
+    """laptop (any computer), phone, tablet, chromebook, or "" (TVs, watches, unknown).
+
+    No MDM here says whether an Android device is a phone or a tablet: it is a phone
+    unless its model name says tablet ("Pixel Tablet", "Galaxy Tab S9").
+    """
+    if platform in COMPUTER_PLATFORMS:
+        return "laptop"
+    if platform == "ipados":
+        return "tablet"
+    if platform in ("ios", "android"):
+        m = str(model or "")
+        return "tablet" if _TABLET_WORDS.search(m) else "phone"
+    if platform == "chromeos":
+        return "chromebook"
+    return ""
+
+
+_GENERIC_REASONS = {
+    "passcode": "{src} doesn't report whether a passcode or screen lock is set.",
+    "encrypted": "{src} doesn't report whether this device is encrypted.",
+    "os_version": "{src} doesn't report which system version this device runs.",
+    "compromised": "{src} doesn't report whether this device is jailbroken or rooted.",
+}
+
+
+def complete(rec: "MdmRecord") -> "MdmRecord":
+    """Every person-page fact that is None gets a reason (a specific one set by the
+    connector is kept); a fact that is known carries none."""
+    src = SOURCE_NAMES.get(rec.source, rec.source)
+    unknown = {k: v for k, v in (rec.unknown or {}).items() if k in PERSON_FACTS}
+    for fact in PERSON_FACTS:
+        if getattr(rec, fact) is not None:
+            unknown.pop(fact, None)
+        elif not unknown.get(fact):
+            unknown[fact] = _GENERIC_REASONS[fact].format(src=src)
+    rec.unknown = unknown
+    if not rec.device_kind:
+        rec.device_kind = device_kind_of(rec.platform, rec.model)
+    return rec

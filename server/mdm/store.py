@@ -58,10 +58,13 @@ class SyncResult:
 
 
 def mdm_config(cfg: Any, source: str) -> dict:
-    """The [mdm.SOURCE] table of a ServerConfig (or a plain mapping)."""
-    if hasattr(cfg, "values"):
-        return dict(cfg.values.get(f"mdm.{source}", {}))
-    return dict((cfg or {}).get(f"mdm.{source}", {}))
+    """The [mdm.SOURCE] table of a ServerConfig (or a plain mapping); Ivanti's also gets
+    ``email_domain`` from ``[people] ivanti_email_domain`` (login names -> emails)."""
+    values = cfg.values if hasattr(cfg, "values") else (cfg or {})
+    out = dict(values.get(f"mdm.{source}", {}))
+    if source == "ivanti" and "email_domain" not in out:
+        out["email_domain"] = str((values.get("people") or {}).get("ivanti_email_domain") or "")
+    return out
 
 
 def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
@@ -132,6 +135,8 @@ def _storable_record(r: MdmRecord) -> MdmRecord:
             clean = storable(v)
         elif isinstance(v, tuple):
             clean = tuple(storable(x) if isinstance(x, str) else x for x in v)
+        elif isinstance(v, dict):   # unknown: fact -> reason (reasons quote MDM text)
+            clean = {storable(str(k)): storable(x) if isinstance(x, str) else x for k, x in v.items()}
         else:
             continue
         if clean != v:
