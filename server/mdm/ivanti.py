@@ -88,6 +88,21 @@ def _squash(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def _platform(os_name: str | None) -> str | None:
+    """EPM's OS names carry a vendor word first ("Microsoft Windows 11 Enterprise",
+    "Apple iOS", "Apple macOS 14.5", "Ubuntu 22.04"): the first word that names one."""
+    if not os_name:
+        return None
+    found = platform_of(os_name)
+    if found:
+        return found
+    for word in re.split(r"[\s,;/()]+", os_name):
+        found = platform_of(word) if word.lower() not in ("apple", "microsoft", "google") else None
+        if found:
+            return found
+    return "windows" if "win" in os_name.lower() else None
+
+
 def map_row(row: dict[str, str], email_domain: str = "") -> MdmRecord:
     squashed = {_squash(k): v for k, v in row.items()}
 
@@ -119,7 +134,7 @@ def map_row(row: dict[str, str], email_domain: str = "") -> MdmRecord:
         macs=normalise_macs(macs),
         hostname=text_or_none(pick("hostname")),
         user=text_or_none(pick("user")),
-        platform=platform_of(os_name) or ("windows" if os_name and "win" in os_name.lower() else None),
+        platform=_platform(os_name),
         os_version=text_or_none(pick("os_version"), 64),
         encrypted=encrypted,
         encryption_state=enc_text,
