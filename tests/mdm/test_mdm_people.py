@@ -284,3 +284,15 @@ def test_ivanti_email_domain_from_the_environment():
     assert mdm_config(cfg, "ivanti")["email_domain"] == "corp.example.com"
     assert mdm_config(load_config(None, environ={}), "ivanti")["email_domain"] == ""
     assert "email_domain" not in mdm_config(cfg, "jamf")
+
+
+def test_reasons_are_fit_for_the_database():
+    from server.mdm.store import _storable_record
+    rec = MdmRecord(source="jamf", source_id="1", platform="ios",
+                    unknown={"passcode": "bad\x00text\ud800", "encrypted": "fine"})
+    clean = _storable_record(rec)
+    assert "\x00" not in clean.unknown["passcode"] and "\ud800" not in clean.unknown["passcode"]
+    assert clean.unknown["encrypted"] == "fine"
+    json.dumps(clean.to_dict()).encode("utf-8")          # no lone surrogate left to fail on
+    # the reasons the connectors write quote MDM text without control characters at all
+    assert map_user("a\x00\u202eb\ud800", "jamf")[1] == "Jamf user 'a b' is not an email"
