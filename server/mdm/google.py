@@ -61,8 +61,9 @@ from urllib.parse import quote, urlencode
 
 from .base import Connector, sub
 from .http import BearerToken, MdmConfigError, MdmError, check_url
-from .records import (MdmRecord, normalise_macs, normalise_serial, parse_time, platform_of, quoted,
-                      refine_platform, set_user, split_os_version, text_or_none)
+from .records import (MdmRecord, normalise_macs, normalise_serial, note_version, parse_time,
+                      platform_of, quoted, refine_platform, set_user, split_os_version,
+                      text_or_none)
 
 SCOPE_MOBILE = "https://www.googleapis.com/auth/admin.directory.device.mobile.readonly"
 SCOPE_CHROMEOS = "https://www.googleapis.com/auth/admin.directory.device.chromeos.readonly"
@@ -238,7 +239,7 @@ def map_mobile(item: dict) -> MdmRecord:
     )
     emails = item.get("email")
     set_user(rec, emails[0] if isinstance(emails, list) and emails else emails)
-    return rec
+    return note_version(rec, os_text)
 
 
 def map_chromeos(item: dict) -> MdmRecord:
@@ -275,7 +276,7 @@ def map_chromeos(item: dict) -> MdmRecord:
     if not annotated and last:
         rec.user_unmapped = (f"Google has no assigned user for this Chromebook (the last to sign "
                              f"in was '{quoted(last)}', which is not taken as its owner)")
-    return rec
+    return note_version(rec, item.get("osVersion"))
 
 
 CI_TYPES = {"MAC_OS": "macos", "WINDOWS": "windows", "LINUX": "linux", "ANDROID": "android",

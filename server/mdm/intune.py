@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 from .base import Connector
 from .http import BearerToken, MdmError, check_url
 from .records import (COMPUTER_PLATFORMS, MdmRecord, bool_or_none, normalise_macs, normalise_serial,
-                      normalise_uuid, parse_time, platform_of, refine_platform, set_user,
+                      normalise_uuid, note_version, parse_time, platform_of, refine_platform, set_user,
                       split_os_version, text_or_none)
 
 COMPLIANCE_STATES = ("unknown", "compliant", "noncompliant", "conflict", "error", "inGracePeriod",
@@ -117,4 +117,4 @@ def map_device(item: dict) -> MdmRecord:
         unknown=unknown,
     )
     set_user(rec, item.get("userPrincipalName"))
-    return rec
+    return note_version(rec, item.get("osVersion"))

@@ -58,7 +58,8 @@ from urllib.parse import urlencode
 from .base import Connector
 from .http import MdmConfigError, MdmError, check_url
 from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
-                      parse_time, platform_of, quoted, set_user, text_or_none)
+                      note_version, parse_time, platform_of, quoted, set_user,
+                      split_os_version, text_or_none)
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("deviceid", "guid", "computeridn", "idn", "id"),
@@ -135,7 +136,7 @@ def map_row(row: dict[str, str], email_domain: str = "") -> MdmRecord:
         hostname=text_or_none(pick("hostname")),
         user=text_or_none(pick("user")),
         platform=_platform(os_name),
-        os_version=text_or_none(pick("os_version"), 64),
+        os_version=split_os_version(text_or_none(pick("os_version"), 64))[0],
         encrypted=encrypted,
         encryption_state=enc_text,
         last_seen=parse_time(pick("last_seen")),
@@ -144,7 +145,7 @@ def map_row(row: dict[str, str], email_domain: str = "") -> MdmRecord:
         unknown=unknown,
     )
     set_user(rec, pick("user"), email_domain=email_domain)
-    return rec
+    return note_version(rec, pick("os_version"))
 
 
 class IvantiConnector(Connector):

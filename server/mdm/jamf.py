@@ -54,7 +54,7 @@ from urllib.parse import urlencode
 from .base import Connector, sub
 from .http import BearerToken, MdmError, check_url
 from .records import (MdmRecord, bool_or_none, normalise_macs, normalise_serial, normalise_uuid,
-                      parse_time, quoted, refine_platform, set_user, split_os_version,
+                      note_version, parse_time, quoted, refine_platform, set_user, split_os_version,
                       text_or_none)
 
 COMPUTER_SECTIONS = ("GENERAL", "HARDWARE", "OPERATING_SYSTEM", "DISK_ENCRYPTION", "SECURITY",
@@ -218,7 +218,7 @@ def map_computer(item: dict) -> MdmRecord:
         unknown=unknown,
     )
     set_user(rec, sub(item, "userAndLocation", "email"), sub(item, "userAndLocation", "username"))
-    return rec
+    return note_version(rec, sub(item, "operatingSystem", "version"))
 
 
 def map_mobile(item: dict) -> MdmRecord:
@@ -263,7 +263,7 @@ def map_mobile(item: dict) -> MdmRecord:
         unknown=unknown,
     )
     set_user(rec, sub(item, "userAndLocation", "emailAddress"), sub(item, "userAndLocation", "username"))
-    return rec
+    return note_version(rec, sub(item, "general", "osVersion"))
 
 
 def _data_protection(value) -> str | None:  # noqa: ANN001

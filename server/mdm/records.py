@@ -152,6 +152,8 @@ def platform_of(os_name: Any) -> str | None:
     t = str(os_name).strip().lower().replace(" ", "").replace("_", "")
     if t in ("macos", "osx", "macosx", "mac") or t.startswith("macos") or t.startswith("macosx"):
         return "macos"
+    if t.startswith(("windowsmobile", "windowsphone")):
+        return None   # a phone, not the Windows the agent runs on (never "silent")
     if t.startswith("windows") or t in ("win", "win10", "win11", "desktop"):
         return "windows"
     if t.startswith(("ipados", "ipad")):
@@ -235,7 +237,10 @@ class MdmRecord:
             # stored before versions were split: Intune's "14.5 (23F79)" as it came
             d["os_version"], d["os_build"] = split_os_version(d["os_version"])
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
+        if not isinstance(d.get("unknown"), dict):
+            d["unknown"] = {}
+        # rows stored before the person-page fields still say why a fact is missing
+        return complete(cls(**{k: v for k, v in d.items() if k in known}))
 
 
 def kind_of(platform: str | None) -> str:
@@ -354,6 +359,17 @@ def map_user(value: Any, source: str, *, email_domain: str = "") -> tuple[str | 
         return None, (f"{name} user '{quoted(text)}' is not an email (set [people] "
                       "ivanti_email_domain to turn login names into emails)")
     return None, f"{name} user '{quoted(text)}' is not an email"
+
+
+def note_version(rec: "MdmRecord", raw: Any) -> "MdmRecord":
+    """An OS version the MDM gave in words without a number ("ChromeOS", "iOS") is
+    unknown with what it said, not the generic "doesn't report"."""
+    text = text_or_none(raw, 128)
+    if rec.os_version is None and text:
+        src = SOURCE_NAMES.get(rec.source, rec.source)
+        rec.unknown["os_version"] = (f"{src} reports the system version as '{quoted(text, 40)}', "
+                                     "without a version number.")
+    return rec
 
 
 def set_user(rec: "MdmRecord", *candidates: Any, email_domain: str = "") -> None:

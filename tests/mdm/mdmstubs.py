@@ -442,6 +442,10 @@ def google_people_mobiles():
         # ugly: no email at all, a generic sync client, words nobody documented
         m(5, model="", os="", type="GOOGLE_SYNC", devicePasswordStatus="Unknown",
           encryptionStatus="Unsupported", deviceCompromisedStatus="", email=[]),
+        # a Windows phone is not the Windows the agent runs on
+        m(6, model="Lumia 950", os="Windows Phone 10.0.14393", type="WINDOWS_MOBILE",
+          devicePasswordStatus="On", encryptionStatus="", deviceCompromisedStatus="",
+          email=["eve@example.com"]),
     ]
 
 

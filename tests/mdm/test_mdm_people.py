@@ -199,7 +199,7 @@ def google_records(tmp_path, key, mobiles, chromebooks):
 def test_google_mobile_devices_and_chromebooks_for_people(tmp_path, rsa_key):
     recs = {r.source_id: r for r in google_records(tmp_path, rsa_key, google_people_mobiles(),
                                                    google_people_chromebooks())}
-    assert len(recs) == 8
+    assert len(recs) == 9
     assert_reasons_complete(recs.values())
     pixel = recs["AFiQxQ8PPL0001"]
     assert (pixel.device_kind, pixel.platform, pixel.os_version, pixel.model) == (
@@ -223,6 +223,8 @@ def test_google_mobile_devices_and_chromebooks_for_people(tmp_path, rsa_key):
     assert (odd.platform, odd.device_kind, odd.user_email, odd.user_unmapped) == (None, "", None, None)
     assert odd.unknown["passcode"] == "Google reports the passcode as 'unknown'."
     assert odd.unknown["encrypted"] == "Google reports the encryption as 'unsupported'."
+    lumia = recs["AFiQxQ8PPL0006"]
+    assert (lumia.platform, lumia.device_kind, lumia.kind, lumia.is_computer) == (None, "", "other", False)
 
     cb = recs["chromeos-cros-ppl-1"]
     assert (cb.device_kind, cb.platform, cb.os_version, cb.user_email) == (
@@ -236,7 +238,8 @@ def test_google_mobile_devices_and_chromebooks_for_people(tmp_path, rsa_key):
     dev = recs["chromeos-cros-ppl-3"]
     assert dev.user_unmapped == "Google Workspace user 'Bob (3rd floor)' is not an email"
     assert dev.unknown["compromised"].startswith("This Chromebook is in developer mode")
-    assert dev.os_version is None and "os_version" in dev.unknown     # "ChromeOS" has no number
+    assert dev.os_version is None and dev.unknown["os_version"] == (   # "ChromeOS" has no number
+        "Google Workspace reports the system version as 'ChromeOS', without a version number.")
 
 
 # -- Ivanti -------------------------------------------------------------------------------
@@ -296,3 +299,23 @@ def test_reasons_are_fit_for_the_database():
     json.dumps(clean.to_dict()).encode("utf-8")          # no lone surrogate left to fail on
     # the reasons the connectors write quote MDM text without control characters at all
     assert map_user("a\x00\u202eb\ud800", "jamf")[1] == "Jamf user 'a b' is not an email"
+
+
+def test_rows_stored_before_the_person_fields_still_say_why():
+    """An mdm_records row written by the previous version (no device_kind, unknown ...)."""
+    old = {"source": "jamf", "source_id": "mobile-7", "serial": "F2L0000007", "platform": "ios",
+           "os_version": "17.5", "compromised": False, "model": "iPhone 12", "kind": "mobile",
+           "last_seen": "2026-11-01T10:00:00Z"}
+    rec = MdmRecord.from_dict(old)
+    assert rec.device_kind == "phone" and rec.user_email is None
+    assert rec.unknown == {"passcode": "Jamf doesn't report whether a passcode or screen lock is set.",
+                           "encrypted": "Jamf doesn't report whether this device is encrypted."}
+
+
+@pytest.mark.parametrize("os_name, platform", [
+    ("Windows", "windows"), ("Windows Phone 10", None), ("WINDOWS_MOBILE", None), ("windows mobile", None),
+    ("IOS_SYNC", "ios"), ("GOOGLE_SYNC", None), ("AndroidEnterprise", "android"), ("iPadOS", "ipados"),
+])
+def test_platform_names(os_name, platform):
+    from server.mdm.records import platform_of
+    assert platform_of(os_name) == platform

@@ -56,7 +56,7 @@ def test_people_fleet_synced_into_the_database_and_shown(live_server, rsa_key, t
         ("jamf", "ok"), ("intune", "ok"), ("google", "ok"), ("ivanti", "ok")], [r.line() for r in results]
     recs = load_records(srv.engine)
     by = {(r.source, r.source_id): r for r in recs}
-    assert len(recs) == 9 + 12 + 8 + 5
+    assert len(recs) == 9 + 12 + 9 + 5
 
     alice = sorted((r.source, r.device_kind, r.platform) for r in recs if r.user_email == "alice@example.com")
     assert alice == [
