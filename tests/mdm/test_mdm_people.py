@@ -208,7 +208,8 @@ def test_google_mobile_devices_and_chromebooks_for_people(tmp_path, rsa_key):
     assert pixel.user_email == "alice@example.com"                 # email[0], not the alias
     assert pixel.name is None                                      # Google's "name" is the owner's
     iphone = recs["AFiQxQ8PPL0002"]
-    assert (iphone.platform, iphone.device_kind, iphone.os_version, iphone.serial) == ("ios", "phone", None, None)
+    assert (iphone.platform, iphone.device_kind, iphone.os_version, iphone.serial) == (
+        "ios", "phone", None, None)
     assert (iphone.passcode, iphone.encrypted, iphone.compromised) == (True, None, None)
     assert iphone.unknown == {
         "encrypted": "Google Workspace doesn't report whether this device is encrypted.",
@@ -265,7 +266,8 @@ def test_ivanti_login_names_with_the_people_email_domain(tmp_path):
         ("alice@example.com", None), ("bob@example.com", None), ("dave@example.com", None),
         (None, None), (None, "Ivanti user 'CORP\\Carol Smith' is not an email")]
     a, b, d, _, phone = recs
-    assert (a.device_kind, a.name, a.model, a.encrypted) == ("laptop", "PC-PPL-1", "HP EliteBook 840 G10", True)
+    assert (a.device_kind, a.name, a.model, a.encrypted) == (
+        "laptop", "PC-PPL-1", "HP EliteBook 840 G10", True)
     assert b.encrypted is False and d.encrypted is None
     assert d.unknown["encrypted"] == "Ivanti reports the encryption as 'Suspended'."
     assert a.unknown == {
