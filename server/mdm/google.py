@@ -214,7 +214,8 @@ def map_mobile(item: dict) -> MdmRecord:
     if platform in ("ios", "ipados") and _words(status) == "undetected":
         unknown["compromised"] = "Google can't check iPhones and iPads for jailbreaks."
     elif status and compromised is None:
-        unknown["compromised"] = f"Google reports '{quoted(str(status), 40)}' for tampering."
+        unknown["compromised"] = (f"Google couldn't tell whether this device is jailbroken or "
+                                  f"rooted (it says '{quoted(str(status), 40)}').")
     if pw and pw not in PASSWORD_WORDS:
         unknown["passcode"] = f"Google reports the passcode as '{quoted(pw, 40)}'."
     if enc and enc not in ENCRYPTION_WORDS:

@@ -224,6 +224,8 @@ def test_google_mobile_devices_and_chromebooks_for_people(tmp_path, rsa_key):
     assert (odd.platform, odd.device_kind, odd.user_email, odd.user_unmapped) == (None, "", None, None)
     assert odd.unknown["passcode"] == "Google reports the passcode as 'unknown'."
     assert odd.unknown["encrypted"] == "Google reports the encryption as 'unsupported'."
+    assert recs["AFiQxQ8PPL0005"].unknown["compromised"] == (
+        "Google Workspace doesn't report whether this device is jailbroken or rooted.")
     lumia = recs["AFiQxQ8PPL0006"]
     assert (lumia.platform, lumia.device_kind, lumia.kind, lumia.is_computer) == (None, "", "other", False)
 
@@ -321,3 +323,15 @@ def test_rows_stored_before_the_person_fields_still_say_why():
 def test_platform_names(os_name, platform):
     from server.mdm.records import platform_of
     assert platform_of(os_name) == platform
+
+
+def test_google_words_nobody_documented_are_unknown_with_what_google_said(tmp_path, rsa_key):
+    from mdmstubs import google_people_mobiles as mobiles
+    odd = dict(mobiles()[0], resourceId="AFiQxQ8ODD1", deviceCompromisedStatus="Undetected",
+               devicePasswordStatus="Pending", encryptionStatus="Encrypting")
+    (rec,) = google_records(tmp_path, rsa_key, [odd], [])
+    assert (rec.platform, rec.passcode, rec.encrypted, rec.compromised) == ("android", None, None, None)
+    assert rec.unknown == {
+        "compromised": "Google couldn't tell whether this device is jailbroken or rooted (it says 'Undetected').",
+        "passcode": "Google reports the passcode as 'pending'.",
+        "encrypted": "Google reports the encryption as 'encrypting'."}
