@@ -458,3 +458,37 @@ def test_only_audit_py_writes_the_table():
     from server import audit
     with pytest.raises(ValueError):
         audit.record(None, actor="x", action="audit.delete")
+
+
+# -- in a real browser -------------------------------------------------------------
+
+def test_an_admin_reads_the_audit_log_in_chromium(live_server, tmp_path):
+    import srvcdp
+    if srvcdp.chromium_path() is None:
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    srv = live_server
+    user, password = srv.admin()
+    b = srvcdp.Browser()
+    try:
+        b.goto(srv.url + "/audit?result=refused")
+        assert "/login" in b.url                       # nobody: the login page first
+        b.fill("#username", user)
+        b.fill("#password", "wrong password!")
+        b.submit_by_click("#login")
+        b.fill("#username", user)
+        b.fill("#password", password)
+        b.submit_by_click("#login")
+        assert b.url.endswith("/audit?result=refused")  # back where it was going
+        assert "1 row." in b.text() and "wrong user name or password (1 in a row)" in b.text()
+        b.goto(srv.url + "/audit")
+        assert "2 rows." in b.text()
+        b.fill("#f-result", "ok")
+        b.fill("#f-action", "sign_in")
+        b.submit_by_click("#apply")
+        assert b.url.endswith("/audit?action=sign_in&who=&result=ok&days=")
+        assert "1 row." in b.text()
+        cells = b.js("[...document.querySelectorAll('#audit tbody tr.event td')].map(td => td.innerText)")
+        assert cells[1:6] == [user, "admin", "sign_in", "local", "done"]
+        b.screenshot(str(tmp_path / "audit.png"))
+    finally:
+        b.close()
