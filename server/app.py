@@ -258,6 +258,10 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
 
     from .web import add_web_routes
     add_web_routes(app, state)
+    from .access import Denied, install as install_access
+    if Denied not in app.exception_handlers:   # until the access layer installs its own
+        install_access(app)
+    from .routes import audit as audit_routes; app.include_router(audit_routes.router)  # noqa: E702
 
     from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))

@@ -1,7 +1,7 @@
 """checkup-server [--config FILE] COMMAND ...
 
 Commands: run, migrate, token create|list|revoke, device list|requests|approve|reject|revoke|restore,
-admin create, prune, backup.
+admin create, prune, backup, audit.
 
 Exit codes: 0 done, 3 a usage error or a failure (as the agent's ``checkup``: its 1 and 2
 mean nudge and fail). Every error is one line on stderr, never a traceback.
@@ -145,6 +145,17 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("prune", help="drop reports and history past their retention now")
 
+    au = sub.add_parser("audit", help="the audit log: changes and sign-ins, newest first")
+    au.add_argument("--json", action="store_true", help="a JSON array of rows (see the README)")
+    au.add_argument("--action", default="", metavar="A",
+                    help="only this action (e.g. sign_in, device.revoke) or a prefix ending "
+                         "in '.' (device.)")
+    au.add_argument("--actor", default="", metavar="X", help="only rows whose who contains X")
+    au.add_argument("--result", choices=("ok", "refused"), help="only successes or refusals")
+    au.add_argument("--since", type=_positive_int, metavar="DAYS", help="only the last DAYS days")
+    au.add_argument("--limit", type=_positive_int, default=100, metavar="N",
+                    help="at most N rows (default 100, at most 100000)")
+
     from .mdm.cli import add_commands as add_mdm_commands   # sync SOURCE, reconcile
     add_mdm_commands(sub)
 
@@ -210,6 +221,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command in ("sync", "reconcile"):
         from .mdm.cli import run as run_mdm
         return run_mdm(engine, cfg, args)
+    if args.command == "audit":
+        return _audit(engine, args)
     if args.command == "prune":
         from .ingest import prune
         n = prune(engine, int(cfg.get("server", "keep_reports_days")),
@@ -291,6 +304,7 @@ def _is_loopback(host: str) -> bool:
 def _token(engine, args) -> int:  # noqa: ANN001
     from sqlalchemy import select, update
 
+    from . import audit
     from .db import utcnow
     from .models import EnrollToken
     from .security import new_secret
@@ -303,6 +317,8 @@ def _token(engine, args) -> int:  # noqa: ANN001
             conn.execute(EnrollToken.__table__.insert().values(
                 id=token_id, secret_hash=secret_hash, label=args.label, created_at=now,
                 expires_at=expires, max_uses=args.uses, uses=0))
+            audit.record(conn, actor=_who(), action="enroll_token.create", target=token_id,
+                         detail=_token_limits(args.label, expires, args.uses))
         print(secret)
         limits = []
         if expires:
@@ -330,6 +346,9 @@ def _token(engine, args) -> int:  # noqa: ANN001
                              .values(revoked_at=utcnow())).rowcount
             known = n or conn.execute(select(EnrollToken.id).where(
                 EnrollToken.id == args.token_id)).first() is not None
+            if n:
+                audit.record(conn, actor=_who(), action="enroll_token.revoke", target=args.token_id,
+                             detail="and its devices" if args.devices else "")
         if not known:
             raise UsageError(f"checkup-server: no token {args.token_id!r} "
                              "(see 'checkup-server token list')")
@@ -339,18 +358,51 @@ def _token(engine, args) -> int:  # noqa: ANN001
                   "(add --devices to revoke them too).")
             return 0
         ids = token_device_ids(engine, args.token_id)
-        done = revoke(engine, ids, _who())
+        done = revoke(engine, ids, _who(), why=f"enrolled with revoked token {args.token_id}")
         print(f"{said} Revoked {done} device{'s' if done != 1 else ''} enrolled with it; "
               "their secrets no longer work.")
         return 0
     raise UsageError("checkup-server token: give an action: create, list or revoke")
 
 
+def _audit(engine, args) -> int:  # noqa: ANN001
+    from . import audit
+    action = args.action.strip()
+    if action and audit.AuditFilter.of(action=action).action != action:
+        raise UsageError(f"checkup-server audit: unknown action {action!r}; one of: "
+                         + ", ".join(audit.ACTIONS))
+    f = audit.AuditFilter.of(action=action, actor=args.actor, result=args.result or "",
+                             days=args.since or 0)
+    with engine.connect() as conn:
+        rows = audit.export(conn, f, limit=args.limit)
+    if args.json:
+        from .untrusted import json_text
+        sys.stdout.write(json_text(rows, indent=1) + "\n")
+        return 0
+    if not rows:
+        print("No audit rows" + (" match." if f.args() else " yet."), file=sys.stderr)
+        return 0
+    for r in rows:
+        line = (f"{r['at']}  {'ok     ' if r['ok'] else 'REFUSED'}  {r['action']:20}  "
+                f"{_clean(r['actor'])}" + (f" ({r['role']})" if r['role'] else "")
+                + (f"  -> {_clean(r['target'])}" if r['target'] else "")
+                + (f"  from {_clean(r['address'])}" if r['address'] else "")
+                + (f"  {_clean(r['detail'])}" if r['detail'] else ""))
+        print(line)
+    return 0
+
+
 def _who() -> str:
-    try:
-        return "cli:" + getpass.getuser()
-    except Exception:  # noqa: BLE001
-        return "cli"
+    """``cli:<OS user name>``: the audit log's (and the device rows') who for a command."""
+    from .audit import cli_actor
+    return cli_actor()
+
+
+def _token_limits(label: str, expires, uses) -> str:  # noqa: ANN001
+    parts = [f"label {label!r}"] if label else []
+    parts.append(f"expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "no expiry")
+    parts.append(f"at most {uses} uses" if uses else "unlimited uses")
+    return ", ".join(parts)
 
 
 def _device(engine, args) -> int:  # noqa: ANN001
@@ -422,6 +474,7 @@ def _clean(text) -> str:  # noqa: ANN001
 def _admin(engine, args) -> int:  # noqa: ANN001, C901
     from sqlalchemy import delete, func, select, update
 
+    from . import audit
     from .db import utcnow
     from .models import Admin, LoginFailure, WebSession
     from .security import hash_password
@@ -456,7 +509,11 @@ def _admin(engine, args) -> int:  # noqa: ANN001, C901
     with engine.connect() as conn:
         exists = conn.execute(select(Admin.id).where(Admin.username == name)).scalar()
     if cmd == "unlock":
-        n = clear_failures(engine, name)
+        with engine.begin() as conn:
+            n = clear_failures(conn, name)
+            if exists or n:
+                audit.record(conn, actor=_who(), action="admin.unlock", target=name,
+                             detail=f"{n} failed sign-in{'s' if n != 1 else ''} forgotten")
         if not exists and not n:
             raise UsageError(f"checkup-server: no IT login {name!r} (see 'checkup-server admin list')")
         print(f"Unlocked {name}: {n} failed login{'s' if n != 1 else ''} forgotten; "
@@ -474,6 +531,8 @@ def _admin(engine, args) -> int:  # noqa: ANN001, C901
     if cmd == "logout":
         with engine.begin() as conn:
             n = revoke_subject(conn, name)
+            audit.record(conn, actor=_who(), action="admin.logout", target=name,
+                         detail=f"{n} session{'s' if n != 1 else ''} ended")
         print(f"Ended {n} session{'s' if n != 1 else ''} of {name}.")
         return 0
     if cmd == "delete":
@@ -481,6 +540,8 @@ def _admin(engine, args) -> int:  # noqa: ANN001, C901
             n = revoke_subject(conn, name)
             conn.execute(delete(Admin).where(Admin.id == exists))
             clear_failures(conn, name)
+            audit.record(conn, actor=_who(), action="admin.delete", target=name,
+                         detail=f"{n} session{'s' if n != 1 else ''} ended")
         print(f"Deleted IT login {name} and ended {n} session{'s' if n != 1 else ''}.")
         return 0
 
@@ -503,11 +564,14 @@ def _admin(engine, args) -> int:  # noqa: ANN001, C901
             ended = revoke_subject(conn, name)   # a new password ends every old session
             clear_failures(conn, name)
             what = "Password changed for"
+            audit.record(conn, actor=_who(), action="admin.password", target=name,
+                         detail=f"{ended} session{'s' if ended != 1 else ''} ended")
         else:
             conn.execute(Admin.__table__.insert().values(
                 username=name, password_hash=hash_password(password), created_at=utcnow()))
             ended = 0
             what = "Created IT login"
+            audit.record(conn, actor=_who(), action="admin.create", target=name)
     print(f"{what} {name}." + (f" Ended {ended} open session{'s' if ended != 1 else ''}."
                                if ended else ""))
     if args.generate:

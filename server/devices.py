@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from . import audit
 from .db import utcnow
 from .mdm.records import normalise_serial, normalise_uuid, uuid_key
 from .models import Device, EnrollRequest, EnrollToken
@@ -210,8 +211,13 @@ def _with_secret(conn: Connection, presented: str, d, now, pg: bool) -> Answer |
 
 # -- IT's actions (CLI and device page) -----------------------------------------
 
+# Each of IT's actions below writes its audit row (server/audit.py) in the transaction of
+# the change: ``actor`` is the audit log's who (default ``who``, the name kept on the row),
+# ``role`` their role, ``address`` where the request came from ("" for a command).
+
 def decide(engine: Engine, request_id: str, approve: bool, who: str,
-           device_id: str | None = None) -> dict:
+           device_id: str | None = None, *, actor: str | None = None, role: str = "",
+           address: str = "") -> dict:
     """Approve or reject a waiting request. Returns the request as a dict. ``device_id``:
     the request must be for that device (the device page's buttons)."""
     with engine.begin() as conn:
@@ -229,6 +235,9 @@ def decide(engine: Engine, request_id: str, approve: bool, who: str,
                               f"(checkup-server device restore {er.device_id})")
         conn.execute(update(EnrollRequest).where(EnrollRequest.id == er.id).values(
             status="approved" if approve else "rejected", decided_at=utcnow(), decided_by=who[:128]))
+        audit.record(conn, actor=actor or who, action="device.approve" if approve else "device.reject",
+                     role=role, target=er.device_id, address=address,
+                     detail=f"enrollment request {er.id}")
     log.warning("%s %s enrollment request %s for device %s", who, "approved" if approve else "rejected",
                 er.id, er.device_id)
     return dict(er._mapping, status="approved" if approve else "rejected")
@@ -238,19 +247,28 @@ _REQUEST_WORDS = {"pending": "waiting", "approved": "approved (the computer has 
                   "rejected": "rejected", "done": "used (the computer is back in)"}
 
 
-def revoke(engine: Engine, device_ids: list[str], who: str) -> int:
+def revoke(engine: Engine, device_ids: list[str], who: str, *, actor: str | None = None,
+           role: str = "", address: str = "", why: str = "") -> int:
     """Revoke devices: the secret dies now, waiting requests are rejected, history stays.
-    Returns how many were newly revoked."""
+    Returns how many were newly revoked (each gets its audit row; ``why``: its detail)."""
     if not device_ids:
         return 0
     now = utcnow()
     n = 0
     with engine.begin() as conn:
+        pg = conn.dialect.name == "postgresql"
         for i in range(0, len(device_ids), 500):
             chunk = device_ids[i:i + 500]
-            n += conn.execute(update(Device).where(Device.id.in_(chunk), Device.revoked_at.is_(None))
+            q = select(Device.id).where(Device.id.in_(chunk), Device.revoked_at.is_(None))
+            live = list(conn.execute(q.with_for_update() if pg else q).scalars())
+            if not live:
+                continue
+            n += conn.execute(update(Device).where(Device.id.in_(live), Device.revoked_at.is_(None))
                               .values(secret_hash=REVOKED_HASH, revoked_at=now,
                                       revoked_by=who[:128])).rowcount
+            for dev_id in live:
+                audit.record(conn, actor=actor or who, action="device.revoke", role=role,
+                             target=dev_id, address=address, detail=why)
             conn.execute(update(EnrollRequest).where(EnrollRequest.device_id.in_(chunk),
                                                      EnrollRequest.status.in_(("pending", "approved")))
                          .values(status="rejected", decided_at=now, decided_by=who[:128]))
@@ -258,12 +276,13 @@ def revoke(engine: Engine, device_ids: list[str], who: str) -> int:
     return n
 
 
-def revoke_device(engine: Engine, device_id: str, who: str) -> bool:
+def revoke_device(engine: Engine, device_id: str, who: str, *, actor: str | None = None,
+                  role: str = "", address: str = "") -> bool:
     """True when revoked now; False when it already was. DeviceError: no such device."""
     with engine.connect() as conn:
         if conn.execute(select(Device.id).where(Device.id == device_id[:64])).first() is None:
             raise DeviceError(f"no device {device_id!r}")
-    return revoke(engine, [device_id], who) == 1
+    return revoke(engine, [device_id[:64]], who, actor=actor, role=role, address=address) == 1
 
 
 def token_device_ids(engine: Engine, token_id: str) -> list[str]:
@@ -272,7 +291,8 @@ def token_device_ids(engine: Engine, token_id: str) -> list[str]:
             Device.token_id == token_id, Device.revoked_at.is_(None)).order_by(Device.id)).scalars())
 
 
-def restore(engine: Engine, device_id: str, who: str) -> None:
+def restore(engine: Engine, device_id: str, who: str, *, actor: str | None = None,
+            role: str = "", address: str = "") -> None:
     """Un-revoke: the device is no longer removed, but its old secret stays dead; the
     laptop's next enrollment waits for IT's approval as any other."""
     with engine.begin() as conn:
@@ -282,6 +302,8 @@ def restore(engine: Engine, device_id: str, who: str) -> None:
             known = conn.execute(select(Device.id).where(Device.id == device_id[:64])).first()
             raise DeviceError(f"device {device_id!r} is not revoked" if known else
                               f"no device {device_id!r}")
+        audit.record(conn, actor=actor or who, action="device.restore", role=role,
+                     target=device_id[:64], address=address)
     log.warning("%s restored device %s", who, device_id)
 
 

@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import select, update
 
+from . import audit
 from .db import utcnow
 from .fleet import DeviceFilter, current_policy, device_detail, device_list, overview
 from .models import Admin, OrgPolicy
@@ -211,7 +212,7 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
             return render(request, "logout.html", status=403, sess=sess, nav="",
                           error="That log-out request did not come from a Checkup page, so you "
                                 "are still logged in. To log out, use the button below.")
-        await run_in_threadpool(revoke_session, engine, sess.token_hash)
+        await run_in_threadpool(_sign_out, engine, sess, request.client.host if request.client else "")
         log.info("logout: account %r from %s", sess.subject,
                  request.client.host if request.client else "?")
         resp = RedirectResponse("/login", status_code=303)
@@ -293,13 +294,14 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
         from . import devices as devs
         who = "web:" + str(sess.get("n", ""))
         device_id = device_id[:64]
+        by = dict(actor=sess.subject, role=sess.role, address=request.client.host if request.client else "")
         try:
             if action == "revoke":
-                if not await run_in_threadpool(devs.revoke_device, engine, device_id, who):
+                if not await run_in_threadpool(lambda: devs.revoke_device(engine, device_id, who, **by)):
                     raise devs.DeviceError("this device was already revoked")
             else:
-                await run_in_threadpool(devs.decide, engine, request_id[:64], action == "approve",
-                                        who, device_id)
+                await run_in_threadpool(lambda: devs.decide(engine, request_id[:64], action == "approve",
+                                                            who, device_id, **by))
         except devs.DeviceError as exc:
             return show_device(request, sess, device_id, status=409, error=str(exc))
         return RedirectResponse(f"/devices/{device_id}?done={action}", status_code=303)
@@ -353,7 +355,8 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
                 return render(request, "policy.html", status=422, sess=sess, nav="policy", pol=pol,
                               text=text, error=str(exc), saved=None)
         from starlette.concurrency import run_in_threadpool
-        await run_in_threadpool(_save_policy, engine, text, sess.get("n", ""))
+        await run_in_threadpool(_save_policy, engine, text, sess.get("n", ""), sess.get("role", ""),
+                                request.client.host if request.client else "")
         log.warning("organisation policy %s by account %r from %s",
                     "changed" if text.strip() else "cleared (agents use their own)", sess.get("n", ""),
                     request.client.host if request.client else "?")
@@ -384,19 +387,37 @@ def _sign_in(engine, username: str, password: str, client: str,  # noqa: ANN001
     if not allowed:
         log.warning("login refused for account %r from %s: locked for %d s more",
                     username, client, wait)
+        audit.record(engine, actor=username, action="sign_in", target=LOCAL, address=client,
+                     ok=False, detail=f"locked out after failed sign-ins: {wait} s more to wait")
         return "locked", wait, None
     row = _check_login(engine, username, password)
     if row is None:
         log.warning("login failed for account %r from %s (%d in a row)", username, client, failures)
+        why = f"wrong user name or password ({failures} in a row)"
         if wait:
             log.warning("account %r locked for %d min after %d failed logins (last from %s)",
                         username, math.ceil(wait / 60), failures, client)
-            return "locked", wait, None
-        return "wrong", 0, None
+            why += f"; locked for {math.ceil(wait / 60)} min"
+        audit.record(engine, actor=username, action="sign_in", target=LOCAL, address=client,
+                     ok=False, detail=why)
+        return ("locked", wait, None) if wait else ("wrong", 0, None)
     clear_failures(engine, username)
     token, _ = create_session(engine, row.username, LOCAL, "admin", client, session_hours)
+    audit.record(engine, actor=row.username, action="sign_in", role="admin", target=LOCAL,
+                 address=client)
     log.info("login: account %r from %s", row.username, client)
     return "ok", 0, token
+
+
+def _sign_out(engine, sess, client: str) -> None:  # noqa: ANN001
+    """End this session (the logout button), with its audit row, in one transaction."""
+    from .models import WebSession
+    with engine.begin() as conn:
+        conn.execute(update(WebSession).where(WebSession.token_hash == sess.token_hash,
+                                              WebSession.revoked_at.is_(None))
+                     .values(revoked_at=utcnow()))
+        audit.record(conn, actor=sess.subject, action="sign_out", role=sess.role,
+                     target=sess.auth, address=client)
 
 
 def _check_login(engine, username: str, password: str):  # noqa: ANN001
@@ -410,10 +431,21 @@ def _check_login(engine, username: str, password: str):  # noqa: ANN001
     return row
 
 
-def _save_policy(engine, text: str, who: str) -> None:  # noqa: ANN001
+def _save_policy(engine, text: str, who: str, role: str = "", address: str = "",  # noqa: ANN001
+                 actor: str | None = None) -> None:
+    """Set (or, with empty text, clear) the organisation policy, and its audit row, in one
+    transaction. ``actor`` is the audit log's who (default ``who``)."""
     from .app import body_etag
     with engine.begin() as conn:
         conn.execute(OrgPolicy.__table__.delete().where(OrgPolicy.id == 1))
         if text.strip():
+            etag = body_etag(text)
             conn.execute(OrgPolicy.__table__.insert().values(
-                id=1, text=text, etag=body_etag(text), updated_at=utcnow(), updated_by=who))
+                id=1, text=text, etag=etag, updated_at=utcnow(), updated_by=who))
+            audit.record(conn, actor=actor or who, action="policy.change", role=role,
+                         target="organisation policy", address=address,
+                         detail=f"{len(text.encode())} bytes, ETag {etag}")
+        else:
+            audit.record(conn, actor=actor or who, action="policy.clear", role=role,
+                         target="organisation policy", address=address,
+                         detail="cleared: agents use their own policy")

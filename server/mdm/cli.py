@@ -26,6 +26,7 @@ def run(engine, cfg, args: argparse.Namespace) -> int:  # noqa: ANN001
             results = sync_all(engine, cfg)
         else:
             results = [sync_source(engine, args.source, mdm_config(cfg, args.source))]
+        _audit_syncs(engine, results)
         for r in results:
             print(r.line(), file=sys.stdout if r.status == "ok" else sys.stderr)
         if args.source != "all" and results[0].status == "skipped":
@@ -53,3 +54,12 @@ def run(engine, cfg, args: argparse.Namespace) -> int:  # noqa: ANN001
                 print(shown(f"{f['kind']}{extra}  {name}  {f['detail']}"))
         return 0
     return 3
+
+
+def _audit_syncs(engine, results) -> None:  # noqa: ANN001
+    """One audit row per source a manual sync ran (not the skipped, unconfigured ones)."""
+    from ..audit import cli_actor, record
+    for r in results:
+        if r.status != "skipped":
+            record(engine, actor=cli_actor(), action="mdm.sync", target=r.source,
+                   ok=r.status == "ok", detail=r.line())
