@@ -259,6 +259,11 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     from .web import add_web_routes
     add_web_routes(app, state)
 
+    from .routes import claim as claim_routes; app.include_router(claim_routes.router)  # noqa: E702
+    from . import access   # answers Denied (login redirect / 403) unless already installed
+    if access.Denied not in app.exception_handlers:
+        access.install(app)
+
     from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))
     return app
