@@ -11,6 +11,7 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from .. import claims, owners
@@ -22,6 +23,11 @@ router = APIRouter()
 
 STATUS = {claims.OPEN: 200, claims.DONE: 200, claims.YOURS: 200, claims.USED: 410,
           claims.EXPIRED: 410, claims.UNKNOWN: 404, claims.IT_OWNED: 409, claims.NOT_EMAIL: 403}
+
+
+class ClaimLink(BaseModel):
+    url: str            # <public_url>/claim/<code>
+    expires_at: str     # RFC 3339 UTC
 
 
 def _bearer(request: Request) -> str | None:
@@ -44,12 +50,9 @@ def public_url(request: Request) -> str:
     return (url or str(request.base_url)).rstrip("/")
 
 
-@router.post("/api/v1/claim", status_code=201, tags=["agents"],
+@router.post("/api/v1/claim", status_code=201, tags=["agents"], response_model=ClaimLink,
              summary="A single-use link (15 minutes) that makes this laptop the signed-in person's",
-             responses={201: {"content": {"application/json": {"example": {
-                 "url": "https://checkup.example.com/claim/CODE",
-                 "expires_at": "2026-01-01T12:15:00Z"}}}},
-                 401: {"model": Problem}, 429: {"model": Problem}},
+             responses={401: {"model": Problem}, 429: {"model": Problem}},
              openapi_extra={"security": [{"deviceSecret": []}]},
              dependencies=[device()])
 async def new_claim(request: Request):
