@@ -185,3 +185,95 @@ def test_cli_owner_set_and_clear(engine, database_url):
     assert code == 0 and "it had no owner" in out
     code, out, err = cli(database_url, "owner")
     assert code == 3
+
+
+# -- owners from the MDMs, and owner_mismatch in IT's exports ------------------------
+
+class StubConnector:
+    """Stands in for a vendor connector: the records it gives (MdmRecord, as a connector
+    maps them) go through the real sync and store."""
+
+    def __init__(self, records):
+        from server.mdm.base import SyncStats
+        self._records = records
+        self.stats = SyncStats()
+
+    def records(self):
+        for r in self._records:
+            self.stats.records += 1
+            yield r
+
+
+def mac(source, sid, serial, email=None, **kw):
+    from server.mdm.records import MdmRecord
+    return MdmRecord(source=source, source_id=sid, serial=serial, platform="macos",
+                     last_seen=None, user_email=email, **kw)
+
+
+def serial_device(engine, serial, owner=None, source=None):
+    dev = new_device(engine, owner, source, hostname=f"host-{serial.lower()}")
+    with engine.begin() as conn:
+        conn.execute(Device.__table__.update().where(Device.id == dev).values(
+            serial=serial, platform="darwin"))
+    return dev
+
+
+def test_mdm_sync_sets_owners_and_keeps_stronger_ones(engine, monkeypatch):
+    from server.config import load_config
+    from server.mdm.store import sync_all, sync_source
+    cfg = load_config(None, environ={})
+    d1 = serial_device(engine, "S1")
+    d2 = serial_device(engine, "S2", "carol@example.com", "it")
+    d3 = serial_device(engine, "S3", "dave@example.com", "claim")
+    d4 = serial_device(engine, "S4")
+    d5 = serial_device(engine, "S5", "old@example.com", "mdm")
+    jamf = [mac("jamf", "1", "S1", "Alice@Example.com"), mac("jamf", "2", "S2", "bob@example.com"),
+            mac("jamf", "3", "S3", "bob@example.com"),
+            mac("jamf", "4", "S4", user="alice", user_unmapped="Jamf user 'alice' is not an email"),
+            mac("jamf", "5", "S5", "new@example.com")]
+    res = sync_source(engine, "jamf", {}, connector=StubConnector(jamf))
+    assert res.status == "ok", res.message
+    assert row(engine, d1)[:3] == ("alice@example.com", "mdm", "mdm:jamf")
+    assert row(engine, d2)[:2] == ("carol@example.com", "it")
+    assert row(engine, d3)[:2] == ("dave@example.com", "claim")
+    assert row(engine, d4)[:2] == (None, None)
+    assert row(engine, d5)[:2] == ("new@example.com", "mdm")
+    rows = audit_rows(engine)
+    assert sorted((a.target, a.action, a.actor) for a in rows) == sorted(
+        [(d1, "owner.set", "mdm:jamf"), (d5, "owner.set", "mdm:jamf")])
+    # a second sync with nothing new changes nothing
+    sync_source(engine, "jamf", {}, connector=StubConnector(jamf))
+    assert len(audit_rows(engine)) == 2
+
+    # Intune names someone else for S1: a finding, and the MDM owner is removed, not guessed
+    from server.mdm import store
+    real = store.sync_source
+
+    def fake(engine_, source, config, **kw):
+        recs = jamf if source == "jamf" else [mac("intune", "i1", "S1", "eve@example.com")]
+        return real(engine_, source, config, connector=StubConnector(recs), **kw)
+    monkeypatch.setattr(store, "sync_source", fake)
+    results = sync_all(engine, cfg, sources=["jamf", "intune"])
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert row(engine, d1)[:2] == (None, None)
+    assert audit_rows(engine)[-1].action == "owner.clear"
+    assert audit_rows(engine)[-1].actor == "mdm:intune"
+
+    import json
+
+    from server.mdm.webviews import reconcile_export
+    found = [f for f in json.loads(reconcile_export(engine, cfg, "json")[0])["findings"]
+             if f["kind"] == "owner_mismatch"]
+    by_dev = {f["device_id"]: f for f in found}
+    assert set(by_dev) == {d1, d2, d3}
+    assert by_dev[d1]["sources"] == ["intune", "jamf"]
+    assert by_dev[d2]["agent"] == "carol@example.com" and by_dev[d2]["mdm"] == "bob@example.com"
+    assert "IT set carol@example.com as its owner" in by_dev[d2]["detail"]
+    assert "dave@example.com claimed it" in by_dev[d3]["detail"]
+    csv_text = reconcile_export(engine, cfg, "csv")[0]
+    lines = [ln for ln in csv_text.splitlines() if ln.startswith("owner_mismatch,")]
+    assert len(lines) == 3 and any("host-s2" in ln and "carol@example.com" in ln for ln in lines)
+    # and on the device's own page data
+    from server.mdm.store import device_findings
+    # (it never reported, so it is also silent)
+    assert [f["kind"] for f in device_findings(engine, cfg, d2)] == ["owner_mismatch", "silent"]
