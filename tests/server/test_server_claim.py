@@ -283,3 +283,122 @@ def test_it_sets_and_clears_the_owner_on_the_device_page(live_server):
     assert r.status_code == 303 and r.headers["location"] == f"/devices/{dev}?done=owner-cleared"
     assert owner(srv, dev) == (None, None)
     assert audit(srv, "owner.clear")[-1].actor == "it-admin"
+
+
+# -- the agent: `checkup devices` and the tray's "See all my devices", for real ----------
+
+def agent_cli(tmp_path, *args, config=None, env_extra=None):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=srvkit.ROOT, XDG_STATE_HOME=str(tmp_path / "state"),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    env.pop("BROWSER", None)
+    env.update(env_extra or {})
+    cmd = [sys.executable, "-c", "import sys; from agent.cli import main; sys.exit(main())", *args]
+    if config:
+        cmd += ["--config", str(config)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120,
+                          cwd=srvkit.ROOT)
+
+
+def agent_config(tmp_path, url, token=""):
+    path = tmp_path / "checkup.toml"
+    path.write_text(f'[server]\nurl = "{url}"\nenroll_token = "{token}"\n')
+    return path
+
+
+def test_checkup_devices_end_to_end(live_server, tmp_path):
+    srv = live_server
+    # reporting off: says so
+    off = tmp_path / "off.toml"
+    off.write_text("[agent]\n")
+    r = agent_cli(tmp_path, "devices", config=off)
+    assert r.returncode == 3 and "Reporting to IT is off" in r.stderr and r.stdout == ""
+    # reporting on, not enrolled yet
+    cfg = agent_config(tmp_path, srv.url, srv.token())
+    r = agent_cli(tmp_path, "devices", config=cfg)
+    assert r.returncode == 3 and "not connected to IT's server yet" in r.stderr
+    assert srv.count("claim_codes") == 0
+    # the laptop reports (enrolls), then asks for its link; the browser is opened with it
+    fixture = srvkit.fixture_files()[0]
+    r = agent_cli(tmp_path, "report", "--now", "--replay", fixture, config=cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{opened}'\n")
+    browser.chmod(0o755)
+    r = agent_cli(tmp_path, "devices", config=cfg, env_extra={"BROWSER": f"{browser} %s"})
+    assert r.returncode == 0, r.stderr
+    url = r.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(re.escape(srv.url) + r"/claim/[A-Za-z0-9_-]{32}", url), r.stdout
+    assert "works once, and expires in 15 minutes" in r.stdout
+    for _ in range(50):
+        if opened.exists() and opened.read_text().strip():
+            break
+        import time
+        time.sleep(0.1)
+    assert opened.read_text().split() == [url]
+    # the agent sent no user name: the server knows the device, nobody owns it yet
+    with srv.engine.connect() as conn:
+        [dev] = conn.execute(select(Device.id, Device.owner)).all()
+    assert dev.owner is None
+    # the person signs in and claims it
+    alice, csrf = person(srv)
+    r = alice.post(url, data={"csrf": csrf}, timeout=30)
+    assert state_of(r.text) == "done" and owner(srv, dev.id) == ("alice@example.com", "claim")
+    # --no-browser prints only
+    r = agent_cli(tmp_path, "devices", "--no-browser", config=cfg)
+    assert r.returncode == 0 and "/claim/" in r.stdout and len(opened.read_text().split()) == 1
+    # IT removes the laptop: the server no longer knows it
+    from server.devices import revoke_device
+    revoke_device(srv.engine, dev.id, "test")
+    r = agent_cli(tmp_path, "devices", config=cfg)
+    assert r.returncode == 2 and "no longer knows this computer" in r.stderr
+    # the server is down: says so
+    srv.stop()
+    r = agent_cli(tmp_path, "devices", config=cfg)
+    assert r.returncode == 1 and "Can't reach IT's server" in r.stderr, r.stderr
+
+
+def test_tray_item_see_all_my_devices(live_server, tmp_path, monkeypatch):
+    import os
+    monkeypatch.setenv("PYSTRAY_BACKEND", "dummy")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    import pystray
+
+    from agent.reporting import report_now
+    from agent.tray.app import TrayApp
+    srv = live_server
+
+    def tray(settings, opened):
+        return TrayApp(lambda: {}, settings=settings, replay=True, pages_dir=str(tmp_path / "p"),
+                       state_file=str(tmp_path / "tray.json"), open_url=opened.append,
+                       notifier=None)
+
+    def labels(app):
+        return [getattr(i, "text", i) for i in app.menu_items(pystray.MenuItem, pystray.Menu)]
+
+    from agent.config import Settings
+    opened: list[str] = []
+    assert "See all my devices" not in labels(tray(Settings(), opened))     # reporting off
+    settings = srvkit.agent_settings(srv.url, srv.token())
+    app = tray(settings, opened)
+    items = app.menu_items(pystray.MenuItem, pystray.Menu)
+    [item] = [i for i in items if getattr(i, "text", None) == "See all my devices"]
+    # not enrolled yet: nothing opens, the reason is kept (and logged)
+    app.see_my_devices(wait=True)
+    assert opened == [] and "not connected to IT's server yet" in app.devices_message
+    code, msg = report_now(settings, report=srvkit.report_for(srvkit.fixture_files()[0]))
+    assert code == 0, msg
+    assert os.path.isdir(tmp_path / "state")
+    item(app.icon)                                   # the menu item itself, as pystray calls it
+    for _ in range(100):
+        if opened:
+            break
+        import time
+        time.sleep(0.05)
+    assert len(opened) == 1 and opened[0].startswith(srv.url + "/claim/")
+    alice, csrf = person(srv)
+    r = alice.get(opened[0], timeout=30)
+    assert state_of(r.text) == "open" and "This is my laptop" in r.text
