@@ -402,3 +402,33 @@ def test_tray_item_see_all_my_devices(live_server, tmp_path, monkeypatch):
     alice, csrf = person(srv)
     r = alice.get(opened[0], timeout=30)
     assert state_of(r.text) == "open" and "This is my laptop" in r.text
+
+
+def test_owner_mismatch_on_it_pages_and_exports(live_server):
+    """A claimed laptop whose Jamf record names someone else: the finding on the MDM page,
+    the device page, and in /reconcile.json and /reconcile.csv (IT's exports over HTTP)."""
+    from test_server_owners import StubConnector, mac
+
+    from server.mdm.store import sync_source
+    srv = live_server
+    dev, secret = enrolled(srv)
+    alice, csrf = person(srv)
+    r = alice.post(f"{srv.url}/claim/{new_code(srv, secret)}", data={"csrf": csrf}, timeout=30)
+    assert state_of(r.text) == "done"
+    res = sync_source(srv.engine, "jamf", {}, connector=StubConnector(
+        [mac("jamf", "77", "C02XK1JHJG5H", "bob@example.com", hostname="alice-mbp")]))
+    assert res.status == "ok"
+    assert owner(srv, dev) == ("alice@example.com", "claim")      # the MDM does not win
+    admin, _ = person(srv, "it-admin", role="admin", auth="local")
+    page = admin.get(srv.url + "/reconcile?kind=owner_mismatch", timeout=30)
+    assert page.status_code == 200 and "Owner differs (1)" in page.text
+    assert "Jamf says the user is bob@example.com, but alice@example.com claimed it." in page.text
+    data = admin.get(srv.url + "/reconcile.json", timeout=30).json()
+    [f] = [f for f in data["findings"] if f["kind"] == "owner_mismatch"]
+    assert (f["device_id"], f["agent"], f["mdm"], f["sources"]) == (
+        dev, "alice@example.com", "bob@example.com", ["agent", "jamf"])
+    csv_text = admin.get(srv.url + "/reconcile.csv", timeout=30).text
+    assert any(ln.startswith("owner_mismatch,C02XK1JHJG5H,alice-mbp,agent jamf,")
+               for ln in csv_text.splitlines())
+    page = admin.get(f"{srv.url}/devices/{dev}", timeout=30)
+    assert "owner_mismatch" in page.text and "bob@example.com" in page.text
