@@ -10,7 +10,6 @@ import re
 import secrets
 import uuid
 
-import pytest
 import requests
 from sqlalchemy import select, update
 
