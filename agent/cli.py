@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", action="store_true", help="send now, ignoring the retry wait, and say what happened")
     p.add_argument("--queued-only", action="store_true", help="send what is queued without checking first")
     p.add_argument("--replay", metavar="FILE", help="report a capture file instead of this computer")
+
+    p = sub.add_parser("devices", parents=[common],
+                       help="open the page of all your devices (and make this laptop yours)")
+    p.add_argument("--no-browser", action="store_true", help="only print the link")
     return parser
 
 
@@ -88,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_tray(args)
         if command == "report":
             return cmd_report(args)
+        if command == "devices":
+            return cmd_devices(args)
         raise UsageError(f"checkup: unknown command {command!r}")
     except UsageError as exc:
         _err(str(exc))
@@ -258,6 +264,27 @@ def cmd_report(args) -> int:
         report = run_check(host, load_policy_for(args, settings))
     code, message = report_now(settings, report=report)
     print(message)
+    return code
+
+
+def cmd_devices(args) -> int:
+    """Ask IT's server for a single-use link to the person's page of devices (signing in
+    there makes this laptop theirs), print it and open it in the browser."""
+    settings = load_settings_for(args)
+    try:
+        from .reporting import claim_link
+    except ImportError as exc:
+        raise UsageError(f"reporting is not available here ({exc})") from None
+    code, message, url = claim_link(settings)
+    print(message, file=sys.stdout if url else sys.stderr)
+    if url and not args.no_browser:
+        import webbrowser
+        try:
+            opened = webbrowser.open(url)
+        except Exception:  # noqa: BLE001 - no browser here: the printed link still works
+            opened = False
+        if not opened:
+            print("No web browser could be opened here: copy the link into one.", file=sys.stderr)
     return code
 
 

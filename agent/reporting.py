@@ -932,6 +932,67 @@ def report_now(settings, state_dir: str | None = None, report: dict | None = Non
     return 0, " ".join(parts)
 
 
+# -- checkup devices / the tray's "See all my devices" ---------------------------------
+
+def claim_link(settings, state_dir: str | None = None,  # noqa: ANN001, C901
+               session=None) -> tuple[int, str, str | None]:
+    """Ask IT's server for a link that shows the person all their devices and makes this
+    laptop theirs once they sign in (POST /api/v1/claim with the device secret; DESIGN
+    "Claim"). No user name is sent: the server learns who from the sign-in.
+
+    Returns (code, message for the person, the link or None). Codes as ``report_now``:
+    0 a link; 1 the server is unreachable or busy (try again); 2 the server refused this
+    computer; 3 reporting is off, the URL is not allowed, or this computer is not enrolled.
+    """
+    if not enabled(settings):
+        return 3, ("Reporting to IT is off on this computer, so there is no page of your "
+                   "devices to open (IT sets [server] url)."), None
+    try:
+        url = check_url(server_url(settings))
+    except ReportingError as exc:
+        return 3, f"Can't open your devices: {exc}.", None
+    creds = load_credentials(_state_dir(state_dir), url)
+    if creds is None:
+        return 3, ("This computer is not connected to IT's server yet. Run `checkup report "
+                   "--now` (or wait for the next check), then try again."), None
+    import requests
+    own = session is None
+    if own:
+        session = requests.Session()
+        session.headers["User-Agent"] = f"checkup-agent/{_agent_version()}"
+    try:
+        resp = session.post(url + "/api/v1/claim", timeout=TIMEOUT, allow_redirects=False,
+                            headers={"Authorization": f"Bearer {creds.device_secret}",
+                                     "Accept": "application/json"})
+    except requests.exceptions.RequestException as exc:
+        return 1, (f"Can't reach IT's server at {url} ({_short(exc)}). Check that you are "
+                   "online, then try again."), None
+    finally:
+        if own:
+            session.close()
+    if resp.status_code == 201:
+        try:
+            link = str(resp.json()["url"])
+            check_url(link)              # https (http only to this machine): never file: etc.
+        except (ValueError, KeyError, TypeError, ReportingError) as exc:
+            log.warning("claim link not usable: %s", exc)
+            return 2, f"IT's server sent a link that can't be opened safely ({url}).", None
+        return 0, ("Open this link to see all your devices. It makes this laptop yours when "
+                   f"you sign in, works once, and expires in 15 minutes:\n{link}"), link
+    if resp.status_code == 401:
+        return 2, ("IT's server no longer knows this computer (it was removed, or must "
+                   "connect again): run `checkup report --now`, or ask IT."), None
+    if resp.status_code == 429:
+        wait = parse_retry_after(resp.headers.get("Retry-After"), time.time()) or 60.0
+        minutes = max(1, int(-(-wait // 60)))
+        return 1, (f"You asked for several links in a short time. Try again in {minutes} "
+                   f"minute{'s' if minutes != 1 else ''}."), None
+    if resp.status_code == 404:
+        return 2, (f"IT's server at {url} does not offer a page of your devices yet "
+                   "(it may need an update)."), None
+    return 1, f"IT's server could not make a link ({resp.status_code}: {_detail(resp)}).", None
+
+
 def queue_status(settings, state_dir: str | None = None) -> dict[str, Any]:  # noqa: ANN001
     """For `checkup config show` / About: how many reports wait in line, how many are
     set aside, the last problem."""

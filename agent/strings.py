@@ -51,6 +51,8 @@ STRINGS: dict[str, str] = {
     "menu.snooze_tomorrow": "Until tomorrow",
     "menu.snooze_none_left": "No more snoozes for these",
     "menu.about": "About & privacy",
+    "menu.my_devices": "See all my devices",
+    "devices.not_opened": "Can't open your devices",
     "menu.quit": "Quit",
     "menu.last_checked": "Last checked {when}",
 

@@ -1,7 +1,7 @@
 """checkup-server [--config FILE] COMMAND ...
 
 Commands: run, migrate, token create|list|revoke, device list|requests|approve|reject|revoke|restore,
-admin create, prune, backup, audit.
+owner set|clear, admin create, prune, backup, audit.
 
 Exit codes: 0 done, 3 a usage error or a failure (as the agent's ``checkup``: its 1 and 2
 mean nudge and fail). Every error is one line on stderr, never a traceback.
@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
                        ("unlock", "let an IT login locked out by failed logins try again now")):
         asub.add_parser(name, help=text).add_argument("username")
 
+    own = sub.add_parser("owner", help="who owns a device (IT's word beats a claim and an MDM)")
+    osub = own.add_subparsers(dest="owner_command", metavar="ACTION", parser_class=_Parser)
+    os_ = osub.add_parser("set", help="make EMAIL the owner of DEVICE (source: it)")
+    os_.add_argument("device_id", metavar="DEVICE")
+    os_.add_argument("email", metavar="EMAIL")
+    osub.add_parser("clear", help="remove DEVICE's owner").add_argument("device_id", metavar="DEVICE")
+
     sub.add_parser("prune", help="drop reports and history past their retention now")
 
     au = sub.add_parser("audit", help="the audit log: changes and sign-ins, newest first")
@@ -218,6 +225,8 @@ def _main(argv: list[str] | None) -> int:
         return _admin(engine, args)
     if args.command == "device":
         return _device(engine, args)
+    if args.command == "owner":
+        return _owner(engine, args)
     if args.command in ("sync", "reconcile"):
         from .mdm.cli import run as run_mdm
         return run_mdm(engine, cfg, args)
@@ -403,6 +412,25 @@ def _token_limits(label: str, expires, uses) -> str:  # noqa: ANN001
     parts.append(f"expires {expires:%Y-%m-%d %H:%M} UTC" if expires else "no expiry")
     parts.append(f"at most {uses} uses" if uses else "unlimited uses")
     return ", ".join(parts)
+
+
+def _owner(engine, args) -> int:  # noqa: ANN001
+    """checkup-server owner set DEVICE EMAIL | owner clear DEVICE (source it, audited)."""
+    from . import owners
+    if args.owner_command not in ("set", "clear"):
+        raise UsageError("checkup-server owner: say set DEVICE EMAIL or clear DEVICE")
+    try:
+        if args.owner_command == "set":
+            res = owners.set_owner(engine, args.device_id, args.email, "it", actor=_who(), role="admin")
+        else:
+            res = owners.clear_owner(engine, args.device_id, actor=_who(), role="admin")
+    except owners.OwnerError as exc:
+        raise UsageError(f"checkup-server owner {args.owner_command}: {exc}") from None
+    if res.outcome == owners.NO_DEVICE:
+        raise UsageError(f"checkup-server owner {args.owner_command}: no device "
+                         f"{args.device_id!r} (see 'checkup-server device list')")
+    print(f"Device {res.device_id}: {res.reason}.")
+    return 0
 
 
 def _device(engine, args) -> int:  # noqa: ANN001

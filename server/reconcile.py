@@ -10,7 +10,8 @@ notes; in short:
   never joins two machines). Where both sides have a serial and a UUID and one
   agrees while the other differs, the two are NOT merged.
 - **Findings** (``kind``): ``compromised``, ``disagreement`` (one per fact),
-  ``unmanaged``, ``silent``, ``duplicate``. Output order is deterministic:
+  ``owner_mismatch`` (an MDM's user is not the owner IT set or the person claimed, or two
+  MDM records name different users), ``unmanaged``, ``silent``, ``duplicate``. Output order is deterministic:
   by kind in that order, then serial, hostname, sources, fact.
 
 ``reconcile()`` does two passes over each input and dictionary look-ups only;
@@ -28,7 +29,7 @@ from typing import Any, Iterable, Sequence
 from server.mdm.records import (SOURCE_NAMES, MdmRecord, normalise_macs, normalise_serial,
                                 normalise_uuid, parse_time, uuid_key)
 
-KINDS = ("compromised", "disagreement", "unmanaged", "silent", "duplicate")
+KINDS = ("compromised", "disagreement", "owner_mismatch", "unmanaged", "silent", "duplicate")
 FACTS = ("disk_encryption", "firewall", "system_integrity", "gatekeeper", "os_version")
 AGENT_PLATFORMS = {"darwin": "macos", "macos": "macos", "windows": "windows", "linux": "linux"}
 UTC = dt.timezone.utc
@@ -50,6 +51,8 @@ class AgentDevice:
     gatekeeper: bool | None = None
     os_version: str | None = None
     os_build: str | None = None            # macOS build ("23F79"), compared only where the MDM has one
+    owner: str | None = None               # devices.owner (DESIGN "Ownership")
+    owner_source: str | None = None        # it | claim | mdm
 
     @classmethod
     def create(cls, device_id: str, *, serial=None, hardware_uuid=None, macs=(), platform=None,
@@ -381,6 +384,10 @@ def reconcile(agents: Sequence[AgentDevice], records: Sequence[MdmRecord], *,
     for j, i in m.pairs:
         findings.extend(_disagreements(agents[j], records[i], now))
 
+    # owner_mismatch: the MDMs' users against each other and against IT's owner or a claim
+    for j, idxs in m.by_agent.items():
+        findings.extend(_owner_mismatch(agents[j], [records[i] for i in idxs]))
+
     # unmanaged
     if synced:
         names = ", ".join(_src(s) for s in synced)
@@ -466,6 +473,70 @@ def reconcile(agents: Sequence[AgentDevice], records: Sequence[MdmRecord], *,
 
     findings.sort(key=_sort_key)
     return findings
+
+
+OWNER_WORDS = {"it": "IT set {owner} as its owner", "claim": "{owner} claimed it",
+               "mdm": "its owner is {owner} (from an MDM)"}
+
+
+def mdm_users(recs: Sequence[MdmRecord]) -> dict[str, list[str]]:
+    """The users the matched records name, as emails: email -> its sources (sorted)."""
+    users: dict[str, set[str]] = defaultdict(set)
+    for r in recs:
+        if r.user_email:
+            users[r.user_email.strip().lower()].add(r.source)
+    return {e: sorted(s) for e, s in sorted(users.items())}
+
+
+def _owner_mismatch(a: AgentDevice, recs: list[MdmRecord]) -> list[dict]:
+    users = mdm_users(recs)
+    if not users:
+        return []
+    base = dict(serial=a.serial or next((r.serial for r in recs if r.serial), None),
+                hostname=a.hostname or next((r.hostname for r in recs if r.hostname), None),
+                device_id=a.device_id, agent=a.owner,
+                mdm_ids=sorted(f"{r.source}:{r.source_id}" for r in recs if r.user_email),
+                agent_seen=a.last_seen,
+                mdm_seen=max((r.last_seen for r in recs if r.last_seen), default=None))
+    said = "; ".join(f"{' and '.join(_src(s) for s in srcs)} say{'s' if len(srcs) == 1 else ''} "
+                     f"the user is {email}" for email, srcs in users.items())
+    sources = sorted({s for srcs in users.values() for s in srcs})
+    if len(users) > 1:
+        return [_finding("owner_mismatch", sources=sources, mdm=" ".join(users),
+                         detail=f"{said}. Its owner is not taken from an MDM until they agree: "
+                                "correct the user in the MDM, or set the owner on the device page.",
+                         **base)]
+    (email, srcs), = users.items()
+    if a.owner and a.owner_source in ("it", "claim") and a.owner != email:
+        who = OWNER_WORDS[a.owner_source].format(owner=a.owner)
+        return [_finding("owner_mismatch", sources=("agent", *srcs), mdm=email,
+                         detail=f"{said}, but {who}. The owner stays {a.owner}; correct the "
+                                "user in the MDM, or the owner on the device page.", **base)]
+    return []
+
+
+def mdm_owner_plan(agents: Sequence[AgentDevice], records: Sequence[MdmRecord],
+                   m: Match | None = None) -> dict[str, tuple[str | None, str]]:
+    """Owners to take from the MDMs (DESIGN "Ownership"): device id -> (email, MDM source)
+    for an agent device whose matched records name one user, or (None, source) to remove
+    an owner that came from an MDM which now names nobody (or users who disagree: that is
+    an owner_mismatch finding, not a guess). Owners IT set or a person claimed are left
+    alone (owners.set_owner keeps them too)."""
+    m = m or match(agents, records)
+    plan: dict[str, tuple[str | None, str]] = {}
+    for j, idxs in m.by_agent.items():
+        a = agents[j]
+        if a.owner_source in ("it", "claim"):
+            continue
+        recs = [records[i] for i in idxs]
+        users = mdm_users(recs)
+        if len(users) == 1:
+            (email, srcs), = users.items()
+            if a.owner != email or a.owner_source != "mdm":
+                plan[a.device_id] = (email, srcs[0])
+        elif a.owner and a.owner_source == "mdm":
+            plan[a.device_id] = (None, sorted({r.source for r in recs})[0])
+    return plan
 
 
 def _one_per_source(recs: list[MdmRecord]) -> list[MdmRecord]:

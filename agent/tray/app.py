@@ -72,6 +72,8 @@ class TrayApp:
         self.scheduler = Scheduler(run_check, self._on_result, interval_s=interval * 60.0,
                                    on_report=on_report, on_start=self._on_check_start)
         self.server_url = settings.get("server", "url") if settings is not None else None
+        self.reporting_on = bool(str(self.server_url or "").strip())
+        self.devices_message: str | None = None   # what "See all my devices" last said
 
     # -- pystray ------------------------------------------------------------------------
     def build_icon(self):
@@ -108,6 +110,8 @@ class TrayApp:
             items.append(item(t("menu.snooze"), menu(
                 item(t("menu.snooze_hour"), lambda: self.snooze("hour")),
                 item(t("menu.snooze_tomorrow"), lambda: self.snooze("tomorrow")))))
+        if self.reporting_on:
+            items.append(item(t("menu.my_devices"), lambda: self.see_my_devices()))
         items.append(item(t("menu.about"), lambda: self.open_page("about")))
         items.append(item(t("menu.quit"), lambda: self.quit()))
         return items
@@ -125,6 +129,40 @@ class TrayApp:
     # -- actions (called from the UI thread or the notifier thread) ---------------------
     def check_now(self) -> None:
         self.scheduler.check_now()
+
+    def see_my_devices(self, wait: bool = False) -> None:
+        """Menu "See all my devices": ask IT's server for the claim link (off the UI
+        thread) and open it in the browser; if there is none, say why."""
+        worker = threading.Thread(target=self._see_my_devices, name="checkup-devices", daemon=True)
+        worker.start()
+        if wait:
+            worker.join(60)
+
+    def _see_my_devices(self) -> None:
+        try:
+            from ..reporting import claim_link
+            _code, message, url = claim_link(self.settings)
+        except Exception as exc:  # noqa: BLE001 - never a dead menu item
+            log.exception("See all my devices failed")
+            _code, message, url = 3, f"Something went wrong ({type(exc).__name__}).", None
+        self.devices_message = message
+        if url:
+            try:
+                self.open_url(url)
+                return
+            except Exception:  # noqa: BLE001
+                log.exception("could not open the browser")
+                message = "No web browser could be opened. " + message
+                self.devices_message = message
+        log.warning("See all my devices: %s", message)
+        if self.notifier is not None:
+            note = nudge.Notification(title=t("devices.not_opened"), body=message, problems=[],
+                                      fixed=[], target=None, snoozable=[])
+            try:
+                path = self.page_paths.get("about") or self.page_paths.get("report")
+                self.notifier.send(note, pages.file_uri(path) if path else "", None)
+            except Exception:  # noqa: BLE001
+                log.exception("notification failed")
 
     def open_page(self, key: str) -> None:
         path = self.page_paths.get(key)

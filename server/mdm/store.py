@@ -67,9 +67,28 @@ def mdm_config(cfg: Any, source: str) -> dict:
     return out
 
 
+def update_owners(engine: Engine) -> dict[str, int]:
+    """Owners from the MDMs' users (reconcile.mdm_owner_plan, applied by server.owners:
+    never over IT's owner or a claim; each change audited as ``mdm:<source>``)."""
+    from ..owners import apply_mdm_owners
+    from ..reconcile import mdm_owner_plan
+    counts = apply_mdm_owners(engine, mdm_owner_plan(load_agents(engine), load_records(engine)))
+    if counts.get("set") or counts.get("cleared"):
+        log.info("owners from the MDMs: %d set, %d removed", counts.get("set", 0),
+                 counts.get("cleared", 0))
+    return counts
+
+
+def _update_owners_logged(engine: Engine) -> None:
+    try:
+        update_owners(engine)
+    except Exception:  # noqa: BLE001 - the sync itself succeeded; say so, and why owners did not
+        log.exception("owners from the MDMs not updated")
+
+
 def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
                 environ: Mapping[str, str] | None = None, connector=None,
-                sleep: Callable[[float], None] | None = None) -> SyncResult:
+                sleep: Callable[[float], None] | None = None, owners: bool = True) -> SyncResult:
     cls = CONNECTORS[source]
     if connector is None:
         if not cls.is_configured(config):
@@ -99,6 +118,8 @@ def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
             conn.execute(update(MdmSync).where(MdmSync.id == sync_id).values(
                 finished_at=_naive(_now()), status="ok", records=connector.stats.records,
                 skipped=connector.stats.skipped, message=storable(msg)))
+        if owners:
+            _update_owners_logged(engine)
         return SyncResult(source, "ok", msg, connector.stats.records, connector.stats.skipped)
     except (MdmError, OSError, ValueError) as exc:
         stored += _flush_quietly(engine, source, sync_id, batch)
@@ -164,10 +185,12 @@ def sync_all(engine: Engine, cfg: Any, sources: Iterable[str] | None = None, **k
     results = []
     for source in (sources or CONNECTORS):
         try:
-            results.append(sync_source(engine, source, mdm_config(cfg, source), **kw))
+            results.append(sync_source(engine, source, mdm_config(cfg, source), owners=False, **kw))
         except Exception as exc:  # noqa: BLE001 - e.g. the database went away mid-way
             log.exception("%s: sync failed", source)
             results.append(SyncResult(source, "failed", f"unexpected {type(exc).__name__}"))
+    if any(r.status == "ok" for r in results):
+        _update_owners_logged(engine)   # once, after every source
     return results
 
 
@@ -210,7 +233,7 @@ def load_records(engine: Engine, where=None) -> list[MdmRecord]:
 def load_agents(engine: Engine, device_id: str | None = None) -> list[AgentDevice]:
     """Every enrolled device with the facts of its newest stored report."""
     q = (select(Device.id, Device.serial, Device.hardware_uuid, Device.hostname, Device.platform,
-                Device.last_seen_at, Report.body, Report.received_at)
+                Device.last_seen_at, Device.owner, Device.owner_source, Report.body, Report.received_at)
          .outerjoin(Report, Report.report_id == Device.last_report_id))
     if device_id is not None:
         q = q.where(Device.id == device_id)
@@ -232,6 +255,7 @@ def load_agents(engine: Engine, device_id: str | None = None) -> list[AgentDevic
                 a = AgentDevice.create(row.id, serial=row.serial, hardware_uuid=row.hardware_uuid,
                                        platform=row.platform, last_seen=_aware(row.last_seen_at),
                                        hostname=row.hostname)
+            a.owner, a.owner_source = row.owner, row.owner_source
             out.append(a)
     return out
 

@@ -10,6 +10,7 @@ from .store import findings, sync_status
 
 KIND_WORDS = {
     "compromised": "Compromised", "disagreement": "MDM and laptop disagree",
+    "owner_mismatch": "Owner differs",
     "unmanaged": "Reporting, in no MDM", "silent": "In an MDM, not reporting",
     "duplicate": "Twice in one MDM",
 }

@@ -70,6 +70,7 @@ def test_every_ref_in_the_served_openapi_resolves(live_server):
     assert doc["components"]["securitySchemes"]["deviceSecret"]["scheme"] == "bearer"
     assert doc["paths"]["/api/v1/reports"]["post"]["security"] == [{"deviceSecret": []}]
     assert doc["paths"]["/api/v1/policy"]["get"]["security"] == [{"deviceSecret": []}]
+    assert doc["paths"]["/api/v1/claim"]["post"]["security"] == [{"deviceSecret": []}]
 
 
 def test_schemathesis_finds_no_server_error(fuzz_server):
@@ -93,7 +94,8 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
     operations = [(op.path, op.method.upper(), op) for op in
                   (result.ok() for result in schema.get_all_operations())]
     assert {(p, m) for p, m, _ in operations} == {
-        ("/api/v1/enroll", "POST"), ("/api/v1/reports", "POST"), ("/api/v1/policy", "GET")}
+        ("/api/v1/enroll", "POST"), ("/api/v1/reports", "POST"), ("/api/v1/policy", "GET"),
+        ("/api/v1/claim", "POST")}
     checks = [not_a_server_error, status_code_conformance, content_type_conformance,
               response_schema_conformance]
     seen: dict[int, int] = {}
