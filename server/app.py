@@ -258,6 +258,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
 
     from .web import add_web_routes
     add_web_routes(app, state)
+    from .routes import oidc as oidc_routes; app.include_router(oidc_routes.router)  # noqa: E702
 
     from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))
