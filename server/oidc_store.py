@@ -44,11 +44,11 @@ def take_attempt(engine: Engine, state: str, browser: str | None) -> Attempt:
     state_hash = sha256_hex(state)
     now = utcnow()
     with engine.connect() as conn:
-        row = conn.execute(select(OidcLogin).where(OidcLogin.state_hash == state_hash)).first()
+        row = conn.execute(select(OidcLogin.__table__).where(
+            OidcLogin.state_hash == state_hash)).first()
     if row is None:
         raise SignInError("attempt", "unknown state: the callback is not for a sign-in this "
                                      "server started (altered or forged)")
-    row = row[0]
     if row.used_at is not None:
         raise SignInError("attempt", "replayed callback: this sign-in attempt was already used")
     if row.created_at < now - dt.timedelta(minutes=ATTEMPT_MINUTES):
