@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .config import DEFAULTS, ConfigError, ServerConfig
+from .untrusted import shown
 
 log = logging.getLogger("checkup.server")
 
@@ -324,8 +325,9 @@ class Oidc:
                                            code=code, code_verifier=attempt.code_verifier,
                                            timeout=TIMEOUT, allow_redirects=False)
             except OAuthError as exc:
-                raise SignInError("idp", f"the token endpoint refused the code: {exc.error}"
-                                         + (f" ({str(exc.description)[:200]})"
+                raise SignInError("idp", "the token endpoint refused the code: "
+                                         f"{shown(str(exc.error))[:100]}"
+                                         + (f" ({str(exc.description)[:200]!r})"
                                             if exc.description else "")) from None
             except requests.HTTPError as exc:
                 raise SignInError("unavailable", f"the token endpoint answered {exc}"[:300]) from None

@@ -59,7 +59,7 @@ def _options(request: Request) -> tuple[str, bool]:
 
 def _refuse(request: Request, exc: SignInError, nxt: str) -> Response:
     address = _address(request)
-    log.warning("OIDC sign-in refused (%s) for %s from %s: %s", exc.kind, exc.who, address,
+    log.warning("OIDC sign-in refused (%s) for %r from %s: %s", exc.kind, exc.who, address,
                 exc.reason)
     try:
         audit.record(request.app.state.checkup.engine, actor=exc.who or "?", action="sign_in",
@@ -126,7 +126,7 @@ def callback(request: Request):
             except SignInError:
                 pass
             raise SignInError("idp", f"the identity provider answered {error[:100]!r}"
-                                     + (f": {q.get('error_description', '')[:200]}"
+                                     + (f": {q.get('error_description', '')[:200]!r}"
                                         if q.get("error_description") else ""))
         attempt = take_attempt(state.engine, q.get("state", ""), browser)
         nxt = attempt.next

@@ -170,6 +170,20 @@ def test_callback_in_another_browser_is_refused(idp, servers, sqlite_url, caplog
     refused(srv, r, 400, "attempt", "another browser", caplog)
 
 
+def test_attempt_older_than_ten_minutes_is_refused(idp, servers, sqlite_url, caplog):
+    import datetime as dt
+
+    from sqlalchemy import update
+    srv = servers(sqlite_url, idp.issuer)
+    s, url = testidp.start_sign_in(SERVER, "alice")
+    with srv.engine.begin() as conn:
+        made = conn.execute(select(OidcLogin.created_at)).scalar_one()
+        conn.execute(update(OidcLogin).values(created_at=made - dt.timedelta(minutes=11)))
+    with caplog.at_level(logging.WARNING, logger="checkup.server"):
+        r = s.get(url, allow_redirects=False, timeout=30)
+    refused(srv, r, 400, "attempt", "older than 10 minutes", caplog)
+
+
 def test_error_from_the_idp_is_refused(idp, servers, sqlite_url, caplog):
     srv = servers(sqlite_url, idp.issuer)
     s, url = testidp.start_sign_in(SERVER, "alice")
@@ -437,6 +451,8 @@ def test_login_page_offers_what_is_on(idp, servers, sqlite_url):
     ('[auth.oidc]\nissuer = "https://idp.example.com"\nclient_id = "c"\nclient_secret_env = ""\n'
      'admin_group = ["x"]\n', {}, "unknown key admin_group"),
     ('[auth]\nlocal_logins = false\n', {}, "unknown key local_logins"),
+    ('[auth.oidc]\nissuer = "https://idp.example.com"\nclient_id = "c"\nclient_secret_env = ""\n'
+     'scopes = ["email"]\n', {}, "scopes must include"),
 ])
 def test_config_errors_stop_run(tmp_path, toml, env, words):
     cfg = tmp_path / "server.toml"
@@ -448,3 +464,49 @@ def test_config_errors_stop_run(tmp_path, toml, env, words):
                        env=environ, cwd=srvkit.ROOT)
     assert r.returncode == 3, (r.stdout, r.stderr)
     assert len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+
+
+def test_settings_from_the_environment():
+    from server.config import load_config
+    from server.oidc import load_settings
+    env = {"CHECKUP_SERVER_AUTH_OIDC_ISSUER": "https://idp.example.com/",
+           "CHECKUP_SERVER_AUTH_OIDC_CLIENT_ID": "checkup",
+           "CHECKUP_SERVER_AUTH_OIDC_CLIENT_SECRET_ENV": "MY_SECRET", "MY_SECRET": "s",
+           "CHECKUP_SERVER_AUTH_OIDC_ADMIN_GROUPS": "checkup-admins, it-leads",
+           "CHECKUP_SERVER_AUTH_OIDC_ALLOWED_DOMAINS": "Example.com",
+           "CHECKUP_SERVER_SERVER_PUBLIC_URL": "https://checkup.example.com/"}
+    s = load_settings(load_config(None, environ=env), environ=env)
+    assert (s.issuer, s.client_id, s.client_secret) == ("https://idp.example.com", "checkup", "s")
+    assert s.admin_groups == {"checkup-admins", "it-leads"} and s.allowed_domains == {"example.com"}
+    assert s.public_url == "https://checkup.example.com"
+    assert load_settings(load_config(None, environ={}), environ={}) is None   # off by default
+
+
+@pytest.mark.parametrize("claims, outcome", [
+    ({"email": "A@Example.com", "email_verified": "true", "groups": "admins"}, ("a@example.com", "admin")),
+    ({"email": "a@example.com", "email_verified": "false"}, "has not verified"),
+    ({"email": "a@example.com", "email_verified": "maybe"}, "has not verified"),
+    ({"email": "not an email"}, "is not an email address"),
+    ({"email": "a@example.com", "groups": {"admins": True}}, ("a@example.com", "employee")),
+    ({"email": "a@example.com", "_claim_names": {"groups": "src1"}}, ("a@example.com", "employee")),
+    ({"preferred_username": "b@example.com", "tid": "t", "email_verified": True,
+      "groups": ["viewers"]}, ("b@example.com", "viewer")),
+    ({"preferred_username": "b@other.test", "tid": "t"}, "not in allowed_domains"),
+    ({"preferred_username": "b", "tid": "t"}, "no email claim"),
+])
+def test_person_rules(claims, outcome):
+    """Claim shapes the test IdP does not send (string booleans, a groups object, Entra's
+    groups overage) against the same rules. b@example.com is in admin_emails, but a
+    preferred_username never makes an admin."""
+    from server.oidc import Oidc, Settings, SignInError
+    svc = Oidc(Settings(issuer="https://idp.example.com", client_id="c", client_secret=None,
+                        scopes=("openid",), display_name="x", groups_claim="groups",
+                        admin_groups=frozenset({"admins"}), viewer_groups=frozenset({"viewers"}),
+                        admin_emails=frozenset({"b@example.com"}),
+                        allowed_domains=frozenset({"example.com"}), public_url=""))
+    if isinstance(outcome, str):
+        with pytest.raises(SignInError, match=outcome):
+            svc.person(claims)
+    else:
+        p = svc.person(claims)
+        assert (p.email, p.role) == outcome
