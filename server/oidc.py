@@ -303,8 +303,10 @@ class Oidc:
         client.trust_env = self.provider.http.trust_env
         return client
 
-    def begin(self, redirect_uri: str, next_path: str) -> tuple[str, Attempt]:
-        """(the IdP's authorization URL to send the browser to, the attempt to keep)."""
+    def begin(self, redirect_uri: str, next_path: str, again: bool = False) -> tuple[str, Attempt]:
+        """(the IdP's authorization URL to send the browser to, the attempt to keep).
+        ``again``: the person was refused; ask the IdP to sign them in afresh
+        (``prompt=login``), so they can pick another account."""
         attempt = Attempt(state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
                           code_verifier=secrets.token_urlsafe(64)[:96],
                           redirect_uri=redirect_uri, next=next_path)
@@ -312,7 +314,7 @@ class Oidc:
         with self._client(redirect_uri) as client:
             url, _ = client.create_authorization_url(
                 meta["authorization_endpoint"], state=attempt.state, nonce=attempt.nonce,
-                code_verifier=attempt.code_verifier)
+                code_verifier=attempt.code_verifier, **({"prompt": "login"} if again else {}))
         return url, attempt
 
     def exchange(self, code: str, attempt: Attempt) -> dict:

@@ -69,7 +69,8 @@ def _refuse(request: Request, exc: SignInError, nxt: str) -> Response:
     name, local = _options(request)
     resp = render(request, "signin_error.html", status=STATUS.get(exc.kind, 400), kind=exc.kind,
                   code=exc.code, idp_name=name, local_login=local,
-                  retry="/auth/oidc/start?" + urlencode({"next": nxt}),
+                  retry="/auth/oidc/start?" + urlencode(
+                      {"next": nxt, **({"again": "1"} if exc.kind == "person" else {})}),
                   local_url="/login?" + urlencode({"next": nxt}))
     resp.delete_cookie(BROWSER_COOKIE, path=COOKIE_PATH, secure=secure(request), httponly=True,
                        samesite="lax")
@@ -85,7 +86,7 @@ def _service(request: Request):  # noqa: ANN202 - Oidc | None | a SignInError fo
 
 @router.get("/auth/oidc/start", include_in_schema=False, response_class=HTMLResponse,
             dependencies=[public("starts a sign-in at the identity provider")])
-def start(request: Request, next: str = "/"):  # noqa: A002
+def start(request: Request, next: str = "/", again: str = ""):  # noqa: A002
     nxt = _safe_next(next[:2000])
     svc = _service(request)
     if isinstance(svc, SignInError):
@@ -96,7 +97,8 @@ def start(request: Request, next: str = "/"):  # noqa: A002
     if not (20 <= len(browser) <= 100 and browser.replace("-", "").replace("_", "").isalnum()):
         browser = secrets.token_urlsafe(32)
     try:
-        url, attempt = svc.begin(_redirect_uri(request, svc.settings.public_url), nxt)
+        url, attempt = svc.begin(_redirect_uri(request, svc.settings.public_url), nxt,
+                                 again=again == "1")
     except SignInError as exc:
         return _refuse(request, exc, nxt)
     save_attempt(request.app.state.checkup.engine, attempt, browser)

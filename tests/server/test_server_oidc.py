@@ -272,6 +272,11 @@ def test_unverified_email_is_refused(idp, servers, sqlite_url, caplog):
         _, r, _ = testidp.sign_in(SERVER, "uma")      # in the admin group, email not verified
     refused(srv, r, 403, "person", "has not verified this email", caplog, who="uma@example.com")
     assert "confirm" in r.text
+    # "Try again" asks the IdP for a fresh sign-in, so another account can be chosen
+    assert 'href="/auth/oidc/start?next=%2F&amp;again=1"' in r.text
+    again = requests.get(SERVER + "/auth/oidc/start?next=%2F&again=1", allow_redirects=False,
+                         timeout=30)
+    assert parse_qs(urlsplit(again.headers["location"]).query)["prompt"] == ["login"]
 
 
 def test_domain_not_allowed_is_refused(idp, servers, sqlite_url, caplog):
@@ -419,6 +424,7 @@ def test_public_url_builds_the_redirect_uri(idp, servers, sqlite_url):
     assert sent["redirect_uri"] == [f"http://localhost:{PORT}/auth/oidc/callback"]
     assert sent["code_challenge_method"] == ["S256"] and len(sent["code_challenge"][0]) == 43
     assert sent["scope"] == ["openid email profile"] and sent["nonce"] and sent["state"]
+    assert "prompt" not in sent
     assert "HttpOnly" in r.headers["set-cookie"] and "Path=/auth/oidc" in r.headers["set-cookie"]
 
 
