@@ -264,6 +264,7 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     from .routes import audit as audit_routes; app.include_router(audit_routes.router)  # noqa: E702
 
     from .routes import claim as claim_routes; app.include_router(claim_routes.router)  # noqa: E702
+    from .routes import oidc as oidc_routes; app.include_router(oidc_routes.router)  # noqa: E702
 
     from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))

@@ -254,6 +254,11 @@ def _run(cfg, args) -> int:  # noqa: ANN001
     import uvicorn
 
     from .app import create_app
+    from .oidc import load_settings   # [auth.oidc] that cannot work stops here: one line, exit 3
+    try:
+        load_settings(cfg)
+    except ConfigError as exc:
+        raise UsageError(f"checkup-server: {exc}") from None
     host = args.host or cfg.get("server", "host")
     port = args.port
     if port is None:

@@ -39,6 +39,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "body_idle_seconds": 10,       # ... with no gap longer than this
         "batch_max": 256,              # reports written per transaction at most
         "mdm_sync_minutes": 360,       # pull the configured MDM inventories this often; 0 = only by hand
+        "public_url": "",              # what browsers and the IdP reach (behind any proxy); empty = the request's URL
     },
     "auth": {
         "local_login": True,           # IT's local accounts (checkup-server admin create); false = SSO only
@@ -46,6 +47,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "people": {
         "ivanti_email_domain": "",     # Ivanti login names (CORP\alice, alice) -> alice@<this domain>
+    },
+    "auth.oidc": {                     # OpenID Connect sign-in (server/oidc.py); off while issuer is empty
+        "issuer": "",                  # discovery at <issuer>/.well-known/openid-configuration
+        "client_id": "",
+        "client_secret_env": "CHECKUP_OIDC_CLIENT_SECRET",  # "" = a public client (PKCE only)
+        "scopes": ["openid", "email", "profile"],
+        "display_name": "your company account",  # "Sign in with your company account"
+        "groups_claim": "groups",
+        "admin_groups": [],            # members are IT admins
+        "viewer_groups": [],           # members are read-only IT
+        "admin_emails": [],            # or named one by one (needs email_verified = true)
+        "allowed_domains": [],         # email domains that may sign in; empty = any the IdP vouches for
     },
     "mdm.jamf": {"url": "https://example.jamfcloud.com", "client_id": "",
                  "client_secret_env": "JAMF_CLIENT_SECRET"},
@@ -112,6 +125,8 @@ def _flatten(data: dict, prefix: str = "") -> dict[str, dict]:
 
 
 def _coerce(default: Any, text: str, where: str) -> Any:
+    if isinstance(default, list):      # a list from the environment: "a, b c" -> ["a", "b", "c"]
+        return [part for part in text.replace(",", " ").split() if part]
     if isinstance(default, bool):
         if text.lower() in ("1", "true", "yes", "on"):
             return True

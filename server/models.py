@@ -312,3 +312,21 @@ class ClaimCode(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     used_by: Mapped[str] = mapped_column(String(320), default="")
     __table_args__ = (Index("ix_claim_codes_device", "device_id"),)
+
+
+class OidcLogin(Base):
+    """One OpenID Connect sign-in attempt (server/oidc_store.py): made by
+    ``/auth/oidc/start``, used once by ``/auth/oidc/callback``. Only the ``state``'s
+    SHA-256 is kept, and the SHA-256 of the browser cookie that started it (a callback
+    from another browser is refused); ``used_at`` set = a replayed callback is refused.
+    Rows live minutes; older ones are deleted when the next attempt starts."""
+    __tablename__ = "oidc_logins"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    next: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    __table_args__ = (Index("ix_oidc_logins_created_at", "created_at"),)

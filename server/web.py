@@ -87,6 +87,8 @@ def make_env() -> Environment:
     env.filters["plural"] = plural
     env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "—"
     env.globals.update(STATUS_WORDS=STATUS_WORDS, PLATFORM_WORDS=PLATFORM_WORDS, CHECK_IDS=CHECK_IDS)
+    from .oidc import login_options    # the login page's choices: SSO button, local form
+    env.globals["login_options"] = login_options
     return env
 
 
