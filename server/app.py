@@ -191,6 +191,9 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
                        body_timeout=float(cfg.get("server", "body_timeout_seconds", 30)),
                        body_idle=float(cfg.get("server", "body_idle_seconds", 10)))
 
+    from . import access
+    from .web import forbidden_page
+    access.install(app, forbidden_page=forbidden_page)   # 401/403 answers of require()
     from .routes import agents as agent_routes   # protocol v1
     app.include_router(agent_routes.router)
     from .routes import login as login_routes    # /login, /logout

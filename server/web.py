@@ -99,6 +99,16 @@ def render(request: Request, name: str, status: int = 200, headers: dict | None 
                         headers={"Cache-Control": "no-store", **(headers or {})})
 
 
+def forbidden_page(request: Request, caller, reason: str) -> HTMLResponse:  # noqa: ANN001
+    """The 403 page (server.access.install): an employee is pointed at their own devices
+    (/me) and sees no IT navigation; IT without the permission is told who can do it."""
+    from .access import IT_READ
+    employee = caller is not None and not caller.may(IT_READ)
+    sess = getattr(caller, "session", None)
+    return render(request, "forbidden.html", status=403, sess=None if employee else sess,
+                  person=sess if employee else None, employee=employee, reason=reason, nav="")
+
+
 def csrf_ok(sess, form) -> bool:  # noqa: ANN001
     """The form carries the session's CSRF token (every form of a signed-in page has it)."""
     return hmac.compare_digest(str(form.get("csrf", "")), sess.csrf)

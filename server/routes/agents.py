@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from ..access import device
 from ..app import (DEVICE_AUTH, MAX_ENROLL_BYTES, TooLarge, _device_ok, _errors, _json_body,
                    bearer, ingest_report, problem, read_body)
 from ..devices import EnrollPending
@@ -19,13 +20,14 @@ from ..ratelimit import Buckets
 from ..schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report
 
 router = APIRouter(tags=["agents"])
+DEVICE = [device()]   # every route here checks the device secret (or enrollment token) itself
 
 
 @router.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
              responses={202: {"model": EnrollPending}, 401: {"model": Problem},
                         403: {"model": Problem}, 413: {"model": Problem},
                         422: {"model": Problem}, 429: {"model": Problem}},
-             openapi_extra=_json_body(EnrollRequest),
+             openapi_extra=_json_body(EnrollRequest), dependencies=DEVICE,
              summary="Enroll a new device with an enrollment token",
              description="A new identity: 201. The identity of an enrolled device: 201 with "
                          "that device's current secret as Bearer (rotated), else 202 pending "
@@ -55,7 +57,7 @@ async def enroll(request: Request):
              responses={401: {"model": Problem}, 403: {"model": Problem},
                         409: {"model": Problem}, 413: {"model": Problem},
                         422: {"model": Problem}, 429: {"model": Problem}},
-             openapi_extra={**_json_body(Report), **DEVICE_AUTH},
+             openapi_extra={**_json_body(Report), **DEVICE_AUTH}, dependencies=DEVICE,
              summary="Store one report (the `checkup check --json` object + report_id)")
 async def post_report(request: Request):
     # Normally answered by FastPath; kept so the route is documented and works when the
@@ -70,7 +72,8 @@ async def post_report(request: Request):
 @router.get("/api/v1/policy",
             summary="The organisation's policy (TOML) with an ETag; 204 when there is none",
             responses={200: {"content": {"application/toml": {}}}, 204: {}, 304: {},
-                       401: {"model": Problem}}, openapi_extra=DEVICE_AUTH)
+                       401: {"model": Problem}}, openapi_extra=DEVICE_AUTH,
+            dependencies=DEVICE)
 def get_policy(request: Request):
     engine = request.app.state.checkup.engine
     secret = bearer(request)

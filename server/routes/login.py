@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..access import cookie_name, secure
+from ..access import cookie_name, public, secure
 from ..sessions import lookup_session, revoke_session
 from ..web import PRE_COOKIE, _safe_next, _sign_in, csrf_ok, plural, render
 
@@ -31,7 +31,8 @@ def _end_cookie(request: Request, resp: Response) -> None:
                        httponly=True, samesite="lax")
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse,
+            dependencies=[public("the sign-in form")])
 def login_form(request: Request, next: str = "/"):  # noqa: A002
     token = secrets.token_urlsafe(24)
     resp = render(request, "login.html", csrf=token, next=_safe_next(next), error=None)
@@ -40,7 +41,7 @@ def login_form(request: Request, next: str = "/"):  # noqa: A002
     return resp
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[public("signing in (CSRF: the pre-session cookie)")])
 async def login(request: Request):
     state = request.app.state.checkup
     form = await request.form()
@@ -77,7 +78,8 @@ async def login(request: Request):
     return resp
 
 
-@router.get("/logout", response_class=HTMLResponse)
+@router.get("/logout", response_class=HTMLResponse,
+            dependencies=[public("offers the log-out button to a session, else the sign-in")])
 def logout_page(request: Request):
     # A link or a cross-site GET never logs anyone out: this only offers the button.
     sess = _session(request)
@@ -86,7 +88,7 @@ def logout_page(request: Request):
     return render(request, "logout.html", sess=sess, nav="", error=None)
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[public("ends the cookie's session (CSRF: the session's token)")])
 async def logout(request: Request):
     sess = await run_in_threadpool(_session, request)
     form = await request.form()

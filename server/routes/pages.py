@@ -10,11 +10,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..access import cookie_name
+from ..access import IT_CHANGE, IT_READ, ME, Caller, public, require
 from ..fleet import DeviceFilter, current_policy, device_detail, device_list, overview
 from ..policy_check import CHECK_IDS, PolicyInvalid, validate_policy
-from ..sessions import lookup_session
-from ..web import HERE, _save_policy, csrf_ok, is_admin, query_text, render
+from ..web import HERE, _save_policy, csrf_ok, query_text, render
 
 log = logging.getLogger("checkup.server")
 
@@ -22,17 +21,13 @@ router = APIRouter(include_in_schema=False)
 CSS_PATH = os.path.join(HERE, "templates", "app.css")
 
 
-def _session(request: Request):  # -> sessions.SessionInfo | None
-    return lookup_session(request.app.state.checkup.engine,
-                          request.cookies.get(cookie_name(request)))
+def _form_ok(caller: Caller, form) -> bool:  # noqa: ANN001
+    """A form POST from a session carries its CSRF token; an API token (an Authorization
+    header no other site can make a browser send) needs none."""
+    return caller.via == "token" or csrf_ok(caller.session, form)
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
-    nxt = request.url.path + (("?" + request.url.query) if request.url.query else "")
-    return RedirectResponse("/login?" + urlencode({"next": nxt}), status_code=303)
-
-
-@router.get("/static/app.css")
+@router.get("/static/app.css", dependencies=[public("the pages' stylesheet")])
 def css():
     with open(CSS_PATH, "rb") as fh:
         return Response(fh.read(), media_type="text/css",
@@ -40,11 +35,11 @@ def css():
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request):
+def index(request: Request, caller: Caller = require(ME)):
+    if not caller.may(IT_READ):   # an employee: their own devices
+        return RedirectResponse("/me", status_code=303)
     state = request.app.state.checkup
-    sess = _session(request)
-    if sess is None:
-        return _login_redirect(request)
+    sess = caller.session
     with state.engine.connect() as conn:
         ov = overview(conn, state.stale_days)
     return render(request, "overview.html", sess=sess, ov=ov, nav="overview")
@@ -52,11 +47,9 @@ def index(request: Request):
 
 @router.get("/devices", response_class=HTMLResponse)
 def devices(request: Request, status: str = "", check: str = "", platform: str = "",
-            seen: str = "", q: str = "", page: int = 1):
+            seen: str = "", q: str = "", page: int = 1, caller: Caller = require(IT_READ)):
     state = request.app.state.checkup
-    sess = _session(request)
-    if sess is None:
-        return _login_redirect(request)
+    sess = caller.session
     f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
                      platform=platform, seen=seen, q=query_text(q), page=max(1, min(page, 100000)))
     from ..devices import pending_requests
@@ -69,16 +62,14 @@ def devices(request: Request, status: str = "", check: str = "", platform: str =
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
-def device_page(request: Request, device_id: str):
-    sess = _session(request)
-    if sess is None:
-        return _login_redirect(request)
-    return show_device(request, sess, device_id, done=request.query_params.get("done", "")[:20])
+def device_page(request: Request, device_id: str, caller: Caller = require(IT_READ)):
+    return show_device(request, caller, device_id, done=request.query_params.get("done", "")[:20])
 
 
-def show_device(request: Request, sess, device_id: str, status: int = 200,  # noqa: ANN001
+def show_device(request: Request, caller: Caller, device_id: str, status: int = 200,
                 done: str = "", error: str | None = None) -> HTMLResponse:
     state = request.app.state.checkup
+    sess = caller.session
     from ..devices import pending_requests
     d = None
     if device_id.isalnum() and len(device_id) <= 64:   # ids are hex; a NUL breaks PostgreSQL
@@ -92,34 +83,31 @@ def show_device(request: Request, sess, device_id: str, status: int = 200,  # no
     mdm_findings = device_findings(state.engine, state.cfg, d["device"].id)
     return render(request, "device.html", status=status, sess=sess, nav="devices",
                   mdm_findings=mdm_findings, done=done, error=error,
-                  admin=is_admin(sess), **d)
+                  admin=caller.may(IT_CHANGE), **d)
 
 
 @router.post("/devices/{device_id}/revoke")
-async def device_revoke(request: Request, device_id: str):
-    return await device_action(request, device_id, "revoke", "")
+async def device_revoke(request: Request, device_id: str, caller: Caller = require(IT_CHANGE)):
+    return await device_action(request, caller, device_id, "revoke", "")
 
 
 @router.post("/devices/{device_id}/requests/{request_id}/{action}")
-async def device_request(request: Request, device_id: str, request_id: str, action: str):
+async def device_request(request: Request, device_id: str, request_id: str, action: str,
+                         caller: Caller = require(IT_CHANGE)):
     if action not in ("approve", "reject"):
         return Response("Not found", status_code=404)
-    return await device_action(request, device_id, action, request_id)
+    return await device_action(request, caller, device_id, action, request_id)
 
 
-async def device_action(request: Request, device_id: str, action: str, request_id: str):
-    """IT's buttons on the device page (admins only; a POST with the session's CSRF token)."""
+async def device_action(request: Request, caller: Caller, device_id: str, action: str,
+                        request_id: str):
+    """IT's buttons on the device page (IT_CHANGE; a POST with the session's CSRF token)."""
     engine = request.app.state.checkup.engine
-    sess = _session(request)
-    if sess is None:
-        return _login_redirect(request)
-    if not is_admin(sess):
-        return Response("Only IT admins can do this", status_code=403)
     form = await request.form()
-    if not csrf_ok(sess, form):
+    if not _form_ok(caller, form):
         return Response("Bad request (CSRF token missing or wrong)", status_code=400)
     from .. import devices as devs
-    who = "web:" + str(sess.get("n", ""))
+    who = "web:" + caller.actor
     device_id = device_id[:64]
     try:
         if action == "revoke":
@@ -129,26 +117,24 @@ async def device_action(request: Request, device_id: str, action: str, request_i
             await run_in_threadpool(devs.decide, engine, request_id[:64], action == "approve",
                                     who, device_id)
     except devs.DeviceError as exc:
-        return show_device(request, sess, device_id, status=409, error=str(exc))
+        return await run_in_threadpool(show_device, request, caller, device_id, 409, "",
+                                       str(exc))
     return RedirectResponse(f"/devices/{device_id}?done={action}", status_code=303)
 
 
 @router.get("/reconcile", response_class=HTMLResponse)
-def reconcile_page(request: Request, kind: str = "", page: int = 1):
+def reconcile_page(request: Request, kind: str = "", page: int = 1,
+                   caller: Caller = require(IT_READ)):
     state = request.app.state.checkup
-    sess = _session(request)
-    if sess is None:
-        return _login_redirect(request)
+    sess = caller.session
     from ..mdm.webviews import reconcile_context
     ctx = reconcile_context(state.engine, state.cfg, kind, max(1, min(page, 100000)))
     return render(request, "reconcile.html", sess=sess, nav="reconcile", **ctx)
 
 
-@router.get("/reconcile.{fmt}")
+@router.get("/reconcile.{fmt}", dependencies=[require(IT_READ)])
 def reconcile_export(request: Request, fmt: str):
     state = request.app.state.checkup
-    if _session(request) is None:
-        return _login_redirect(request)
     if fmt not in ("csv", "json"):
         return Response("Not found", status_code=404)
     from ..mdm.webviews import reconcile_export as export
@@ -159,11 +145,9 @@ def reconcile_export(request: Request, fmt: str):
 
 
 @router.get("/policy", response_class=HTMLResponse)
-def policy_page(request: Request):
+def policy_page(request: Request, caller: Caller = require(IT_READ)):
     state = request.app.state.checkup
-    sess = _session(request)
-    if sess is None:
-        return _login_redirect(request)
+    sess = caller.session
     with state.engine.connect() as conn:
         pol = current_policy(conn)
     return render(request, "policy.html", sess=sess, nav="policy", pol=pol,
@@ -171,13 +155,11 @@ def policy_page(request: Request):
 
 
 @router.post("/policy", response_class=HTMLResponse)
-async def policy_save(request: Request):
+async def policy_save(request: Request, caller: Caller = require(IT_CHANGE)):
     state = request.app.state.checkup
-    sess = _session(request)
-    if sess is None:
-        return _login_redirect(request)
+    sess = caller.session
     form = await request.form()
-    if not csrf_ok(sess, form):
+    if not _form_ok(caller, form):
         return Response("Bad request (CSRF token missing or wrong)", status_code=400)
     text = str(form.get("policy", "")).replace("\r\n", "\n")
     with state.engine.connect() as conn:
@@ -188,8 +170,8 @@ async def policy_save(request: Request):
         except PolicyInvalid as exc:
             return render(request, "policy.html", status=422, sess=sess, nav="policy", pol=pol,
                           text=text, error=str(exc), saved=None)
-    await run_in_threadpool(_save_policy, state.engine, text, sess.get("n", ""))
+    await run_in_threadpool(_save_policy, state.engine, text, caller.actor)
     log.warning("organisation policy %s by account %r from %s",
-                "changed" if text.strip() else "cleared (agents use their own)", sess.get("n", ""),
+                "changed" if text.strip() else "cleared (agents use their own)", caller.actor,
                 request.client.host if request.client else "?")
     return RedirectResponse("/policy?saved=1", status_code=303)
