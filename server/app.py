@@ -10,7 +10,7 @@ import os
 import threading
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -18,12 +18,11 @@ from sqlalchemy.engine import Engine
 from . import __version__
 from .config import ServerConfig
 from .db import make_engine, migrate, secret_key, utcnow
-from .devices import EnrollPending
-from .ingest import (CONFLICT, DUPLICATE, IDENTITY, REUSED, STORED, TAKEN, UNAUTHORIZED, Item,
+from .ingest import (CONFLICT, IDENTITY, REUSED, STORED, TAKEN, UNAUTHORIZED, Item,
                      Writer, prune)
-from .models import Device, OrgPolicy
+from .models import Device
 from .ratelimit import Buckets
-from .schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report, device_status
+from .schemas import EnrollRequest, Report, device_status
 from .security import matches, sha256_hex, split_secret
 
 log = logging.getLogger("checkup.server")
@@ -113,11 +112,19 @@ def _document_bodies(app: FastAPI) -> None:
 
 
 class State:
-    """What one server process holds: engine, writer, rate limits, session key."""
+    """What one server process holds: engine, writer, rate limits, session key, and the
+    settings routes read (``request.app.state.checkup``)."""
 
     def __init__(self, cfg: ServerConfig, engine: Engine):
         self.cfg = cfg
         self.engine = engine
+        self.max_report = int(cfg.get("server", "max_report_bytes"))
+        self.stale_days = int(cfg.get("server", "stale_after_days", 7))
+        self.local_login = cfg.get("auth", "local_login", True) is not False
+        self.session_hours = int(cfg.get("auth", "session_hours", 12))
+        if self.session_hours < 1:
+            log.warning("[auth] session_hours = %s is too short; using 1", self.session_hours)
+            self.session_hours = 1
         self.writer = Writer(engine, batch_max=int(cfg.get("server", "batch_max", 256)))
         self.report_buckets = Buckets(float(cfg.get("server", "reports_per_minute")),
                                       int(cfg.get("server", "report_burst")))
@@ -159,7 +166,6 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     if run_migrations:
         migrate(engine)
     state = State(cfg, engine)
-    max_report = int(cfg.get("server", "max_report_bytes"))
 
     from contextlib import asynccontextmanager
 
@@ -181,92 +187,30 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     app.state.checkup = state
     _document_bodies(app)
 
-    app.add_middleware(FastPath, state=state, max_report=max_report,
+    app.add_middleware(FastPath, state=state, max_report=state.max_report,
                        body_timeout=float(cfg.get("server", "body_timeout_seconds", 30)),
                        body_idle=float(cfg.get("server", "body_idle_seconds", 10)))
 
-    # -- protocol v1 ------------------------------------------------------
-    @app.post("/api/v1/enroll", status_code=201, response_model=EnrollResponse,
-              responses={202: {"model": EnrollPending}, 401: {"model": Problem},
-                         403: {"model": Problem}, 413: {"model": Problem},
-                         422: {"model": Problem}, 429: {"model": Problem}},
-              openapi_extra=_json_body(EnrollRequest),
-              tags=["agents"], summary="Enroll a new device with an enrollment token",
-              description="A new identity: 201. The identity of an enrolled device: 201 with "
-                          "that device's current secret as Bearer (rotated), else 202 pending "
-                          "until IT approves it (send the request_secret as Bearer to ask "
-                          "again); 403 device_revoked / enrollment_rejected.")
-    async def enroll(request: Request):
-        client = request.client.host if request.client else "?"
-        wait = state.enroll_buckets.take(client)
-        if wait:
-            return problem(429, "too many enrollments from this address",
-                           {"Retry-After": Buckets.retry_after(wait)})
-        try:
-            raw = await read_body(request, MAX_ENROLL_BYTES)
-        except TooLarge:
-            return problem(413, f"body larger than {MAX_ENROLL_BYTES} bytes")
-        try:
-            req = EnrollRequest.model_validate_json(raw)
-        except ValidationError as exc:
-            return problem(422, _errors(exc))
-        from starlette.concurrency import run_in_threadpool
+    from . import access
+    from .web import forbidden_page
+    access.install(app, forbidden_page=forbidden_page)   # 401/403 answers of require()
+    from .routes import agents as agent_routes   # protocol v1
+    app.include_router(agent_routes.router)
+    from .routes import login as login_routes    # /login, /logout
+    app.include_router(login_routes.router)
+    from .routes import pages as page_routes     # IT's pages
+    app.include_router(page_routes.router)
+    from .routes import ops as ops_routes        # /healthz, /readyz, /metrics
+    app.include_router(ops_routes.router)
 
-        from .devices import enroll as decide_enrollment
-        answer = await run_in_threadpool(decide_enrollment, engine, req, bearer(request))
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+    from .routes import audit as audit_routes    # /audit
+    app.include_router(audit_routes.router)
+    from .routes import claim as claim_routes    # /api/v1/claim, /claim/{code}, owner form
+    app.include_router(claim_routes.router)
+    from .routes import oidc as oidc_routes      # /auth/oidc/*
+    app.include_router(oidc_routes.router)
 
-    @app.post("/api/v1/reports", status_code=202, response_model=Accepted,
-              responses={401: {"model": Problem}, 403: {"model": Problem},
-                         409: {"model": Problem}, 413: {"model": Problem},
-                         422: {"model": Problem}, 429: {"model": Problem}},
-              openapi_extra={**_json_body(Report), **DEVICE_AUTH},
-              tags=["agents"], summary="Store one report (the `checkup check --json` object + report_id)")
-    async def post_report(request: Request):
-        # Normally answered by FastPath below; kept so the route is documented and
-        # works when the app is mounted without its middleware.
-        status, payload, headers = await ingest_report(
-            state, max_report, request.headers.get("authorization"),
-            request.headers.get("content-length"), request.stream())
-        return JSONResponse(payload, status_code=status, headers=headers)
-
-    @app.get("/api/v1/policy", tags=["agents"],
-             summary="The organisation's policy (TOML) with an ETag; 204 when there is none",
-             responses={200: {"content": {"application/toml": {}}}, 204: {}, 304: {},
-                        401: {"model": Problem}}, openapi_extra=DEVICE_AUTH)
-    def get_policy(request: Request):
-        secret = bearer(request)
-        if not secret or not _device_ok(engine, secret):
-            return problem(401, "unknown device or wrong secret; enroll again",
-                           {"WWW-Authenticate": "Bearer"})
-        with engine.connect() as conn:
-            row = conn.execute(select(OrgPolicy.text, OrgPolicy.etag)
-                               .where(OrgPolicy.id == 1)).first()
-        if row is None:
-            return Response(status_code=204)
-        inm = request.headers.get("if-none-match", "")
-        if row.etag in [t.strip() for t in inm.split(",")]:
-            return Response(status_code=304, headers={"ETag": row.etag})
-        return PlainTextResponse(row.text, media_type="application/toml; charset=utf-8",
-                                 headers={"ETag": row.etag, "Cache-Control": "no-cache"})
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz():
-        with engine.connect() as conn:
-            conn.execute(select(1))
-        return {"ok": True, "version": __version__}
-
-    from .web import add_web_routes
-    add_web_routes(app, state)
-    from .access import Denied, install as install_access
-    if Denied not in app.exception_handlers:   # until the access layer installs its own
-        install_access(app)
-    from .routes import audit as audit_routes; app.include_router(audit_routes.router)  # noqa: E702
-
-    from .routes import claim as claim_routes; app.include_router(claim_routes.router)  # noqa: E702
-    from .routes import oidc as oidc_routes; app.include_router(oidc_routes.router)  # noqa: E702
-
-    from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
+    from .ops import install_ops   # what /readyz and /metrics read, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))
     return app
 

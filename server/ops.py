@@ -1,6 +1,7 @@
 """Running checkup-server in production: health, readiness, metrics, JSON logs, backups.
 
-``install_ops(app, engine)`` adds to a FastAPI app:
+``install_ops(app, engine)`` gives a FastAPI app what these routes read (they live in
+server/routes/ops.py) and the metrics middleware:
 
 - ``GET /healthz``  the process is up and serving (no database call): liveness
   probes, the container HEALTHCHECK.
@@ -42,7 +43,7 @@ import subprocess
 import time
 from typing import Any, Iterable
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,
+from prometheus_client import (REGISTRY, CollectorRegistry, Counter,
                                Histogram, disable_created_metrics, generate_latest)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select, text
@@ -360,40 +361,12 @@ def _count_report(status: int, body: bytes) -> None:
 
 
 def install_ops(app, engine: Engine, stale_after_days: int = 7) -> None:  # noqa: ANN001
-    """Add /healthz, /readyz, /metrics and the metrics middleware to ``app``.
-
-    These paths belong to this module: a route already registered on one of
-    them is replaced."""
-    from fastapi import APIRouter
-    from fastapi.responses import JSONResponse, Response
-    from starlette.concurrency import run_in_threadpool
-
-    from . import __version__
-
-    app.router.routes[:] = [r for r in app.router.routes
-                            if getattr(r, "path", None) not in OPS_PATHS]
+    """Give ``app`` what /readyz and /metrics read (server/routes/ops.py serves them) and
+    the metrics middleware."""
     registry = CollectorRegistry()
     registry.register(DeviceCollector(engine, stale_after_days))
-    router = APIRouter(include_in_schema=False)
-
-    @router.get("/healthz")
-    async def healthz():
-        return {"ok": True, "version": __version__}
-
-    ready = Readiness(engine)
-
-    @router.get("/readyz")
-    async def readyz():
-        ok, detail = await ready.get()
-        return JSONResponse({"ready": ok, **detail}, status_code=200 if ok else 503,
-                            headers={"Cache-Control": "no-store"})
-
-    @router.get("/metrics")
-    async def metrics():
-        data = await run_in_threadpool(metrics_text, registry)
-        return Response(data, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
-
-    app.include_router(router)
+    app.state.checkup.metrics_registry = registry
+    app.state.checkup.readiness = Readiness(engine)
     app.add_middleware(MetricsMiddleware)
 
 

@@ -1,4 +1,6 @@
-"""IT's pages: server-rendered HTML (Jinja2), behind a login.
+"""IT's pages: server-rendered HTML (Jinja2), behind a login. The routes are in
+server/routes/ (pages.py, login.py); this module holds what they share: rendering, the
+sign-in rules, saving the policy.
 
 Sessions live on the server (server/sessions.py): the cookie holds a random
 token, the database its hash, so logout, a password change or a revocation ends
@@ -15,29 +17,23 @@ import hmac
 import logging
 import math
 import os
-import secrets
-from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import select, update
 
 from . import audit
 from .db import utcnow
-from .fleet import DeviceFilter, current_policy, device_detail, device_list, overview
 from .models import Admin, OrgPolicy
-from .policy_check import CHECK_IDS, PolicyInvalid, validate_policy
+from .policy_check import CHECK_IDS
 from .security import check_password
 from .untrusted import shown
-from .sessions import (LOCAL, clear_failures, create_session, lookup_session, revoke_session,
-                       take_attempt)
+from .sessions import LOCAL, clear_failures, create_session, take_attempt
 
 log = logging.getLogger("checkup.server")
 
-SESSION_COOKIE = "checkup_session"            # over plain http (loopback)
-HOST_SESSION_COOKIE = "__Host-checkup_session"  # over https: Secure, Path=/, no Domain
 PRE_COOKIE = "checkup_login"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -106,263 +102,19 @@ def render(request: Request, name: str, status: int = 200, headers: dict | None 
                         headers={"Cache-Control": "no-store", **(headers or {})})
 
 
-def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
-    engine = state.engine
-    session_hours = int(state.cfg.get("auth", "session_hours", 12))
-    if session_hours < 1:
-        log.warning("[auth] session_hours = %s is too short; using 1", session_hours)
-        session_hours = 1
-    local_login = state.cfg.get("auth", "local_login", True) is not False
-    stale_days = int(state.cfg.get("server", "stale_after_days"))
-    secure_mode = state.cfg.get("server", "secure_cookies")
-    css_path = os.path.join(HERE, "templates", "app.css")
+def forbidden_page(request: Request, caller, reason: str) -> HTMLResponse:  # noqa: ANN001
+    """The 403 page (server.access.install): an employee is pointed at their own devices
+    (/me) and sees no IT navigation; IT without the permission is told who can do it."""
+    from .access import IT_READ
+    employee = caller is not None and not caller.may(IT_READ)
+    sess = getattr(caller, "session", None)
+    return render(request, "forbidden.html", status=403, sess=None if employee else sess,
+                  person=sess if employee else None, employee=employee, reason=reason, nav="")
 
-    def secure(request: Request) -> bool:
-        if isinstance(secure_mode, bool):
-            return secure_mode
-        return request.url.scheme == "https"
 
-    def cookie_name(request: Request) -> str:
-        return HOST_SESSION_COOKIE if secure(request) else SESSION_COOKIE
-
-    def session(request: Request):  # -> sessions.SessionInfo | None
-        """The signed-in person, from the database (revoked and expired sessions are none)."""
-        return lookup_session(engine, request.cookies.get(cookie_name(request)))
-
-    def end_cookie(request: Request, resp: Response) -> None:
-        resp.delete_cookie(cookie_name(request), path="/", secure=secure(request),
-                           httponly=True, samesite="lax")
-
-    def login_redirect(request: Request) -> RedirectResponse:
-        nxt = request.url.path + (("?" + request.url.query) if request.url.query else "")
-        return RedirectResponse("/login?" + urlencode({"next": nxt}), status_code=303)
-
-    def csrf_ok(sess, form) -> bool:  # noqa: ANN001
-        return hmac.compare_digest(str(form.get("csrf", "")), sess.csrf)
-
-    @app.get("/static/app.css", include_in_schema=False)
-    def css():
-        with open(css_path, "rb") as fh:
-            return Response(fh.read(), media_type="text/css",
-                            headers={"Cache-Control": "max-age=3600"})
-
-    @app.get("/login", include_in_schema=False, response_class=HTMLResponse)
-    def login_form(request: Request, next: str = "/"):  # noqa: A002
-        token = secrets.token_urlsafe(24)
-        resp = render(request, "login.html", csrf=token, next=_safe_next(next), error=None)
-        resp.set_cookie(PRE_COOKIE, token, httponly=True, samesite="strict",
-                        secure=secure(request), max_age=1800, path="/login")
-        return resp
-
-    @app.post("/login", include_in_schema=False)
-    async def login(request: Request):
-        form = await request.form()
-        nxt = _safe_next(str(form.get("next", "/")))
-        pre = request.cookies.get(PRE_COOKIE, "")
-        if not pre or not hmac.compare_digest(str(form.get("csrf", "")), pre):
-            return render(request, "login.html", status=400, csrf=pre or "", next=nxt,
-                          error="The form expired. Please try again.")
-        client = request.client.host if request.client else "?"
-        if state.login_buckets.take(client):
-            log.warning("login refused for %s: too many attempts from this address", client)
-            return render(request, "login.html", status=429, csrf=pre, next=nxt,
-                          error="Too many attempts. Wait a minute and try again.")
-        if not local_login:
-            return render(request, "login.html", status=403, csrf=pre, next=nxt,
-                          error="Signing in with a Checkup user name is turned off here.")
-        username = str(form.get("username", ""))[:128].strip().replace("\x00", "")
-        password = str(form.get("password", ""))[:1024]
-        from starlette.concurrency import run_in_threadpool
-        outcome, wait, token = await run_in_threadpool(_sign_in, engine, username, password,
-                                                       client, session_hours)
-        if outcome == "locked":
-            minutes = plural(max(1, math.ceil(wait / 60)), "minute")
-            return render(request, "login.html", status=429, csrf=pre, next=nxt,
-                          error=f"Wrong user name or password, or too many attempts: "
-                                f"wait {minutes} and try again.",
-                          headers={"Retry-After": str(max(1, wait))})
-        if outcome != "ok":
-            return render(request, "login.html", status=401, csrf=pre, next=nxt,
-                          error="Wrong user name or password.")
-        resp = RedirectResponse(nxt, status_code=303)
-        resp.set_cookie(cookie_name(request), token, httponly=True, samesite="lax",
-                        secure=secure(request), max_age=session_hours * 3600, path="/")
-        resp.delete_cookie(PRE_COOKIE, path="/login")
-        return resp
-
-    @app.get("/logout", include_in_schema=False, response_class=HTMLResponse)
-    def logout_page(request: Request):
-        # A link or a cross-site GET never logs anyone out: this only offers the button.
-        sess = session(request)
-        if sess is None:
-            return RedirectResponse("/login", status_code=303)
-        return render(request, "logout.html", sess=sess, nav="", error=None)
-
-    @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request):
-        from starlette.concurrency import run_in_threadpool
-        sess = await run_in_threadpool(session, request)
-        form = await request.form()
-        if sess is None:
-            resp = RedirectResponse("/login", status_code=303)
-            if request.cookies.get(cookie_name(request)):
-                end_cookie(request, resp)   # an ended session's cookie: drop it
-            return resp
-        if not csrf_ok(sess, form):
-            log.warning("logout without its form token refused (account %r, from %s)",
-                        sess.subject, request.client.host if request.client else "?")
-            return render(request, "logout.html", status=403, sess=sess, nav="",
-                          error="That log-out request did not come from a Checkup page, so you "
-                                "are still logged in. To log out, use the button below.")
-        await run_in_threadpool(_sign_out, engine, sess, request.client.host if request.client else "")
-        log.info("logout: account %r from %s", sess.subject,
-                 request.client.host if request.client else "?")
-        resp = RedirectResponse("/login", status_code=303)
-        end_cookie(request, resp)
-        return resp
-
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
-    def index(request: Request):
-        sess = session(request)
-        if sess is None:
-            return login_redirect(request)
-        with engine.connect() as conn:
-            ov = overview(conn, stale_days)
-        return render(request, "overview.html", sess=sess, ov=ov, nav="overview")
-
-    @app.get("/devices", include_in_schema=False, response_class=HTMLResponse)
-    def devices(request: Request, status: str = "", check: str = "", platform: str = "",
-                seen: str = "", q: str = "", page: int = 1):
-        sess = session(request)
-        if sess is None:
-            return login_redirect(request)
-        f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
-                         platform=platform, seen=seen, q=query_text(q), page=max(1, min(page, 100000)))
-        from .devices import pending_requests
-        with engine.connect() as conn:
-            rows, total = device_list(conn, f, stale_days)
-            waiting = pending_requests(conn, limit=20)
-        args = {k: v for k, v in vars(f).items() if v and k != "page"}
-        return render(request, "devices.html", sess=sess, rows=rows, total=total, f=f, nav="devices",
-                      page_size=100, args=args, urlencode=urlencode, waiting=waiting)
-
-    @app.get("/devices/{device_id}", include_in_schema=False, response_class=HTMLResponse)
-    def device_page(request: Request, device_id: str):
-        sess = session(request)
-        if sess is None:
-            return login_redirect(request)
-        return show_device(request, sess, device_id,
-                           done=request.query_params.get("done", "")[:20])
-
-    def show_device(request: Request, sess: dict, device_id: str, status: int = 200,
-                    done: str = "", error: str | None = None) -> HTMLResponse:
-        from .devices import pending_requests
-        d = None
-        if device_id.isalnum() and len(device_id) <= 64:   # ids are hex; a NUL breaks PostgreSQL
-            with engine.connect() as conn:
-                d = device_detail(conn, device_id)
-                if d is not None:
-                    d["waiting"] = pending_requests(conn, device_id)
-        if d is None:
-            return render(request, "notfound.html", status=404, sess=sess, nav="devices")
-        from .mdm.store import device_findings   # MDM reconciliation for this device
-        mdm_findings = device_findings(engine, state.cfg, d["device"].id)
-        return render(request, "device.html", status=status, sess=sess, nav="devices",
-                      mdm_findings=mdm_findings, done=done, error=error,
-                      admin=is_admin(sess), **d)
-
-    @app.post("/devices/{device_id}/revoke", include_in_schema=False)
-    async def device_revoke(request: Request, device_id: str):
-        return await device_action(request, device_id, "revoke", "")
-
-    @app.post("/devices/{device_id}/requests/{request_id}/{action}", include_in_schema=False)
-    async def device_request(request: Request, device_id: str, request_id: str, action: str):
-        if action not in ("approve", "reject"):
-            return Response("Not found", status_code=404)
-        return await device_action(request, device_id, action, request_id)
-
-    async def device_action(request: Request, device_id: str, action: str, request_id: str):
-        """IT's buttons on the device page (admins only; a POST with the session's CSRF token)."""
-        sess = session(request)
-        if sess is None:
-            return login_redirect(request)
-        if not is_admin(sess):
-            return Response("Only IT admins can do this", status_code=403)
-        form = await request.form()
-        if not csrf_ok(sess, form):
-            return Response("Bad request (CSRF token missing or wrong)", status_code=400)
-        from starlette.concurrency import run_in_threadpool
-
-        from . import devices as devs
-        who = "web:" + str(sess.get("n", ""))
-        device_id = device_id[:64]
-        by = dict(actor=sess.subject, role=sess.role, address=request.client.host if request.client else "")
-        try:
-            if action == "revoke":
-                if not await run_in_threadpool(lambda: devs.revoke_device(engine, device_id, who, **by)):
-                    raise devs.DeviceError("this device was already revoked")
-            else:
-                await run_in_threadpool(lambda: devs.decide(engine, request_id[:64], action == "approve",
-                                                            who, device_id, **by))
-        except devs.DeviceError as exc:
-            return show_device(request, sess, device_id, status=409, error=str(exc))
-        return RedirectResponse(f"/devices/{device_id}?done={action}", status_code=303)
-
-    @app.get("/reconcile", include_in_schema=False, response_class=HTMLResponse)
-    def reconcile_page(request: Request, kind: str = "", page: int = 1):
-        sess = session(request)
-        if sess is None:
-            return login_redirect(request)
-        from .mdm.webviews import reconcile_context
-        ctx = reconcile_context(engine, state.cfg, kind, max(1, min(page, 100000)))
-        return render(request, "reconcile.html", sess=sess, nav="reconcile", **ctx)
-
-    @app.get("/reconcile.{fmt}", include_in_schema=False)
-    def reconcile_export(request: Request, fmt: str):
-        if session(request) is None:
-            return login_redirect(request)
-        if fmt not in ("csv", "json"):
-            return Response("Not found", status_code=404)
-        from .mdm.webviews import reconcile_export as export
-        body, ctype = export(engine, state.cfg, fmt)
-        return Response(body, media_type=ctype, headers={
-            "Cache-Control": "no-store",
-            "Content-Disposition": f"attachment; filename=checkup-reconciliation.{fmt}"})
-
-    @app.get("/policy", include_in_schema=False, response_class=HTMLResponse)
-    def policy_page(request: Request):
-        sess = session(request)
-        if sess is None:
-            return login_redirect(request)
-        with engine.connect() as conn:
-            pol = current_policy(conn)
-        return render(request, "policy.html", sess=sess, nav="policy", pol=pol,
-                      text=pol.text if pol else "", error=None, saved=request.query_params.get("saved"))
-
-    @app.post("/policy", include_in_schema=False, response_class=HTMLResponse)
-    async def policy_save(request: Request):
-        sess = session(request)
-        if sess is None:
-            return login_redirect(request)
-        form = await request.form()
-        if not csrf_ok(sess, form):
-            return Response("Bad request (CSRF token missing or wrong)", status_code=400)
-        text = str(form.get("policy", "")).replace("\r\n", "\n")
-        with engine.connect() as conn:
-            pol = current_policy(conn)
-        if text.strip():
-            try:
-                validate_policy(text)
-            except PolicyInvalid as exc:
-                return render(request, "policy.html", status=422, sess=sess, nav="policy", pol=pol,
-                              text=text, error=str(exc), saved=None)
-        from starlette.concurrency import run_in_threadpool
-        await run_in_threadpool(_save_policy, engine, text, sess.get("n", ""), sess.get("role", ""),
-                                request.client.host if request.client else "")
-        log.warning("organisation policy %s by account %r from %s",
-                    "changed" if text.strip() else "cleared (agents use their own)", sess.get("n", ""),
-                    request.client.host if request.client else "?")
-        return RedirectResponse("/policy?saved=1", status_code=303)
+def csrf_ok(sess, form) -> bool:  # noqa: ANN001
+    """The form carries the session's CSRF token (every form of a signed-in page has it)."""
+    return hmac.compare_digest(str(form.get("csrf", "")), sess.csrf)
 
 
 def is_admin(sess: dict) -> bool:

@@ -54,12 +54,11 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
-from .base import Connector, sub
+from .base import Connector
 from .http import BearerToken, MdmConfigError, MdmError, check_url
 from .records import (MdmRecord, normalise_macs, normalise_serial, note_version, parse_time,
                       platform_of, quoted, refine_platform, set_user, split_os_version,
