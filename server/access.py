@@ -38,6 +38,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 
+
+def permissions(role: str, via: str = "session") -> frozenset[str]:
+    """What a caller with ``role`` may do. An API token is not a person: it has no devices
+    of its own, so it never has ME (no /me, no claiming a laptop)."""
+    perms = ROLE_PERMISSIONS.get(role, frozenset())
+    return perms - {ME} if via == "token" else perms
+
 SESSION_COOKIE = "checkup_session"            # over plain http (loopback)
 HOST_SESSION_COOKIE = "__Host-checkup_session"  # over https: Secure, Path=/, no Domain
 
@@ -52,7 +59,7 @@ class Caller:
     token_id: str | None = None
 
     def may(self, permission: str) -> bool:
-        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+        return permission in permissions(self.role, self.via)
 
     @property
     def actor(self) -> str:

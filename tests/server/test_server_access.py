@@ -130,7 +130,7 @@ def expected_problem(decision, path: str, who: str, status: int, headers, text: 
         if status != 303 or not headers.get("location", "").startswith("/login?next="):
             return f"{status} to {headers.get('location')!r} (expected 303 to /login)"
         return None
-    if arg not in access.ROLE_PERMISSIONS[role]:
+    if arg not in access.permissions(role, "token" if who.endswith("-token") else "session"):
         return None if status == 403 else f"{status} (expected 403: {role} lacks {arg})"
     return f"{status} though {role} has {arg}" if status in (401, 403) else None
 
