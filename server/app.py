@@ -258,6 +258,10 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
 
     from .web import add_web_routes
     add_web_routes(app, state)
+    from .routes import people as people_routes; app.include_router(people_routes.router)  # noqa: E702
+    from . import access
+    if access.Denied not in app.exception_handlers:   # until the access layer installs it for every route
+        access.install(app)
 
     from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))

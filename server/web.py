@@ -229,12 +229,13 @@ def add_web_routes(app: FastAPI, state) -> None:  # noqa: ANN001, C901
 
     @app.get("/devices", include_in_schema=False, response_class=HTMLResponse)
     def devices(request: Request, status: str = "", check: str = "", platform: str = "",
-                seen: str = "", q: str = "", page: int = 1):
+                seen: str = "", q: str = "", owner: str = "", page: int = 1):
         sess = session(request)
         if sess is None:
             return login_redirect(request)
         f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
-                         platform=platform, seen=seen, q=query_text(q), page=max(1, min(page, 100000)))
+                         platform=platform, seen=seen, q=query_text(q),
+                         owner=query_text(owner, 320).strip(), page=max(1, min(page, 100000)))
         from .devices import pending_requests
         with engine.connect() as conn:
             rows, total = device_list(conn, f, stale_days)
