@@ -10,12 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from fastapi import APIRouter, Request
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from ..access import IT_READ, ME, Caller, require
 from ..people import NotAnEmail, normal_email, person_devices
+from ..schemas import Problem
 from ..web import _ago as ago
 from ..web import render
 
@@ -23,6 +28,41 @@ log = logging.getLogger("checkup.server")
 router = APIRouter()
 
 NO_STORE = {"Cache-Control": "no-store"}
+
+# The OpenAPI's "apiToken" scheme (as IT's other API routes declare it); the decision
+# itself is the route's require(IT_READ).
+api_token = HTTPBearer(scheme_name="apiToken", auto_error=False,
+                       description="an API token from `checkup-server api-token create`")
+
+
+class Practice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    status: str
+    title: Optional[str] = None
+    summary: Optional[str] = None
+    steps: Optional[list[str]] = None
+
+
+class PersonDevice(BaseModel):
+    """A laptop running Checkup (source "agent") or a device only an MDM knows."""
+    model_config = ConfigDict(extra="allow")
+    id: str
+    kind: str
+    source: str
+    platform: Optional[str] = None
+    os_version: Optional[str] = None
+    status: str
+    last_seen: Optional[str] = None
+    practices: list[Practice]
+
+
+class PersonDevices(BaseModel):
+    """/me.json, and IT's view of one person (plus serials, owner sources, also_named)."""
+    model_config = ConfigDict(extra="allow")
+    email: Optional[str]
+    devices: list[PersonDevice]
+    also_named: Optional[list[dict[str, Any]]] = None
 
 
 def _own_email(caller: Caller) -> str | None:
@@ -67,16 +107,18 @@ async def me_page(request: Request, caller: Caller = require(ME)):
                   it=caller.may(IT_READ), seen=seen_words(data))
 
 
-@router.get("/me.json", tags=["people"],
-            summary="The signed-in person's own devices (DESIGN 'Each person's devices')")
+@router.get("/me.json", include_in_schema=False)
 async def me_json(request: Request, caller: Caller = require(ME)):
     data = await run_in_threadpool(_mine, request, caller)
     return JSONResponse(data, headers=NO_STORE)
 
 
-@router.get("/api/v1/people/{email}/devices", tags=["people"],
+@router.get("/api/v1/people/{email}/devices", tags=["IT API"], response_model=PersonDevices,
+            dependencies=[Depends(api_token)],
             summary="One person's devices, as /me.json shows them to that person",
-            responses={422: {"description": "not an email address"}})
+            responses={401: {"model": Problem, "description": "no, an unknown, expired or revoked token"},
+                       403: {"model": Problem, "description": "the token's role may not do this"},
+                       422: {"model": Problem, "description": "not an email address"}})
 async def person_api(request: Request, email: str, caller: Caller = require(IT_READ)):
     state = request.app.state.checkup
     try:
