@@ -499,3 +499,66 @@ def test_unreadable_stored_data_is_shown_not_a_crash(world):
     assert devs[ids["win"]]["status"] == "unknown" and devs[ids["win"]]["practices"] == []
     assert "jamf:m-2" not in devs and "jamf:m-1" in devs
     assert session(srv, ALICE, "employee").get(srv.url + "/me").status_code == 200
+
+
+# -- in a real browser: 1280 px and a phone's 390 px ------------------------------------------
+
+SHOTS = os.path.join(srvkit.ROOT, "docs", "screenshots")
+
+
+@pytest.mark.skipif(__import__("srvcdp").chromium_path() is None,
+                    reason="chromium not installed (apt-get install chromium)")
+def test_me_in_chromium_at_1280_and_390(tmp_path):
+    """Screenshots of /me at 1280 and 390 px wide; at 390 nothing overflows sideways.
+    CHECKUP_WRITE_SCREENSHOTS=1 also writes them to docs/screenshots/me-1280.png and
+    me-390.png (the README's)."""
+    import srvcdp
+    srv = srvkit.LiveServer("sqlite:///" + str(tmp_path / "server.sqlite3")).start()
+    b = None
+    try:
+        populate(srv, tmp_path)
+        token, _ = create_session(srv.engine, ALICE, "oidc", "employee", "127.0.0.1", 1)
+        b = srvcdp.Browser()
+        b.call("Network.setCookie", {"name": SESSION_COOKIE, "value": token, "url": srv.url,
+                                     "httpOnly": True}, session=True)
+        for width, mobile, cap in ((1280, False, 2000), (390, True, 2400)):
+            b.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900,
+                                                          "deviceScaleFactor": 1, "mobile": mobile},
+                   session=True)
+            b.goto(srv.url + "/me")
+            assert b.url == srv.url + "/me"                       # signed in, not sent to /login
+            assert b.js("document.scripts.length") == 0           # no JavaScript needed
+            assert b.js("document.querySelectorAll('.device-card').length") == 8
+            text = b.text()
+            assert "Your devices" in text and "Alice's iPhone" in text and "Checkup is not installed" in text
+            assert b.js("document.documentElement.scrollWidth") <= width
+            # every card and step fits the screen
+            widest = b.js("Math.max(...[...document.querySelectorAll('.card, ol.steps li, pre, h2')]"
+                          ".map(e => e.getBoundingClientRect().right))")
+            assert widest <= width, (width, widest)
+            # the steps open without JavaScript (<details>), and fit once open
+            b.js("document.querySelectorAll('details.fix').forEach(d => d.open = true)")
+            assert b.js("document.documentElement.scrollWidth") <= width
+            widest = b.js("Math.max(...[...document.querySelectorAll('ol.steps li, pre')]"
+                          ".map(e => e.getBoundingClientRect().right))")
+            assert widest <= width, (width, widest)
+            font = b.js("parseFloat(getComputedStyle(document.querySelector('ol.steps li')).fontSize)")
+            assert font >= 14                                     # readable on a phone
+            b.js("document.querySelectorAll('details.fix').forEach((d, i) => d.open = i == 0)")
+            height = min(int(b.js("document.documentElement.scrollHeight")), cap)
+            b.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
+                                                          "deviceScaleFactor": 1, "mobile": mobile},
+                   session=True)
+            shot = tmp_path / f"me-{width}.png"
+            b.screenshot(str(shot))
+            from PIL import Image
+            with Image.open(shot) as im:
+                assert im.size == (width, height)
+                assert len(im.convert("RGB").resize((64, 64)).getcolors(4096) or ()) > 20   # not blank
+            if os.environ.get("CHECKUP_WRITE_SCREENSHOTS") == "1":
+                import shutil
+                shutil.copy(shot, os.path.join(SHOTS, f"me-{width}.png"))
+    finally:
+        if b is not None:
+            b.close()
+        srv.stop()
