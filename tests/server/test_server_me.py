@@ -446,6 +446,10 @@ def test_accounts_that_are_no_person(world):
     # IT's local account (even one named like an email) and API tokens own no devices
     local = session(srv, user, "admin", auth="local")
     assert local.get(srv.url + "/me.json").json() == {"email": None, "devices": []}
+    # ... but IT sees people
+    assert local.get(srv.url + f"/people/{ALICE}").status_code == 200
+    assert len(local.get(srv.url + f"/api/v1/people/{ALICE}/devices").json()["devices"]) == 8
+    assert len(api(srv, "admin").get(srv.url + f"/api/v1/people/{ALICE}/devices").json()["devices"]) == 8
     assert "not a company email address" in local.get(srv.url + "/me").text
     srv.admin(ALICE, "correct horse battery")
     named = session(srv, ALICE, "admin", auth="local")
