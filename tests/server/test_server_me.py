@@ -566,3 +566,42 @@ def test_me_in_chromium_at_1280_and_390(tmp_path):
         if b is not None:
             b.close()
         srv.stop()
+
+
+# -- the words ---------------------------------------------------------------------------------
+
+def test_every_phone_tablet_and_chromebook_has_its_own_steps():
+    from server import people
+    data = people.steps_data()
+    for practice in ("passcode", "encryption", "os_version"):
+        for platform in ("ios", "ipados", "android", "chromeos"):
+            steps = people._steps(practice, platform)
+            assert steps and steps != data[practice]["any"]["steps"], (practice, platform)
+            assert all(s.strip() and len(s) < 200 for s in steps)
+    for platform in ("macos", "windows", "linux"):
+        assert any("Checkup" in s for s in people._steps("checkup", platform))
+    assert people._steps("compromised", "android") == data["compromised"]["any"]["steps"]
+    # every summary fills in for every platform
+    r = MdmRecord(source="intune", source_id="x", platform=None)
+    for practice in ("passcode", "encryption", "compromised"):
+        for status, text in data[practice]["summary"].items():
+            for platform in ("ios", "ipados", "android", "chromeos", "macos", "windows", "linux", None):
+                r.platform = platform
+                out = people._summary(practice, status, r, reason="a reason.")
+                assert out[0].isupper() and "{" not in out, (practice, status, platform, out)
+
+
+def test_service_takes_a_connection_and_refuses_what_is_no_email(tmp_path):
+    from server.config import load_config
+    from server.db import make_engine, migrate
+    from server.people import NotAnEmail, normal_email, person_devices
+    engine = make_engine("sqlite:///" + str(tmp_path / "s.db"))
+    migrate(engine)
+    cfg = load_config(None, environ={})
+    with engine.connect() as conn:
+        assert person_devices(conn, cfg, " Dave@Example.com ") == {"email": "dave@example.com", "devices": []}
+    for bad in ("", "dave", "a@b@c", "a\x00@b.c", "\u202ea@b.c", None, 42, "x" * 330 + "@b.c"):
+        with pytest.raises(NotAnEmail):
+            person_devices(engine, cfg, bad)
+        assert normal_email(bad) is None
+    engine.dispose()
