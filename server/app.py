@@ -209,6 +209,8 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     app.include_router(claim_routes.router)
     from .routes import oidc as oidc_routes      # /auth/oidc/*
     app.include_router(oidc_routes.router)
+    from .routes import people as people_routes  # /me, /me.json, /people/{email}, the people API
+    app.include_router(people_routes.router)
 
     from .ops import install_ops   # what /readyz and /metrics read, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))

@@ -14,6 +14,7 @@ from .models import Change, Device, DeviceCheck, DeviceDay, OrgPolicy, Report
 from .schemas import STATUS_ORDER
 
 PAGE_SIZE = 100
+NO_OWNER = "none"    # /devices?owner=none: devices nobody owns (no email is "none")
 SEEN_FILTERS = {"1d": ("within", 1), "7d": ("within", 7), "30d": ("within", 30),
                 "stale": ("stale", None), "never": ("never", None)}
 
@@ -37,6 +38,8 @@ def overview(conn: Connection, stale_after_days: int) -> dict:
                          .where(LIVE, Device.last_seen_at.is_(None))).scalar_one()
     revoked = conn.execute(select(func.count()).select_from(Device)
                            .where(Device.revoked_at.is_not(None))).scalar_one()
+    unowned = conn.execute(select(func.count()).select_from(Device)
+                           .where(LIVE, Device.owner.is_(None))).scalar_one()
     by_check: dict[str, dict[str, int]] = {}
     for check_id, status, n in conn.execute(
             select(DeviceCheck.check_id, DeviceCheck.status, func.count())
@@ -65,7 +68,7 @@ def overview(conn: Connection, stale_after_days: int) -> dict:
         .order_by(Change.at.desc()).limit(15)).all()
     return {"total": total, "reported": total - never, "by_status": {s: by_status.get(s, 0) for s in reversed(STATUS_ORDER)},
             "stale": stale, "never": never, "stale_after_days": stale_after_days,
-            "revoked": revoked,
+            "revoked": revoked, "unowned": unowned,
             "checks": checks, "by_os": by_os, "worse_devices": worse_devices,
             "worse_by_check": sorted(worse_by_check.items(), key=lambda kv: -kv[1]),
             "better_devices": better, "recent_worse": recent}
@@ -78,6 +81,7 @@ class DeviceFilter:
     platform: str = ""
     seen: str = ""
     q: str = ""
+    owner: str = ""      # an email (exact), part of one, or NO_OWNER
     page: int = 1
 
     def where(self, stale_after_days: int):
@@ -102,6 +106,15 @@ class DeviceFilter:
             conds.append(Device.last_seen_at < now - dt.timedelta(days=stale_after_days))
         elif kind == "never":
             conds.append(Device.last_seen_at.is_(None))
+        if self.owner == NO_OWNER:
+            conds.append(Device.owner.is_(None))
+        elif self.owner:
+            from .people import normal_email
+            email = normal_email(self.owner)
+            if email is not None:
+                conds.append(Device.owner == email)
+            else:
+                conds.append(Device.owner.ilike("%" + _like(self.owner.lower()) + "%", escape="\\"))
         if self.q:
             like = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conds.append(or_(Device.hostname.ilike(like, escape="\\"),
@@ -109,11 +122,16 @@ class DeviceFilter:
         return and_(*conds) if conds else None
 
 
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def device_list(conn: Connection, f: DeviceFilter, stale_after_days: int) -> tuple[list, int]:
     where = f.where(stale_after_days)
     count_q = select(func.count()).select_from(Device)
     q = select(Device.id, Device.hostname, Device.platform, Device.os_name, Device.os_version,
-               Device.status, Device.failing, Device.last_seen_at, Device.serial, Device.revoked_at)
+               Device.status, Device.failing, Device.last_seen_at, Device.serial, Device.revoked_at,
+               Device.owner, Device.owner_source)
     if where is not None:
         count_q = count_q.where(where)
         q = q.where(where)

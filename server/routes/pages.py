@@ -47,11 +47,13 @@ def index(request: Request, caller: Caller = require(ME)):
 
 @router.get("/devices", response_class=HTMLResponse)
 def devices(request: Request, status: str = "", check: str = "", platform: str = "",
-            seen: str = "", q: str = "", page: int = 1, caller: Caller = require(IT_READ)):
+            seen: str = "", q: str = "", owner: str = "", page: int = 1,
+            caller: Caller = require(IT_READ)):
     state = request.app.state.checkup
     sess = caller.session
     f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
-                     platform=platform, seen=seen, q=query_text(q), page=max(1, min(page, 100000)))
+                     platform=platform, seen=seen, q=query_text(q),
+                     owner=query_text(owner, 320).strip(), page=max(1, min(page, 100000)))
     from ..devices import pending_requests
     with state.engine.connect() as conn:
         rows, total = device_list(conn, f, state.stale_days)
