@@ -129,6 +129,8 @@ def require(permission: str):  # noqa: ANN201 - a FastAPI dependency
         if not caller.may(permission):
             log.warning("refused %s %s to %s (role %s): needs %s", request.method,
                         request.url.path, caller.actor, caller.role, permission)
+            if caller.via == "token" and permission == ME:
+                raise Denied(403, "an API token is not a person: it has no devices of its own")
             raise Denied(403, f"your role ({caller.role}) may not do this")
         return caller
 
@@ -148,6 +150,16 @@ def device():  # noqa: ANN201
         return None
     dependency.checkup_access = ("device", "the route checks the device secret")
     return Depends(dependency)
+
+
+def all_routes(app: FastAPI) -> list:
+    """Every API route of ``app``, routers included (FastAPI keeps an included router as
+    one branch; ``iter_route_contexts`` gives each route with the path it is served on)."""
+    from fastapi import routing
+    from fastapi.routing import APIRoute
+    walk = getattr(routing, "iter_route_contexts", None)
+    items = walk(app.routes) if walk else app.routes
+    return [r for r in items if isinstance(getattr(r, "original_route", r), APIRoute)]
 
 
 def decision(route) -> tuple[str, str] | None:  # noqa: ANN001
