@@ -259,6 +259,11 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     from .web import add_web_routes
     add_web_routes(app, state)
 
+    from . import access
+    if access.Denied not in app.exception_handlers:   # until the IT pages install theirs
+        access.install(app)
+    from .routes import it_api as it_api_routes; app.include_router(it_api_routes.router)  # noqa: E702
+
     from .ops import install_ops   # /healthz, /readyz, /metrics, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))
     return app

@@ -1,7 +1,7 @@
 """The served OpenAPI description is whole (every $ref resolves, both POST bodies are
-described), and schemathesis, driven by it, finds no server error in the real server on
-SQLite and PostgreSQL, with real credentials (an enrollment token, an enrolled device's
-secret) as well as made-up ones."""
+described, IT's API answers are models), and schemathesis, driven by it, finds no server
+error in the real server on SQLite and PostgreSQL, with real credentials (an enrollment
+token, an enrolled device's secret, IT's API tokens) as well as made-up ones."""
 from __future__ import annotations
 
 import json
@@ -70,6 +70,21 @@ def test_every_ref_in_the_served_openapi_resolves(live_server):
     assert doc["components"]["securitySchemes"]["deviceSecret"]["scheme"] == "bearer"
     assert doc["paths"]["/api/v1/reports"]["post"]["security"] == [{"deviceSecret": []}]
     assert doc["paths"]["/api/v1/policy"]["get"]["security"] == [{"deviceSecret": []}]
+    # IT's API: an API token, and every answer described by a model
+    assert doc["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
+    for path, method, model in (("/api/v1/devices", "get", "DevicePage"),
+                                ("/api/v1/devices/{device_id}", "get", "DeviceDetail"),
+                                ("/api/v1/findings", "get", "Findings"),
+                                ("/api/v1/devices/{device_id}/revoke", "post", "RevokeResult")):
+        op = doc["paths"][path][method]
+        assert op["security"] == [{"apiToken": []}], path
+        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{model}"}, path
+        assert {"401", "403"} <= set(op["responses"]), path
+    assert schemas["DevicePage"]["properties"]["devices"]["items"] == {
+        "$ref": "#/components/schemas/DeviceSummary"}
+    assert schemas["Findings"]["properties"]["findings"]["items"] == {
+        "$ref": "#/components/schemas/Finding"}
 
 
 def test_schemathesis_finds_no_server_error(fuzz_server):
@@ -80,6 +95,10 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
                                                     status_code_conformance)
     srv = fuzz_server
     token = srv.token()
+    from server.api_tokens import create_token
+    with srv.engine.begin() as conn:   # IT's API: a viewer token reads, an admin token revokes
+        viewer = create_token(conn, "viewer", "fuzz reads", "test")[1]
+        admin = create_token(conn, "admin", "fuzz revokes", "test")[1]
     rep = srvkit.report_for(srvkit.fixture_files()[0])
     r = requests.post(srv.url + "/api/v1/enroll", json={"enroll_token": token, "device": rep["device"]},
                       timeout=10)
@@ -92,11 +111,16 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
     schema = schemathesis.openapi.from_url(srv.url + OPENAPI)
     operations = [(op.path, op.method.upper(), op) for op in
                   (result.ok() for result in schema.get_all_operations())]
-    assert {(p, m) for p, m, _ in operations} == {
-        ("/api/v1/enroll", "POST"), ("/api/v1/reports", "POST"), ("/api/v1/policy", "GET")}
+    found = {(p, m) for p, m, _ in operations}
+    assert {("/api/v1/enroll", "POST"), ("/api/v1/reports", "POST"), ("/api/v1/policy", "GET"),
+            ("/api/v1/devices", "GET"), ("/api/v1/devices/{device_id}", "GET"),
+            ("/api/v1/findings", "GET"), ("/api/v1/devices/{device_id}/revoke", "POST")} <= found
+    assert all(p.startswith("/api/v1/") for p, _ in found), found   # no page in the API document
+    agents = ("/api/v1/enroll", "/api/v1/reports", "/api/v1/policy")
     checks = [not_a_server_error, status_code_conformance, content_type_conformance,
               response_schema_conformance]
     seen: dict[int, int] = {}
+    by_op: dict[tuple[str, str], set[int]] = {}
     start = time.monotonic()
     session = requests.Session()
 
@@ -109,8 +133,10 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
                 if known_bad and _has(case.body, known_bad):
                     reject()
                 headers = {}
-                if real and path != "/api/v1/enroll":
+                if real and path in agents and path != "/api/v1/enroll":
                     headers["Authorization"] = f"Bearer {secret}"   # the enrolled device
+                if real and path not in agents:                      # IT's API
+                    headers["Authorization"] = f"Bearer {admin if method == 'POST' else viewer}"
                 if real and path == "/api/v1/enroll" and isinstance(case.body, dict):
                     case.body["enroll_token"] = token               # a token that works
                 # positive: every check; negative data: it must only not be a server error
@@ -118,6 +144,7 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
                     base_url=srv.url, session=session, headers=headers, timeout=15,
                     checks=checks if mode == GenerationMode.POSITIVE else [not_a_server_error])
                 seen[response.status_code] = seen.get(response.status_code, 0) + 1
+                by_op.setdefault((path, method), set()).add(response.status_code)
 
             run()
     elapsed = time.monotonic() - start
@@ -125,6 +152,9 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
     assert not any(code >= 500 for code in seen), seen
     # the generated requests reached the real work, not only the refusals
     assert seen.get(202, 0) >= 1 and seen.get(201, 0) >= 1 and seen.get(401, 0) >= 1, seen
+    for op in (("/api/v1/devices", "GET"), ("/api/v1/findings", "GET")):
+        assert {200, 401} <= by_op[op], (op, by_op[op])   # with the token, and without
+    assert 404 in by_op[("/api/v1/devices/{device_id}/revoke", "POST")], by_op
     print(f"schemathesis: {sum(seen.values())} requests in {elapsed:.1f}s, {sorted(seen.items())}"
           + (f"; left out bodies with {known_bad} (a known 500)" if known_bad else ""))
 
