@@ -199,7 +199,6 @@ def one_device(engine: Engine, device_id: str) -> dict | None:
         dev = store.device_row(conn, device_id)
         if dev is None:
             return None
-        dev = dev[0]
         checks = store.device_checks(conn, [dev.id])[dev.id]
         newest = store.newest_report(conn, dev.last_report_id)
     body = None
@@ -246,6 +245,6 @@ def revoke_device(engine: Engine, device_id: str, caller, address: str) -> dict 
         row = store.device_row(conn, device_id)
     log.warning("%s (%s) revoked device %s through the API%s", caller.actor, caller.role,
                 device_id, "" if now else " (already revoked)")
-    return {"id": device_id, "revoked": now, "revoked_at": rfc3339(row[0].revoked_at) if row else None,
+    return {"id": device_id, "revoked": now, "revoked_at": rfc3339(row.revoked_at) if row else None,
             "detail": ("Revoked: its secret no longer works and it cannot enroll again; its "
                        "history is kept." if now else "It was already revoked.")}

@@ -45,7 +45,7 @@ def device_checks(conn: Connection, device_ids: list[str]) -> dict[str, dict[str
 
 
 def device_row(conn: Connection, device_id: str):  # noqa: ANN201
-    """One device (every column), or None."""
+    """One device's row (every column, by name), or None."""
     return conn.execute(select(Device).where(Device.id == device_id)).first()
 
 
