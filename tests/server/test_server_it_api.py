@@ -431,3 +431,16 @@ def test_api_token_cli_end_to_end(srv):
     assert [(a.target, a.actor.startswith("cli:")) for a in created] == [(ident, True)]
     assert [a.target for a in revoked] == [ident]   # the second revoke changed nothing
     assert "inventory sync" in created[0].detail and "admin" in created[0].detail
+
+
+def test_the_readme_shows_the_routes_and_the_shape_that_exist():
+    from server.routes.it_api import router
+    doc = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = doc.split("### API for IT", 1)[1].split("\n## ", 1)[0]
+    served = {(m, r.path.replace("{device_id}", "{id}")) for r in router.routes for m in r.methods}
+    listed = set(re.findall(r"^\| `(GET|POST) (/api/v1/[^`]+)`", section, re.M))
+    assert listed == served
+    example = json.loads(section.split("```json", 1)[1].split("```", 1)[0].replace("…", ""))
+    assert set(example) == {"devices", "next_cursor"} and set(example["devices"][0]) == DEVICE_KEYS
+    for cmd in ("api-token create --role viewer", "api-token list", "api-token revoke", "curl"):
+        assert cmd in section, cmd
