@@ -229,22 +229,38 @@ def findings(engine: Engine, cfg) -> dict:  # noqa: ANN001
 def revoke_device(engine: Engine, device_id: str, caller, address: str) -> dict | None:  # noqa: ANN001
     """POST /api/v1/devices/{id}/revoke: the device's secret stops working now (as the
     device page's button and `checkup-server device revoke`). None: no such device.
-    One audit row: actor ``api-token:<id>`` (or the person), the caller's role."""
+    A revocation writes one audit row: actor ``api-token:<id>`` (or the person), the
+    caller's role and address; revoking a revoked device changes nothing and writes none."""
     from . import devices
     if not valid_id(device_id):
         return None
+    who = caller.actor
+    detail = "through the API" + (f" (token {caller.subject})" if caller.via == "token" else "")
     try:
-        now = devices.revoke_device(engine, device_id, caller.actor)
+        if _revoke_records_audit():
+            now = devices.revoke_device(engine, device_id, who, actor=who, role=caller.role,
+                                        address=address)
+        else:
+            now = devices.revoke_device(engine, device_id, who)
+            if now:
+                audit.record(engine, actor=who, role=caller.role, action="device.revoke",
+                             target=device_id, address=address, detail=detail)
     except devices.DeviceError:
         return None
-    with engine.begin() as conn:
-        audit.record(conn, actor=caller.actor, role=caller.role, action="device.revoke",
-                     target=device_id, address=address, ok=True,
-                     detail=("via the API" if now else "via the API; it was already revoked")
-                     + (f" (token {caller.subject})" if caller.via == "token" else ""))
+    with engine.connect() as conn:
         row = store.device_row(conn, device_id)
-    log.warning("%s (%s) revoked device %s through the API%s", caller.actor, caller.role,
-                device_id, "" if now else " (already revoked)")
+    log.warning("%s (%s) revoked device %s through the API%s", who, caller.role, device_id,
+                "" if now else " (it already was)")
     return {"id": device_id, "revoked": now, "revoked_at": rfc3339(row.revoked_at) if row else None,
             "detail": ("Revoked: its secret no longer works and it cannot enroll again; its "
                        "history is kept." if now else "It was already revoked.")}
+
+
+def _revoke_records_audit() -> bool:
+    """True once server/devices.py's revoke_device writes the audit row itself, in the
+    revocation's transaction (it takes actor/role/address); until then this module writes
+    it right after."""
+    import inspect
+
+    from . import devices
+    return "actor" in inspect.signature(devices.revoke_device).parameters
