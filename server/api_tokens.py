@@ -49,8 +49,8 @@ def lookup_token(engine: Engine, token: str | None) -> TokenInfo | None:
     if ident is None:
         return None
     with engine.connect() as conn:
-        # a Core connection: the row's columns, not an ORM object
-        stored = conn.execute(select(*ApiToken.__table__.c).where(ApiToken.id == ident)).first()
+        stored = conn.execute(select(*ApiToken.__table__.c)
+                              .where(ApiToken.id == ident)).first()
     if not matches(token, stored.secret_hash if stored else None):
         return None
     now = utcnow()

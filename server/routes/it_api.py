@@ -15,7 +15,7 @@ from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from .. import it_api
-from ..access import IT_CHANGE, IT_READ, Caller, Denied, require
+from ..access import IT_CHANGE, IT_READ, Caller, require
 from ..schemas import STATUS_ORDER, Problem
 from ..untrusted import json_text
 
@@ -80,7 +80,8 @@ def findings(request: Request, caller: Caller = require(IT_READ)):
 
 
 @router.post("/devices/{device_id}/revoke", response_model=it_api.RevokeResult,
-             responses={**REFUSALS, **NOT_FOUND},
+             responses={**REFUSALS, **NOT_FOUND,
+                        400: {"model": Problem, "description": "a session without its form token"}},
              summary="Revoke a device: its secret stops working now (admin tokens only)",
              description="Written to the audit log with the token (`api-token:<id>`) and its "
                          "role. A signed-in admin's browser session must also send its form "
@@ -90,7 +91,8 @@ async def revoke_device(device_id: str, request: Request, caller: Caller = requi
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent.encode("utf-8", "replace"),
                                    str(caller.session.csrf).encode()):
-            raise Denied(403, "send the page's form token as X-CSRF-Token")
+            return _problem(400, "CSRF token missing or wrong: send the page's form token "
+                                 "as X-CSRF-Token")
     address = request.client.host if request.client else ""
     done = await run_in_threadpool(it_api.revoke_device, request.app.state.checkup.engine,
                                    device_id, caller, address)
