@@ -368,9 +368,11 @@ def _api_token(engine, args) -> int:  # noqa: ANN001
     cmd = args.api_token_command
     who = _who()
     if cmd == "create":
-        label = _clean(args.label).strip()
+        label = args.label.strip()
         if not label:
             raise UsageError("checkup-server: give the token a --label saying what it is for")
+        if len(label) > 200 or not label.isprintable():
+            raise UsageError("checkup-server: the --label must be plain text, at most 200 characters")
         with engine.begin() as conn:   # the token and its audit row, or neither
             ident, token = api_tokens.create_token(conn, args.role, label, who, args.expires)
             audit.record(conn, actor=who, action="api_token.create", target=ident,

@@ -424,6 +424,9 @@ def test_api_token_cli_end_to_end(srv):
                         (("api-token", "create", "--role", "viewer", "--label", "x",
                           "--expires", "0"), "days"),
                         (("api-token", "revoke", "nosuchtoken"), "no API token"),
+                        (("api-token", "create", "--role", "viewer", "--label", "a\x1b[2Jb"),
+                         "plain text"),
+                        (("api-token", "create", "--role", "viewer", "--label", "  "), "--label"),
                         (("api-token",), "give an action")):
         r = run_cli(env, *args)
         assert r.returncode == 3 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, \
