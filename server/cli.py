@@ -1,7 +1,7 @@
 """checkup-server [--config FILE] COMMAND ...
 
-Commands: run, migrate, token create|list|revoke, api-token create|list|revoke,
-device list|requests|approve|reject|revoke|restore, admin create, prune, backup.
+Commands: run, migrate, token create|list|revoke, device list|requests|approve|reject|revoke|restore,
+admin create, prune, backup.
 
 Exit codes: 0 done, 3 a usage error or a failure (as the agent's ``checkup``: its 1 and 2
 mean nudge and fail). Every error is one line on stderr, never a traceback.
@@ -112,18 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--devices", action="store_true",
                     help="also revoke every device enrolled with it (a leaked token)")
 
-    apt = sub.add_parser("api-token", help="API tokens for IT's API (/api/v1/devices, findings)")
-    apsub = apt.add_subparsers(dest="api_token_command", metavar="ACTION", parser_class=_Parser)
-    apc = apsub.add_parser("create", help="make a token (printed once; stored hashed)")
-    apc.add_argument("--role", required=True, choices=("viewer", "admin"),
-                     help="viewer: read only; admin: may also revoke devices")
-    apc.add_argument("--label", required=True, help="what it is for, e.g. 'inventory sync'")
-    apc.add_argument("--expires", metavar="DAYS", type=_days,
-                     help="valid for this many days (more than 0; fractions allowed)")
-    apl = apsub.add_parser("list", help="list API tokens (never the tokens themselves)")
-    apl.add_argument("--json", action="store_true", help="one JSON array")
-    apr = apsub.add_parser("revoke", help="revoke a token: it stops working at once")
-    apr.add_argument("token_id")
+    from .api_token_cli import add_commands as add_api_token_commands   # api-token ...
+    add_api_token_commands(sub, _days)
 
     dev = sub.add_parser("device", help="enrolled devices: approvals and revocation")
     dsub = dev.add_subparsers(dest="device_command", metavar="ACTION", parser_class=_Parser)
@@ -221,7 +211,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "device":
         return _device(engine, args)
     if args.command == "api-token":
-        return _api_token(engine, args)
+        from .api_token_cli import run as run_api_token
+        return run_api_token(engine, args)
     if args.command in ("sync", "reconcile"):
         from .mdm.cli import run as run_mdm
         return run_mdm(engine, cfg, args)
@@ -359,86 +350,6 @@ def _token(engine, args) -> int:  # noqa: ANN001
               "their secrets no longer work.")
         return 0
     raise UsageError("checkup-server token: give an action: create, list or revoke")
-
-
-def _api_token(engine, args) -> int:  # noqa: ANN001
-    """checkup-server api-token create|list|revoke (DESIGN "API for IT")."""
-    from . import api_tokens, audit
-    from .db import utcnow
-    cmd = args.api_token_command
-    who = _who()
-    if cmd == "create":
-        label = args.label.strip()
-        if not label:
-            raise UsageError("checkup-server: give the token a --label saying what it is for")
-        if len(label) > 200 or not label.isprintable():
-            raise UsageError("checkup-server: the --label must be plain text, at most 200 characters")
-        with engine.begin() as conn:   # the token and its audit row, or neither
-            ident, token = api_tokens.create_token(conn, args.role, label, who, args.expires)
-            audit.record(conn, actor=who, action="api_token.create", target=ident,
-                         detail=f"role {args.role}, label {label!r}"
-                                + (f", expires in {args.expires:g} days" if args.expires else ""))
-            expires = conn.execute(_api_token_expiry(ident)).scalar()
-        print(token)
-        print(f"API token {ident}, role {args.role}, "
-              f"{'expires ' + f'{expires:%Y-%m-%d %H:%M} UTC' if expires else 'no expiry'}. "
-              "Send it as 'Authorization: Bearer <token>'; it is shown only now.", file=sys.stderr)
-        return 0
-    if cmd == "list":
-        now = utcnow()
-        with engine.connect() as conn:
-            rows = api_tokens.list_tokens(conn)
-
-        def when(t):  # noqa: ANN001, ANN202
-            return f"{t:%Y-%m-%dT%H:%M:%SZ}" if t else None
-
-        items = [{"id": t.id, "role": t.role, "label": t.label, "created_at": when(t.created_at),
-                  "created_by": t.created_by, "expires_at": when(t.expires_at),
-                  "last_used_at": when(t.last_used_at), "revoked_at": when(t.revoked_at),
-                  "state": "revoked" if t.revoked_at else (
-                      "expired" if t.expires_at and t.expires_at <= now else "active")}
-                 for t in rows]
-        if args.json:
-            from .untrusted import json_text
-            print(json_text(items, indent=1))
-            return 0
-        for t in items:
-            print(f"{t['id']}  {t['state']:8}  {t['role']:6}  created {t['created_at']}  "
-                  f"expires {t['expires_at'] or 'never'}  last used {t['last_used_at'] or 'never'}"
-                  f"{'  revoked ' + t['revoked_at'] if t['revoked_at'] else ''}  {_clean(t['label'])}")
-        if not items:
-            print("No API tokens yet: checkup-server api-token create --role viewer --label TEXT",
-                  file=sys.stderr)
-        return 0
-    if cmd == "revoke":
-        ident = args.token_id.strip()
-        with engine.begin() as conn:
-            row = conn.execute(_api_token_row(ident)).first() if len(ident) <= 32 else None
-            if row is None:
-                raise UsageError(f"checkup-server: no API token {_clean(ident)!r} "
-                                 "(see 'checkup-server api-token list')")
-            done = api_tokens.revoke_token(conn, ident)
-            if done:
-                audit.record(conn, actor=who, action="api_token.revoke", target=ident,
-                             detail=f"role {row.role}, label {row.label!r}")
-        print(f"Revoked API token {ident}: it no longer works." if done else
-              f"API token {ident} was already revoked.")
-        return 0
-    raise UsageError("checkup-server api-token: give an action: create, list or revoke")
-
-
-def _api_token_expiry(ident: str):  # noqa: ANN202
-    from sqlalchemy import select
-
-    from .models import ApiToken
-    return select(ApiToken.expires_at).where(ApiToken.id == ident)
-
-
-def _api_token_row(ident: str):  # noqa: ANN202
-    from sqlalchemy import select
-
-    from .models import ApiToken
-    return select(ApiToken.id, ApiToken.role, ApiToken.label).where(ApiToken.id == ident)
 
 
 def _who() -> str:
