@@ -204,15 +204,15 @@ def _main(argv: list[str] | None) -> int:
         from .db import current_revision
         print(f"Database schema is at revision {current_revision(engine)} ({_safe_url(cfg.database_url)}).")
         return 0
+    if args.command == "api-token":
+        from .api_token_cli import run as run_api_token
+        return run_api_token(engine, args)
     if args.command == "token":
         return _token(engine, args)
     if args.command == "admin":
         return _admin(engine, args)
     if args.command == "device":
         return _device(engine, args)
-    if args.command == "api-token":
-        from .api_token_cli import run as run_api_token
-        return run_api_token(engine, args)
     if args.command in ("sync", "reconcile"):
         from .mdm.cli import run as run_mdm
         return run_mdm(engine, cfg, args)

@@ -1,1 +1,1 @@
-"""The server's routers, one module per area (each exposes ``router``)."""
+"""The server's routes, one router per area; each route declares one decision of server.access."""
