@@ -211,6 +211,8 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     app.include_router(oidc_routes.router)
     from .routes import people as people_routes  # /me, /me.json, /people/{email}, the people API
     app.include_router(people_routes.router)
+    from .routes import it_api as it_api_routes  # IT's read API (/api/v1/devices, findings)
+    app.include_router(it_api_routes.router)
 
     from .ops import install_ops   # what /readyz and /metrics read, request metrics
     install_ops(app, engine, int(cfg.get("server", "stale_after_days", 7)))

@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--devices", action="store_true",
                     help="also revoke every device enrolled with it (a leaked token)")
 
+    from .api_token_cli import add_commands as add_api_token_commands   # api-token ...
+    add_api_token_commands(sub, _days)
+
     dev = sub.add_parser("device", help="enrolled devices: approvals and revocation")
     dsub = dev.add_subparsers(dest="device_command", metavar="ACTION", parser_class=_Parser)
     dl = dsub.add_parser("list", help="list devices (id, state, name, serial, last report)")
@@ -219,6 +222,9 @@ def _main(argv: list[str] | None) -> int:
         from .db import current_revision
         print(f"Database schema is at revision {current_revision(engine)} ({_safe_url(cfg.database_url)}).")
         return 0
+    if args.command == "api-token":
+        from .api_token_cli import run as run_api_token
+        return run_api_token(engine, args)
     if args.command == "token":
         return _token(engine, args)
     if args.command == "admin":

@@ -1,7 +1,7 @@
 """The served OpenAPI description is whole (every $ref resolves, both POST bodies are
-described), and schemathesis, driven by it, finds no server error in the real server on
-SQLite and PostgreSQL, with real credentials (an enrollment token, an enrolled device's
-secret) as well as made-up ones."""
+described, IT's API answers are models), and schemathesis, driven by it, finds no server
+error in the real server on SQLite and PostgreSQL, with real credentials (an enrollment
+token, an enrolled device's secret, IT's API tokens) as well as made-up ones."""
 from __future__ import annotations
 
 import json
@@ -81,6 +81,10 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
                                                     status_code_conformance)
     srv = fuzz_server
     token = srv.token()
+    from server.api_tokens import create_token
+    with srv.engine.begin() as conn:   # IT's API: a viewer token reads, an admin token revokes
+        viewer = create_token(conn, "viewer", "fuzz reads", "test")[1]
+        admin = create_token(conn, "admin", "fuzz revokes", "test")[1]
     rep = srvkit.report_for(srvkit.fixture_files()[0])
     r = requests.post(srv.url + "/api/v1/enroll", json={"enroll_token": token, "device": rep["device"]},
                       timeout=10)
@@ -91,6 +95,8 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
     # is in, such bodies are left out here, and only then: the probe below decides.
     known_bad = _known_unstorable(srv, token, rep["device"])
     schema = schemathesis.openapi.from_url(srv.url + OPENAPI)
+    it_schema = schema.include(tag="IT API")   # IT's API, with its tokens; below: the agents'
+    schema = schema.exclude(tag="IT API")
     operations = [(op.path, op.method.upper(), op) for op in
                   (result.ok() for result in schema.get_all_operations())]
     found = {(p, m) for p, m, _ in operations}
@@ -102,8 +108,14 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
     seen: dict[int, int] = {}
     start = time.monotonic()
     session = requests.Session()
+    it_operations = [(op.path, op.method.upper(), op) for op in
+                     (result.ok() for result in it_schema.get_all_operations())]
+    it_ops = {(p, m) for p, m, _ in it_operations}
+    assert {("/api/v1/devices", "GET"), ("/api/v1/devices/{device_id}", "GET"),
+            ("/api/v1/findings", "GET"), ("/api/v1/devices/{device_id}/revoke", "POST")} <= it_ops
+    by_op: dict[tuple[str, str], set[int]] = {}
 
-    for path, method, op in operations:
+    for path, method, op in operations + it_operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                       suppress_health_check=list(HealthCheck))
@@ -114,6 +126,8 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
                 headers = {}
                 if real and path != "/api/v1/enroll":
                     headers["Authorization"] = f"Bearer {secret}"   # the enrolled device
+                if real and (path, method) in it_ops:                # IT's API tokens
+                    headers["Authorization"] = f"Bearer {admin if method == 'POST' else viewer}"
                 if real and path == "/api/v1/enroll" and isinstance(case.body, dict):
                     case.body["enroll_token"] = token               # a token that works
                 # positive: every check; negative data: it must only not be a server error
@@ -121,6 +135,7 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
                     base_url=srv.url, session=session, headers=headers, timeout=15,
                     checks=checks if mode == GenerationMode.POSITIVE else [not_a_server_error])
                 seen[response.status_code] = seen.get(response.status_code, 0) + 1
+                by_op.setdefault((path, method), set()).add(response.status_code)
 
             run()
     elapsed = time.monotonic() - start
@@ -128,6 +143,9 @@ def test_schemathesis_finds_no_server_error(fuzz_server):
     assert not any(code >= 500 for code in seen), seen
     # the generated requests reached the real work, not only the refusals
     assert seen.get(202, 0) >= 1 and seen.get(201, 0) >= 1 and seen.get(401, 0) >= 1, seen
+    for op in (("/api/v1/devices", "GET"), ("/api/v1/findings", "GET")):
+        assert {200, 401} <= by_op[op], (op, by_op[op])   # with the token, and without
+    assert 404 in by_op[("/api/v1/devices/{device_id}/revoke", "POST")], by_op
     print(f"schemathesis: {sum(seen.values())} requests in {elapsed:.1f}s, {sorted(seen.items())}"
           + (f"; left out bodies with {known_bad} (a known 500)" if known_bad else ""))
 
@@ -170,3 +188,27 @@ def _known_unstorable(srv, token: str, device: dict) -> list[str]:
         if r.status_code >= 500:
             out.append(kind)
     return out
+
+
+def test_it_api_is_documented_with_its_token_and_models(live_server):
+    doc = requests.get(live_server.url + OPENAPI, timeout=10).json()
+    schemas = doc["components"]["schemas"]
+    assert doc["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
+    for path, method, model in (("/api/v1/devices", "get", "DevicePage"),
+                                ("/api/v1/devices/{device_id}", "get", "DeviceDetail"),
+                                ("/api/v1/findings", "get", "Findings"),
+                                ("/api/v1/devices/{device_id}/revoke", "post", "RevokeResult")):
+        op = doc["paths"][path][method]
+        assert op["security"] == [{"apiToken": []}] and op["tags"] == ["IT API"], path
+        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": f"#/components/schemas/{model}"}, path
+        assert {"401", "403"} <= set(op["responses"]), path
+        for _, ref in _refs(op):
+            _resolve(doc, ref)
+    assert schemas["DevicePage"]["properties"]["devices"]["items"] == {
+        "$ref": "#/components/schemas/DeviceSummary"}
+    assert schemas["Findings"]["properties"]["findings"]["items"] == {
+        "$ref": "#/components/schemas/Finding"}
+    assert set(schemas["DeviceSummary"]["required"]) == {
+        "id", "hostname", "platform", "os_name", "os_version", "serial", "status", "last_seen",
+        "owner", "owner_source", "checks", "revoked_at"}
