@@ -17,7 +17,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
-from . import audit, it_api_store as store
+from . import it_api_store as store
 from .schemas import STATUS_ORDER
 
 log = logging.getLogger("checkup.server.api")
