@@ -266,18 +266,40 @@ def findings(engine: Engine, cfg: Any, now: dt.datetime | None = None) -> list[d
                      sources_synced=synced_sources(engine))
 
 
+def _records_of(engine: Engine, a: AgentDevice) -> list[MdmRecord]:
+    """The MDM records holding this device's serial or hardware UUID (indexed look-ups)."""
+    conds = []
+    if a.serial:
+        conds.append(MdmRecordRow.serial == a.serial)
+    if a.hardware_uuid:
+        conds.append(MdmRecordRow.hardware_uuid.in_([a.hardware_uuid, swap_uuid(a.hardware_uuid)]))
+    return load_records(engine, or_(*conds)) if conds else []
+
+
+def device_records(engine: Engine, device_id: str) -> list[MdmRecord]:
+    """The MDM records of one enrolled device (those its findings are made from), sorted
+    by source and id."""
+    agents = load_agents(engine, device_id)
+    if not agents:
+        return []
+    return sorted(_records_of(engine, agents[0]), key=lambda r: (r.source, r.source_id))
+
+
+def unmapped_users(records: Iterable[MdmRecord]) -> list[tuple[str, str]]:
+    """(MDM name, reason) for each record whose user could not be made an email: why a
+    device an MDM assigns to someone still has no owner."""
+    from .records import SOURCE_NAMES
+    return [(SOURCE_NAMES.get(r.source, r.source), r.user_unmapped) for r in records
+            if r.user_email is None and isinstance(r.user_unmapped, str) and r.user_unmapped]
+
+
 def device_findings(engine: Engine, cfg: Any, device_id: str, now: dt.datetime | None = None) -> list[dict]:
     """Findings about one enrolled device: its own records only (indexed look-ups)."""
     agents = load_agents(engine, device_id)
     if not agents:
         return []
     a = agents[0]
-    conds = []
-    if a.serial:
-        conds.append(MdmRecordRow.serial == a.serial)
-    if a.hardware_uuid:
-        conds.append(MdmRecordRow.hardware_uuid.in_([a.hardware_uuid, swap_uuid(a.hardware_uuid)]))
-    records = load_records(engine, or_(*conds)) if conds else []
+    records = _records_of(engine, a)
     days = int(cfg.get("server", "silent_after_days") if hasattr(cfg, "get") else 7)
     out = reconcile(agents, records, now=now, silent_after_days=days, sources_synced=synced_sources(engine))
     return [f for f in out if f["device_id"] == device_id or f["kind"] in ("duplicate", "compromised")]
