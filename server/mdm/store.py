@@ -165,6 +165,15 @@ def _storable_record(r: MdmRecord) -> MdmRecord:
     return replace(r, **changes) if changes else r
 
 
+def _user_email(r: MdmRecord) -> str | None:
+    """The ``user_email`` column: the record's user as an email, lower-case (what a
+    person's page looks up; migration 0008 fills it in the same way for older rows)."""
+    if not isinstance(r.user_email, str):
+        return None
+    email = r.user_email.strip().lower()
+    return email if email and len(email) <= 320 else None
+
+
 def _store(engine: Engine, source: str, sync_id: int, recs: Iterable[MdmRecord]) -> int:
     now = _naive(_now())
     recs = list({r.source_id[:200]: r for r in map(_storable_record, recs)}.values())
@@ -172,7 +181,7 @@ def _store(engine: Engine, source: str, sync_id: int, recs: Iterable[MdmRecord])
              "hardware_uuid": r.hardware_uuid, "hostname": (r.hostname or "")[:256] or None,
              "platform": (r.platform or "")[:16] or None, "last_seen": _naive(r.last_seen),
              "data": json.dumps(r.to_dict(), separators=(",", ":")), "sync_id": sync_id,
-             "updated_at": now} for r in recs]
+             "updated_at": now, "user_email": _user_email(r)} for r in recs]
     ids = [r["source_id"] for r in rows]
     with engine.begin() as conn:
         conn.execute(delete(MdmRecordRow).where(MdmRecordRow.source == source,
