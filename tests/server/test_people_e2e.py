@@ -79,13 +79,15 @@ def jamf_for(serial: str, hardware_uuid: str) -> JamfStub:
     return JamfStub(computers, mobiles)
 
 
-def server(database_url: str, issuer: str, jamf_url: str) -> srvkit.LiveServer:
+def server(database_url: str, issuer: str, jamf_url: str | None = None) -> srvkit.LiveServer:
     srv = srvkit.LiveServer(database_url, port=PORT)
     srv.cfg.set("auth", "local_login", False)
     for key, value in {"issuer": issuer, "client_id": testidp.CLIENT_ID,
                        "admin_groups": ["checkup-admins"], "viewer_groups": ["checkup-viewers"]}.items():
         srv.cfg.set("auth.oidc", key, value)
-    srv.cfg.values["mdm.jamf"] = {"url": jamf_url, "client_id": "cid", "client_secret_env": "E2E_JAMF_SECRET"}
+    if jamf_url:
+        srv.cfg.values["mdm.jamf"] = {"url": jamf_url, "client_id": "cid",
+                                      "client_secret_env": "E2E_JAMF_SECRET"}
     return srv.start()
 
 
@@ -231,6 +233,43 @@ def _the_whole_loop(srv, tmp_path, facts, failing):
     assert [(r.actor, r.target, r.ok) for r in claims] == [(ERIN, dev.id, True)]
     audit_page = alice.get(SERVER + "/audit", timeout=30)
     assert audit_page.status_code == 200 and "owner.claim" in audit_page.text
+
+
+# -- the same in a real browser: headless Chromium, claim -> /me ------------------------
+
+@needs_idp
+@pytest.mark.skipif(__import__("srvcdp").chromium_path() is None,
+                    reason="chromium not installed (apt-get install chromium)")
+def test_claim_to_me_in_chromium(idp, tmp_path):
+    import srvcdp
+    from test_server_claim import MAC, ask
+    srv = server("sqlite:///" + str(tmp_path / "s.sqlite3"), idp.issuer)
+    b = None
+    try:
+        dev, secret = enrolled(srv)
+        r = ask(srv, secret)                     # what `checkup devices` asks (tested above)
+        assert r.status_code == 201, r.text
+        url = r.json()["url"]
+        b = srvcdp.Browser()
+        b.goto(url)
+        assert "/login" in b.url and "Sign in with" in b.text(), b.url
+        b.submit_by_click("#sso")
+        assert b.url.startswith(idp.issuer + "/interaction/"), b.url
+        b.fill("#idp-login", "erin")
+        b.fill("#idp-password", testidp.PASSWORD)
+        b.submit_by_click("#idp-submit")
+        assert b.url == url and "This is my laptop" in b.text(), (b.url, b.text()[:500])
+        b.submit_by_click("#claim-button")
+        assert b.js("document.querySelector('#claim').dataset.state") == "done", b.text()[:500]
+        assert owner(srv, dev) == (ERIN, "claim")
+        b.submit_by_click("#see-devices")
+        assert b.url == SERVER + "/me", b.url
+        assert MAC["hostname"] in b.text() and ERIN in b.text()
+        b.screenshot(str(tmp_path / "me-after-claim.png"))
+    finally:
+        if b is not None:
+            b.close()
+        srv.stop()
 
 
 # -- an MDM user that is no email: unowned, and the device page says why ---------------
