@@ -201,10 +201,13 @@ class MdmRecordRow(Base):
     data: Mapped[str] = mapped_column(Text)
     sync_id: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # the assigned user's email, lower-case (MdmRecord.user_email), for a person's page
+    user_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     __table_args__ = (
         Index("ix_mdm_records_serial", "serial"),
         Index("ix_mdm_records_uuid", "hardware_uuid"),
         Index("ix_mdm_records_source_sync", "source", "sync_id"),
+        Index("ix_mdm_records_user_email", "user_email"),
     )
 
 

@@ -1,10 +1,9 @@
 """The SQL behind a person's devices (server/people.py holds the rules).
 
 Every query is indexed or bounded: devices by ``owner`` (ix_devices_owner), their newest
-reports by ``report_id`` (unique), agent devices by ``serial_key`` / ``uuid_key``. MDM
-records have no user column (migration 0006 added none), so the records of one person are
-found with a LIKE on the stored JSON and then checked exactly in Python (the JSON is
-written by server/mdm/store.py with ``json.dumps(..., separators=(",", ":"))``).
+reports by ``report_id`` (unique), agent devices by ``serial_key`` / ``uuid_key``, MDM
+records by ``user_email`` (ix_mdm_records_user_email, migration 0008; written by
+server/mdm/store.py at each sync), each then checked against its JSON in Python.
 """
 from __future__ import annotations
 
@@ -34,15 +33,10 @@ def owned_devices(conn: Connection, email: str) -> list:
     return conn.execute(q).all()
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def person_records(conn: Connection, email: str) -> list[MdmRecord]:
     """MDM records whose assigned user (``user_email``) is ``email`` (already lower-case)."""
-    needle = '"user_email":' + json.dumps(email)
     q = (select(MdmRecordRow.source, MdmRecordRow.source_id, MdmRecordRow.data)
-         .where(MdmRecordRow.data.like("%" + _like_escape(needle) + "%", escape="\\"))
+         .where(MdmRecordRow.user_email == email)
          .order_by(MdmRecordRow.source, MdmRecordRow.source_id).limit(MAX_DEVICES))
     out = []
     for row in conn.execute(q):

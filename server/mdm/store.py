@@ -165,6 +165,15 @@ def _storable_record(r: MdmRecord) -> MdmRecord:
     return replace(r, **changes) if changes else r
 
 
+def _user_email(r: MdmRecord) -> str | None:
+    """The ``user_email`` column: the record's user as an email, lower-case (what a
+    person's page looks up; migration 0008 fills it in the same way for older rows)."""
+    if not isinstance(r.user_email, str):
+        return None
+    email = r.user_email.strip().lower()
+    return email if email and len(email) <= 320 else None
+
+
 def _store(engine: Engine, source: str, sync_id: int, recs: Iterable[MdmRecord]) -> int:
     now = _naive(_now())
     recs = list({r.source_id[:200]: r for r in map(_storable_record, recs)}.values())
@@ -172,7 +181,7 @@ def _store(engine: Engine, source: str, sync_id: int, recs: Iterable[MdmRecord])
              "hardware_uuid": r.hardware_uuid, "hostname": (r.hostname or "")[:256] or None,
              "platform": (r.platform or "")[:16] or None, "last_seen": _naive(r.last_seen),
              "data": json.dumps(r.to_dict(), separators=(",", ":")), "sync_id": sync_id,
-             "updated_at": now} for r in recs]
+             "updated_at": now, "user_email": _user_email(r)} for r in recs]
     ids = [r["source_id"] for r in rows]
     with engine.begin() as conn:
         conn.execute(delete(MdmRecordRow).where(MdmRecordRow.source == source,
@@ -266,18 +275,40 @@ def findings(engine: Engine, cfg: Any, now: dt.datetime | None = None) -> list[d
                      sources_synced=synced_sources(engine))
 
 
+def _records_of(engine: Engine, a: AgentDevice) -> list[MdmRecord]:
+    """The MDM records holding this device's serial or hardware UUID (indexed look-ups)."""
+    conds = []
+    if a.serial:
+        conds.append(MdmRecordRow.serial == a.serial)
+    if a.hardware_uuid:
+        conds.append(MdmRecordRow.hardware_uuid.in_([a.hardware_uuid, swap_uuid(a.hardware_uuid)]))
+    return load_records(engine, or_(*conds)) if conds else []
+
+
+def device_records(engine: Engine, device_id: str) -> list[MdmRecord]:
+    """The MDM records of one enrolled device (those its findings are made from), sorted
+    by source and id."""
+    agents = load_agents(engine, device_id)
+    if not agents:
+        return []
+    return sorted(_records_of(engine, agents[0]), key=lambda r: (r.source, r.source_id))
+
+
+def unmapped_users(records: Iterable[MdmRecord]) -> list[tuple[str, str]]:
+    """(MDM name, reason) for each record whose user could not be made an email: why a
+    device an MDM assigns to someone still has no owner."""
+    from .records import SOURCE_NAMES
+    return [(SOURCE_NAMES.get(r.source, r.source), r.user_unmapped) for r in records
+            if r.user_email is None and isinstance(r.user_unmapped, str) and r.user_unmapped]
+
+
 def device_findings(engine: Engine, cfg: Any, device_id: str, now: dt.datetime | None = None) -> list[dict]:
     """Findings about one enrolled device: its own records only (indexed look-ups)."""
     agents = load_agents(engine, device_id)
     if not agents:
         return []
     a = agents[0]
-    conds = []
-    if a.serial:
-        conds.append(MdmRecordRow.serial == a.serial)
-    if a.hardware_uuid:
-        conds.append(MdmRecordRow.hardware_uuid.in_([a.hardware_uuid, swap_uuid(a.hardware_uuid)]))
-    records = load_records(engine, or_(*conds)) if conds else []
+    records = _records_of(engine, a)
     days = int(cfg.get("server", "silent_after_days") if hasattr(cfg, "get") else 7)
     out = reconcile(agents, records, now=now, silent_after_days=days, sources_synced=synced_sources(engine))
     return [f for f in out if f["device_id"] == device_id or f["kind"] in ("duplicate", "compromised")]

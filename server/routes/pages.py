@@ -81,10 +81,13 @@ def show_device(request: Request, caller: Caller, device_id: str, status: int = 
                 d["waiting"] = pending_requests(conn, device_id)
     if d is None:
         return render(request, "notfound.html", status=404, sess=sess, nav="devices")
-    from ..mdm.store import device_findings   # MDM reconciliation for this device
+    from ..mdm.store import device_findings, device_records, unmapped_users
     mdm_findings = device_findings(state.engine, state.cfg, d["device"].id)
+    # no owner: say which MDM names a user that is not an email (and so owns nothing)
+    unmapped = ([] if d["device"].owner else
+                unmapped_users(device_records(state.engine, d["device"].id)))
     return render(request, "device.html", status=status, sess=sess, nav="devices",
-                  mdm_findings=mdm_findings, done=done, error=error,
+                  mdm_findings=mdm_findings, done=done, error=error, owner_unmapped=unmapped,
                   admin=caller.may(IT_CHANGE), **d)
 
 
