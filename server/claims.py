@@ -114,8 +114,10 @@ def _state(conn: Connection, code: str, email: str | None, now: dt.datetime) -> 
         return Claim(EXPIRED, **base)
     if email is None:
         return Claim(NOT_EMAIL, **base)
-    if dev.owner == email:
+    if dev.owner == email and dev.owner_source != "mdm":
         return Claim(YOURS, **base)
+    # owned by this person through an MDM's word only: the claim makes it their own (a later
+    # change of user in the MDM then reports owner_mismatch instead of taking it away)
     if dev.owner and dev.owner_source == "it":
         return Claim(IT_OWNED, **base)
     return Claim(OPEN, **base)

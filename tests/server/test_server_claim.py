@@ -171,8 +171,11 @@ def test_expired_and_it_owned_links_change_nothing(live_server):
     dev2, secret2 = enrolled(srv, dict(MAC, hostname="spare", serial="C02SPARE0001",
                                        hardware_uuid="11111111-2222-3333-4444-555555555555"))
     owners.set_owner(srv.engine, dev2, "alice@example.com", "mdm", actor="mdm:jamf")
-    r = alice.post(f"{srv.url}/claim/{new_code(srv, secret2)}", data={"csrf": csrf}, timeout=30)
-    assert state_of(r.text) == "yours" and owner(srv, dev2) == ("alice@example.com", "claim")
+    code2 = new_code(srv, secret2)
+    r = alice.get(f"{srv.url}/claim/{code2}", timeout=30)   # the button is offered
+    assert state_of(r.text) == "open"
+    r = alice.post(f"{srv.url}/claim/{code2}", data={"csrf": csrf}, timeout=30)
+    assert state_of(r.text) == "done" and owner(srv, dev2) == ("alice@example.com", "claim")
     owners.set_owner(srv.engine, dev2, "dave@example.com", "mdm", actor="mdm:jamf")   # kept
     assert owner(srv, dev2) == ("alice@example.com", "claim")
 
