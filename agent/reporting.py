@@ -924,8 +924,9 @@ def report_now(settings, state_dir: str | None = None, report: dict | None = Non
     url = sender.url
     if res.setup:
         waiting = res.remaining + res.aside
-        return 3, (f"Not sent to {url}: {res.error}. Ask IT to fix this setting; "
-                   f"{waiting} report{'s stay' if waiting != 1 else ' stays'} queued until then.")
+        kept = (f"; {waiting} report{'s stay' if waiting != 1 else ' stays'} queued until then"
+                if waiting else "")
+        return 3, f"Not sent to {url}: {res.error}. Ask IT to fix this setting{kept}."
     parts = []
     if before == 0:
         parts.append(f"Nothing was waiting to be sent to {url}.")

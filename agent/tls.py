@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,8 +94,9 @@ def read_ca_file(path: str) -> str:
         try:
             probe.load_verify_locations(cadata=block)
         except (ssl.SSLError, ValueError) as exc:
-            raise TrustError(f"{where}: certificate {number} of {len(blocks)} can't be read "
-                             f"({getattr(exc, 'reason', None) or exc})") from None
+            why = re.sub(r"\s*\(_ssl\.c:\d+\)", "", str(exc)).strip() or type(exc).__name__
+            raise TrustError(f"{where} has a certificate that can't be read (certificate "
+                             f"{number} of {len(blocks)}: {why})") from None
     return "\n".join(blocks) + "\n"
 
 
