@@ -736,12 +736,25 @@ def _detail(resp) -> str:  # noqa: ANN001
 
 
 def _certificate_problem(exc: Exception) -> str:
-    """One line on a certificate the agent does not trust, with what IT can do."""
-    text = str(exc)
-    m = re.search(r"certificate verify failed:?\s*([^()\]\[\n'\"]*)", text)
-    why = ("certificate verify failed: " + m.group(1).strip().rstrip(":;,. ")) if m \
-        else _short(exc)
-    return (f"this computer does not trust the server's certificate ({why.rstrip(': ')}); "
+    """One line on a certificate the agent does not trust, with what IT can do. The reason
+    is the verifier's (OpenSSL's, or macOS's / Windows' through truststore), found in the
+    exception chain requests and urllib3 wrap it in."""
+    import ssl
+    why, todo, seen = "", [exc], set()
+    while todo and not why:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            why = str(getattr(e, "verify_message", "") or e.reason or e)
+            break
+        todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    if why:
+        why = "certificate verify failed: " + re.sub(r"\s+", " ", why).strip()[:200]
+    else:
+        why = _short(exc)
+    return (f"this computer does not trust the server's certificate ({why}); "
             "if your company uses its own certificate authority, IT adds it to this "
             "computer's trusted certificates or sets [server] ca_file")
 

@@ -280,3 +280,29 @@ def test_the_tray_reporter_keeps_reports_while_ca_file_is_unusable(https_server,
     finally:
         sender.close()
     assert https_server.count("reports") == 1
+
+
+def test_the_reason_macos_or_windows_gives_is_named(https_server, pki, tmp_path):
+    """truststore raises ssl.SSLCertVerificationError with the OS's own words (no "certificate
+    verify failed"); the one line names them. Wrapped as requests and urllib3 do, from a
+    real refused connection whose inner error is replaced by such a message."""
+    import ssl
+
+    from agent.config import Settings
+    from agent.reporting import _certificate_problem
+    from agent.tls import new_session
+    session = new_session(Settings())
+    try:
+        with pytest.raises(requests.exceptions.SSLError) as caught:
+            session.get(https_server.url + "/healthz", timeout=30)
+    finally:
+        session.close()
+    line = _certificate_problem(caught.value)
+    assert "(certificate verify failed: unable to get local issuer certificate); " in line
+    err = ssl.SSLCertVerificationError("\u201clocalhost\u201d certificate is not trusted")
+    err.verify_message = "\u201clocalhost\u201d certificate is not trusted"
+    from urllib3.exceptions import MaxRetryError, SSLError
+    wrapped = requests.exceptions.SSLError(MaxRetryError(None, "/healthz", SSLError(err)))
+    assert _certificate_problem(wrapped).startswith(
+        "this computer does not trust the server's certificate (certificate verify failed: "
+        "\u201clocalhost\u201d certificate is not trusted); if your company uses its own")
