@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -146,7 +147,8 @@ def test_a_ca_in_the_system_store_is_trusted_through_truststore(https_server, pk
 # -- (c) [server] ca_file ------------------------------------------------------
 
 def test_ca_file_is_trusted_without_touching_the_system_store(https_server, pki, tmp_path):
-    before = open(SYSTEM_BUNDLE, "rb").read() if os.path.exists(SYSTEM_BUNDLE) else None
+    bundle = Path(SYSTEM_BUNDLE)
+    before = bundle.read_bytes() if bundle.exists() else None
     cfg = agent_config(tmp_path, https_server, ca_file=pki["company"]["pem"])
     r = report_now(tmp_path, cfg, log=True)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -154,7 +156,7 @@ def test_ca_file_is_trusted_without_touching_the_system_store(https_server, pki,
     assert (f"checked against this computer's trusted certificates and "
             f"{pki['company']['pem']}\n") in r.stderr
     assert https_server.count("reports") == 1
-    assert (open(SYSTEM_BUNDLE, "rb").read() if before is not None else None) == before
+    assert (bundle.read_bytes() if bundle.exists() else None) == before
     assert not in_bundle(pki["company"]["pem"], SYSTEM_BUNDLE)
     # `checkup config show` names it
     r = agent(tmp_path, "config", "show", config=cfg)
@@ -199,7 +201,7 @@ def test_an_unusable_ca_file_is_one_line_the_report_stays_queued_and_checks_stil
     garbage = tmp_path / "notes.txt"
     garbage.write_text("this is not a certificate\n")
     key_only = tmp_path / "key.pem"
-    key_only.write_text(open(pki["server"][1]).read())
+    key_only.write_text(Path(pki["server"][1]).read_text())
     broken = tmp_path / "broken.pem"
     broken.write_text("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n"
                       "-----END CERTIFICATE-----\n")
