@@ -186,6 +186,10 @@ def test_ca_file_is_added_to_the_system_roots_not_instead_of_them(pki, tmp_path,
         assert alone.get(servers[1].url + "/healthz", timeout=30).status_code == 200
         with pytest.raises(requests.exceptions.SSLError):
             alone.get(servers[0].url + "/healthz", timeout=30)
+        # the roots are the store's and ca_file's only: requests did not load certifi's
+        # (~150 roots) into the context on the way (truststore's OpenSSL context inside)
+        assert both.checkup_trust.context._ctx.cert_store_stats()["x509_ca"] == 2
+        assert alone.checkup_trust.context._ctx.cert_store_stats()["x509_ca"] == 1
         both.close()
         alone.close()
     finally:
