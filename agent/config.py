@@ -45,7 +45,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "remind_suggested_hours": 168,
         "max_snoozes": 3,
     },
-    "server": {"url": "", "enroll_token": ""},
+    # ca_file: a PEM file of certificate authorities added to this computer's trusted
+    # roots for the server's certificate (agent/tls.py)
+    "server": {"url": "", "enroll_token": "", "ca_file": ""},
 }
 
 APP_NAME = "Checkup"

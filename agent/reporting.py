@@ -21,9 +21,9 @@
   owner-only; the agent asks again with it when the server says (Retry-After)
   until IT approves (201: the device's new secret) or refuses (403). Reports
   stay queued meanwhile.
-- The device secret is stored owner-only. Certificates are verified (the
-  standard CA bundle variables are honoured by requests); plain ``http://`` is
-  refused except to loopback.
+- The device secret is stored owner-only. Certificates are verified against this
+  computer's trust store plus IT's ``[server] ca_file`` (``agent/tls.py``; certifi
+  when the store can't be used); plain ``http://`` is refused except to loopback.
 - ``Reporter.submit`` never blocks: a background thread does the disk and the
   network. ``report_now`` is ``checkup report --now``.
 - The server's policy is pulled with its ETag and cached for offline use;
@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -381,6 +382,7 @@ class FlushResult:
     retry_at: float | None = None   # when the next try is due
     skipped: bool = False           # not due yet (backoff) and not forced
     policy: str | None = None       # what happened to the server policy
+    setup: bool = False             # a setting stops sending (an unusable [server] ca_file)
 
 
 def _agent_version() -> str:
@@ -396,6 +398,7 @@ class Sender:
 
     def __init__(self, settings, state_dir: str | None = None, session=None,  # noqa: ANN001
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None):
+        self.settings = settings
         self.url = check_url(server_url(settings)) if enabled(settings) else ""
         self.enroll_token = str(settings.get("server", "enroll_token") or "").strip()
         self.state_dir = _state_dir(state_dir)
@@ -407,10 +410,11 @@ class Sender:
 
     @property
     def session(self):  # noqa: ANN201
+        """The HTTP session, made on first use. Raises TrustError (``[server] ca_file``
+        unusable); the next use tries again."""
         if self._session is None:
-            import requests
-            s = requests.Session()
-            s.headers["User-Agent"] = f"checkup-agent/{_agent_version()}"
+            from .tls import new_session
+            s = new_session(self.settings, f"checkup-agent/{_agent_version()}")
             s.headers["Accept"] = "application/json"
             self._session = s
         return self._session
@@ -518,6 +522,16 @@ class Sender:
             res.remaining = self.queue.count_in_line()
             res.aside = self.queue.count() - res.remaining
             return res
+        from .tls import TrustError
+        try:
+            self.session   # noqa: B018 - made here so an unusable ca_file is said, not raised
+        except TrustError as exc:
+            log.warning("reports are not sent: %s", exc)
+            res.error, res.setup = str(exc), True
+            res.retry_at = self._fail(str(exc))
+            res.remaining = self.queue.count_in_line()
+            res.aside = self.queue.count() - res.remaining
+            return res
         import requests
         creds = load_credentials(self.state_dir, self.url)
         re_enrolled = False
@@ -621,7 +635,7 @@ class Sender:
             res.error = str(exc)
             res.retry_at = self._fail(str(exc), exc.retry_after)
         except requests.exceptions.SSLError as exc:
-            res.error = f"the server's certificate was not accepted ({_short(exc)})"
+            res.error = _certificate_problem(exc)
             res.retry_at = self._fail(res.error)
         except (requests.exceptions.RequestException, ValueError, KeyError) as exc:
             res.error = f"cannot reach {self.url} ({_short(exc)})"
@@ -719,6 +733,30 @@ def _detail(resp) -> str:  # noqa: ANN001
         return (d if isinstance(d, str) else json.dumps(d))[:300]
     except Exception:  # noqa: BLE001
         return (resp.text or "")[:200]
+
+
+def _certificate_problem(exc: Exception) -> str:
+    """One line on a certificate the agent does not trust, with what IT can do. The reason
+    is the verifier's (OpenSSL's, or macOS's / Windows' through truststore), found in the
+    exception chain requests and urllib3 wrap it in."""
+    import ssl
+    why, todo, seen = "", [exc], set()
+    while todo and not why:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLCertVerificationError):
+            why = str(getattr(e, "verify_message", "") or e.reason or e)
+            break
+        todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    if why:
+        why = "certificate verify failed: " + re.sub(r"\s+", " ", why).strip()[:200]
+    else:
+        why = _short(exc)
+    return (f"this computer does not trust the server's certificate ({why}); "
+            "if your company uses its own certificate authority, IT adds it to this "
+            "computer's trusted certificates or sets [server] ca_file")
 
 
 def _short(exc: Exception) -> str:
@@ -897,6 +935,11 @@ def report_now(settings, state_dir: str | None = None, report: dict | None = Non
     finally:
         sender.close()
     url = sender.url
+    if res.setup:
+        waiting = res.remaining + res.aside
+        kept = (f"; {waiting} report{'s stay' if waiting != 1 else ' stays'} queued until then"
+                if waiting else "")
+        return 3, f"Not sent to {url}: {res.error}. Ask IT to fix this setting{kept}."
     parts = []
     if before == 0:
         parts.append(f"Nothing was waiting to be sent to {url}.")
@@ -956,14 +999,22 @@ def claim_link(settings, state_dir: str | None = None,  # noqa: ANN001, C901
         return 3, ("This computer is not connected to IT's server yet. Run `checkup report "
                    "--now` (or wait for the next check), then try again."), None
     import requests
+
+    from .tls import TrustError, new_session
     own = session is None
     if own:
-        session = requests.Session()
-        session.headers["User-Agent"] = f"checkup-agent/{_agent_version()}"
+        try:
+            session = new_session(settings, f"checkup-agent/{_agent_version()}")
+        except TrustError as exc:
+            log.warning("See all my devices: %s", exc)
+            return 3, f"Can't open your devices: {exc}. Ask IT to fix this setting.", None
     try:
         resp = session.post(url + "/api/v1/claim", timeout=TIMEOUT, allow_redirects=False,
                             headers={"Authorization": f"Bearer {creds.device_secret}",
                                      "Accept": "application/json"})
+    except requests.exceptions.SSLError as exc:
+        log.warning("See all my devices: %s", _certificate_problem(exc))
+        return 1, (f"Can't reach IT's server at {url}: {_certificate_problem(exc)}."), None
     except requests.exceptions.RequestException as exc:
         return 1, (f"Can't reach IT's server at {url} ({_short(exc)}). Check that you are "
                    "online, then try again."), None

@@ -96,6 +96,46 @@ def test_binary_leaves_out_what_it_does_not_need(built_binary):
     assert (internal / "agent" / "default_policy.toml").is_file()
 
 
+def test_binary_trusts_a_company_ca_from_the_system_store(built_binary, tmp_path):
+    """Issue 15.1: the frozen agent checks the server's certificate against this machine's
+    trust store (truststore), not only the bundle it ships; and against [server] ca_file."""
+    pytest.importorskip("cryptography", reason="cryptography not installed (the server extra)")
+    import tlskit
+    exe = built_binary / "checkup" / "checkup"
+    internal = built_binary / "checkup" / "_internal"
+    ca = tlskit.make_ca(tmp_path, "frozen")
+    server = tlskit.StandInServer(*tlskit.make_server_cert(tmp_path, ca, "frozen"))
+    env = {k: v for k, v in os.environ.items() if k not in tlskit.CA_ENV}
+    env.update(XDG_STATE_HOME=str(tmp_path / "state"), XDG_CONFIG_HOME=str(tmp_path / "c"))
+    capture = ROOT / "tests" / "fixtures" / "windows" / "win10-22h2-bitlocker-off-firewall-partly-off.json"
+
+    def report(*settings):
+        cfg = tmp_path / "checkup.toml"
+        cfg.write_text("\n".join(["[server]", f'url = "{server.url}"', 'enroll_token = "t"',
+                                  *settings]) + "\n")
+        return subprocess.run([str(exe), "report", "--now", "--replay", str(capture),
+                               "--config", str(cfg)], capture_output=True, text=True,
+                              timeout=120, env=env)
+    try:
+        shipped = list(internal.rglob("certifi/cacert.pem"))
+        assert shipped and not tlskit.in_bundle(ca["pem"], str(shipped[0]))
+        r = report()
+        assert r.returncode == 1 and "does not trust the server's certificate" in r.stdout, \
+            r.stdout + r.stderr
+        r = report(f'ca_file = "{ca["pem"]}"')
+        assert r.returncode == 0 and "Sent 2 of 2 reports" in r.stdout, r.stdout + r.stderr
+        why = tlskit.system_store_unavailable()
+        if why:
+            pytest.skip(f"the system-store half: {why}")
+        with tlskit.installed_in_system_store(ca["pem"]):
+            r = report()
+        assert r.returncode == 0 and "Sent 1 of 1 report" in r.stdout, r.stdout + r.stderr
+        assert "Traceback" not in r.stderr and "certifi" not in r.stderr
+        assert server.seen.count("/api/v1/reports") == 3
+    finally:
+        server.close()
+
+
 # -- .deb ---------------------------------------------------------------------
 
 def dpkg_deb(*args):

@@ -93,14 +93,17 @@ class PgCluster:
 class LiveServer:
     """create_app + uvicorn.Server in a thread, on a loopback port; restartable."""
 
-    def __init__(self, database_url: str, port: int | None = None, **server_cfg):
+    def __init__(self, database_url: str, port: int | None = None,
+                 tls: tuple[str, str] | None = None, **server_cfg):
+        """``tls``: (certificate file, key file): serve https:// (uvicorn's own TLS)."""
         from server.config import load_config
         self.cfg = load_config(None, environ={})
         self.cfg.set("server", "database_url", database_url)
         for k, v in server_cfg.items():
             self.cfg.set("server", k, v)
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = None
         self.uv = None
         self.app = None
@@ -111,7 +114,9 @@ class LiveServer:
         from server.app import create_app
         self.app = create_app(self.cfg)
         self.engine = self.app.state.checkup.engine
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False)
+        tls = {"ssl_certfile": self.tls[0], "ssl_keyfile": self.tls[1]} if self.tls else {}
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", access_log=False,
+                                **tls)
         self.uv = uvicorn.Server(config)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
