@@ -1,6 +1,9 @@
 """Fix instructions: per check x OS release, links chosen by release, text rules."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from agent.fixes import CHECK_TITLES, LINK_SCHEMES, PLATFORM_CHECKS, fix_for
@@ -429,3 +432,23 @@ def test_screen_lock_too_slow_says_sooner_not_turn_on(platform, version):
     assert slow["hint"].startswith("Make the screen lock sooner") and len(slow["hint"]) <= 100
     off = fix_for("screen_lock", platform, version, desktop="gnome", observed={"enabled": False})
     assert not off["hint"].startswith("Make the screen lock sooner")
+
+
+# ---------------------------------------------------------------------------- golden pages
+
+GOLDEN = json.loads((Path(__file__).parent / "fixes" / "golden.json").read_text())
+_GROUPS: dict[tuple[str, str], list] = {}
+for _row in GOLDEN["cases"]:
+    _GROUPS.setdefault((_row[0], _row[1]), []).append(_row)
+
+
+@pytest.mark.parametrize("check_id,platform", sorted(_GROUPS))
+def test_every_page_is_what_it_was(check_id, platform):
+    """Every check x OS x release x desktop x observed case the tests and fixtures use gives
+    exactly the answer recorded in tests/fixes/golden.json (titles, steps, links, commands)."""
+    wrong = []
+    for check, plat, version, desktop, observed, want in _GROUPS[(check_id, platform)]:
+        got = fix_for(check, plat, version, desktop=desktop, observed=observed)
+        if got != GOLDEN["answers"][want]:
+            wrong.append(((version, desktop, observed), got, GOLDEN["answers"][want]))
+    assert not wrong, f"{len(wrong)} of {len(_GROUPS[(check_id, platform)])} cases differ; first: {wrong[0]}"
