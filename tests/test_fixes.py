@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
+from agent import fixes
 from agent.fixes import CHECK_TITLES, LINK_SCHEMES, PLATFORM_CHECKS, fix_for
+from agent.tomlcompat import tomllib
 
 X = "x-apple.systempreferences:"
 
@@ -18,6 +21,16 @@ ALL_CHECKS = sorted(CHECK_TITLES)
 CASES = ([("darwin", v, None) for v in MAC_VERSIONS]
          + [("windows", v, None) for v in WIN_VERSIONS]
          + [("linux", v, d) for v, d in LINUX_CASES])
+
+@pytest.fixture(autouse=True)
+def no_fix_error_logged(caplog):
+    """fix_for answers "Contact IT" when its code raises, and logs it: every test here fails on
+    such a line, so a broken builder cannot hide behind the fallback."""
+    caplog.set_level(logging.ERROR, logger="checkup.fixes")
+    yield
+    errors = [r for r in caplog.get_records("call") if r.name == "checkup.fixes" and r.levelno >= logging.ERROR]
+    assert not errors, f"fix_for logged {len(errors)} error(s); first: {errors[0].getMessage()}"
+
 
 KEYS = {"title", "why", "steps", "link", "menu_path", "open", "command", "hint", "needs_it"}
 
@@ -452,3 +465,83 @@ def test_every_page_is_what_it_was(check_id, platform):
         if got != GOLDEN["answers"][want]:
             wrong.append(((version, desktop, observed), got, GOLDEN["answers"][want]))
     assert not wrong, f"{len(wrong)} of {len(_GROUPS[(check_id, platform)])} cases differ; first: {wrong[0]}"
+
+
+# ---------------------------------------------------------------------------- the data files
+
+
+@pytest.mark.parametrize("check_id", fixes.check_ids())
+def test_every_fix_toml_follows_the_schema(check_id):
+    with fixes.fix_file(check_id).open("rb") as f:
+        data = tomllib.load(f)
+    assert fixes.validate(check_id, data) == []
+
+
+def test_the_schema_refuses_what_would_break_a_page():
+    good = {"title": "T", "why": "Why.", "darwin": {"13": {"link": "ms-settings:x", "menu_path": "A > B",
+                                                            "steps": ["Do it."], "hint": "Do it."}}}
+    assert fixes.validate("x", good) == []
+    bad = {"title": "", "why": "One. Two.", "darwin": {"16": {}, "13": {"link": "https://evil", "steps": ["{oops}"]}},
+           "windows": {"variants": {"v": {"10": {"link": "ms-settings:x", "hint": "h\nh"}}}}, "extra": {}}
+    errors = "\n".join(fixes.validate("x", bad))
+    for want in ("title:", "why: one sentence", "darwin.16: unknown band", "darwin.13.link", "darwin.13: no hint",
+                 "unknown placeholder {oops}", "windows.variants.v.10: a link needs its menu_path",
+                 "windows.variants.v.10: no steps", "one line only", "extra: unknown table"):
+        assert want in errors, (want, errors)
+    assert "no OS table" in "\n".join(fixes.validate("x", {"title": "T", "why": "W"}))
+
+
+def test_every_check_with_a_fix_file_is_on_some_os_and_the_shared_phrases_load():
+    assert sorted(CHECK_TITLES) == fixes.check_ids() and len(CHECK_TITLES) >= 10
+    for check_id in CHECK_TITLES:
+        assert any(check_id in PLATFORM_CHECKS[p] for p in fixes.PLATFORMS), check_id
+    with fixes.SHARED_FILE.open("rb") as f:
+        shared = tomllib.load(f)
+    assert [e for _, e in fixes._strings(shared, "fixes.toml") if "\n" in e] == []
+
+
+def test_a_new_check_needs_only_its_fix_toml(tmp_path, monkeypatch):
+    """Adding a check's help text touches no Python: a fix.toml in a new folder is a page."""
+    for check_id in fixes.check_ids():
+        (tmp_path / check_id).mkdir()
+        (tmp_path / check_id / "fix.toml").write_bytes(fixes.fix_file(check_id).read_bytes())
+    (tmp_path / "usb_storage").mkdir()
+    (tmp_path / "usb_storage" / "fix.toml").write_text(
+        'title = "USB storage"\nwhy = "Blocking USB sticks keeps company files on the laptop."\n'
+        '[darwin.13]\nlink = "x-apple.systempreferences:com.apple.settings.PrivacySecurity.extension"\n'
+        'menu_path = "System Settings > Privacy & Security"\nsteps = ["Open System Settings."]\n'
+        'hint = "Block USB storage in System Settings."\n')
+    monkeypatch.setattr(fixes, "CHECKS_DIR", tmp_path)
+    for cached in (fixes._data, fixes._titles, fixes._platform_checks):
+        cached.cache_clear()
+    try:
+        fix = fixes.fix_for("usb_storage", "darwin", "15.1")
+        assert fix["title"] == "USB storage" and fix["steps"] == ["Open System Settings."]
+        assert fix["open"] == ["/usr/bin/open", "x-apple.systempreferences:com.apple.settings.PrivacySecurity.extension"]
+        assert fixes.fix_for("usb_storage", "windows", "10.0.22631.3447")["steps"] == []
+    finally:
+        monkeypatch.undo()
+        for cached in (fixes._data, fixes._titles, fixes._platform_checks):
+            cached.cache_clear()
+
+
+# ---------------------------------------------------------------------------- the tests can fail
+
+
+def test_a_raising_builder_fails_the_golden_pages_and_is_logged(monkeypatch, caplog):
+    """With every per-OS builder replaced by raise, every case that uses one differs from the
+    golden answer and each failure is logged with its check id (the autouse fixture turns that
+    log line into a failure of every test in this file that reaches a builder)."""
+    def boom(*_a, **_k):
+        raise RuntimeError("builder replaced by raise")
+    for name in ("_fix_darwin", "_fix_windows", "_fix_linux"):
+        monkeypatch.setattr(fixes, name, boom)
+    uses_builder = differ = 0
+    for check, plat, version, desktop, observed, want in GOLDEN["cases"]:
+        p = fixes._PLATFORM_ALIASES.get(str(plat).lower().strip())
+        if p and check in PLATFORM_CHECKS[p] and check != "security_software":
+            uses_builder += 1
+            differ += fix_for(check, plat, version, desktop=desktop, observed=observed) != GOLDEN["answers"][want]
+    assert uses_builder > 5000 and differ == uses_builder
+    assert any("screen_lock" in r.getMessage() for r in caplog.records)
+    caplog.clear()  # this test expects the errors it caused
