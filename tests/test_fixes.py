@@ -545,3 +545,38 @@ def test_a_raising_builder_fails_the_golden_pages_and_is_logged(monkeypatch, cap
     assert uses_builder > 5000 and differ == uses_builder
     assert any("screen_lock" in r.getMessage() for r in caplog.records)
     caplog.clear()  # this test expects the errors it caused
+
+
+def test_deeplinks_md_is_generated_from_the_fix_files():
+    """docs/DEEPLINKS.md is what `python3 -m agent.fixes --deeplinks` writes: regenerate it after
+    changing a fix.toml (the command is in the file's first lines)."""
+    committed = (Path(__file__).parent.parent / "docs" / "DEEPLINKS.md").read_text(encoding="utf-8")
+    assert committed == fixes.deeplinks_markdown(), \
+        "docs/DEEPLINKS.md is stale: run python3 -m agent.fixes --deeplinks > docs/DEEPLINKS.md"
+
+
+def test_deeplinks_md_names_every_link_command_and_menu_path_of_the_fix_files():
+    text = fixes.deeplinks_markdown()
+    for check_id in fixes.check_ids():
+        with fixes.fix_file(check_id).open("rb") as f:
+            data = tomllib.load(f)
+        for where, value in fixes._strings(data, check_id):
+            key = where.rsplit(".", 1)[-1].split("[")[0]
+            if key in ("link", "menu_path", "menu_path_any", "idle_menu_path") or ".commands." in where \
+                    or where.endswith(("kde_menu_path", "ubuntu_gnome_menu_path")):
+                assert value.replace("|", "\\|") in text, where
+    assert "`/usr/bin/open x-apple.systempreferences:com.apple.Network-Settings.extension`" in text
+    assert "| Disk encryption (bitlocker) | 10 and later | — | `control.exe /name Microsoft.BitLockerDriveEncryption` |" in text
+    assert "| Remote login | 13–15 |" in text and "| System protection | every release |" in text
+
+
+def test_deeplinks_command_line():
+    import subprocess
+    import sys
+    root = Path(__file__).parent.parent
+    run = subprocess.run([sys.executable, "-m", "agent.fixes", "--deeplinks"], cwd=root,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0 and run.stdout == fixes.deeplinks_markdown(), run.stderr
+    bad = subprocess.run([sys.executable, "-m", "agent.fixes"], cwd=root, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert bad.returncode == 2 and "usage" in bad.stderr and bad.stdout == ""
