@@ -675,7 +675,7 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
         name = names.get(distro or "other", names["other"])
         steps = [s.format(tool=tool, distro=name) for s in t["steps"]]
         if tool == t["tool_default"]:
-            steps[1] = steps[1].replace('"', "")
+            steps[1] = t["step_open_default_tool"].format(tool=tool)  # no quotes around it
         open_argv = t.get("open", {}).get(distro or "other", {}).get(desktop or "other")
         return _result(check_id, "linux", steps=steps, hint=t["hint"].format(distro=name),
                        open_argv=open_argv)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -580,3 +581,64 @@ def test_deeplinks_command_line():
     bad = subprocess.run([sys.executable, "-m", "agent.fixes"], cwd=root, capture_output=True, text=True, timeout=60,
                          check=False)
     assert bad.returncode == 2 and "usage" in bad.stderr and bad.stdout == ""
+
+
+# ---------------------------------------------------------------------------- driven by the data
+
+BAND_RELEASES = {"darwin": {"old": "10.13.6", "12": "12.7", "13": "13.6", "14": "14.4.1", "15": "15.1", "26": "26.1"},
+                 "windows": {"10": "10.0.19045.4291", "11": "10.0.22631.3447"}}
+
+
+def _fix_data(check_id: str) -> dict:
+    with fixes.fix_file(check_id).open("rb") as f:
+        return tomllib.load(f)
+
+
+@pytest.mark.parametrize("check_id,platform,band",
+                         [(c, p, b) for c in fixes.check_ids() for p, bands in BAND_RELEASES.items()
+                          if p in _fix_data(c) for b in bands])
+def test_each_release_gets_its_band_entry_from_the_fix_file(check_id, platform, band):
+    """The page for a release shows the link, menu path and hint of the fix.toml entry that
+    covers that release's band (the entry given at or before it)."""
+    table = _fix_data(check_id)[platform]
+    e = fixes._pick(table, fixes._BANDS[platform], band)
+    fix = fix_for(check_id, platform, BAND_RELEASES[platform][band], observed={})
+    assert fix["link"] == e.get("link")
+    assert fix["menu_path"] == e.get("menu_path")
+    assert fix["open"] == (e.get("open") or fixes._open_for(e.get("link"), platform))
+    assert fix["needs_it"] is bool(e.get("needs_it", fix["needs_it"]))
+    hints = [v for k, v in e.items() if k == "hint" or k.startswith("hint_")]
+    assert fix["hint"] in hints, (fix["hint"], hints)
+
+
+def _templates(check_id: str) -> list[re.Pattern]:
+    shared = tomllib.loads(fixes.SHARED_FILE.read_text(encoding="utf-8"))
+    out = []
+    for _, text in [*fixes._strings(_fix_data(check_id), check_id), *fixes._strings(shared, "shared")]:
+        parts = re.split(r"\{\w+\}", text)
+        out.append(re.compile(".+".join(re.escape(p) for p in parts), re.DOTALL))
+    return out
+
+
+@pytest.mark.parametrize("check_id", fixes.check_ids())
+def test_every_step_and_hint_on_every_page_comes_from_the_data_files(check_id):
+    """Every step and hint of every golden page is a text of this check's fix.toml or of
+    agent/fixes.toml with its placeholders filled: no employee text is left in Python."""
+    templates = _templates(check_id)
+    seen = 0
+    for check, plat, version, desktop, observed, _ in GOLDEN["cases"]:
+        if check != check_id:
+            continue
+        fix = fix_for(check, plat, version, desktop=desktop, observed=observed)
+        for text in [*fix["steps"], fix["hint"], fix["why"], fix["title"]]:
+            seen += 1
+            assert any(t.fullmatch(text) for t in templates), (plat, version, desktop, observed, text)
+    assert seen > 100
+
+
+def test_the_readme_example_fix_toml_is_valid_and_makes_a_page():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("# agent/checks/usb_storage/fix.toml")
+    data = tomllib.loads(readme[start:readme.index("```", start)])
+    assert fixes.validate("usb_storage", data) == []
+    assert data["darwin"]["13"]["menu_path"] and data["windows"]["10"]["link"].startswith(LINK_SCHEMES)
