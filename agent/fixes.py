@@ -1,591 +1,209 @@
-"""Fix instructions as data: what an employee does to fix each check, per OS and release.
+"""Fix instructions: what an employee does to fix each check, per OS and release.
 
-Every employee-facing word of the fixes lives in this module (titles, reasons, steps,
-hints, menu paths), so the product can be translated from one place. The deep links and
-menu paths follow the researched table (one entry per check x OS release): the link is
-chosen by the OS release, never by trying one link after another, because macOS opens
-any unknown settings pane as "General" without an error. The written menu path always
-goes with the link so a dead link still leaves the person able to get there.
+The words are data, not code: each check's texts, steps, links, menu paths and commands live in
+``agent/checks/<check_id>/fix.toml``, the phrases all checks share in ``agent/fixes.toml``. This
+module loads them once (lazily, on the first fix asked for), picks the entry for the OS release,
+desktop and Windows edition, and fills in the placeholders. The link is chosen by the OS release,
+never by trying one link after another, because macOS opens any unknown settings pane as
+"General" without an error; the written menu path always goes with the link so a dead link still
+leaves the person able to get there. ``docs/DEEPLINKS.md`` is generated from the same files
+(``python3 -m agent.fixes --deeplinks > docs/DEEPLINKS.md``); the research behind the links, with
+sources, is docs/DEEPLINKS-RESEARCH.md.
 
     fix_for(check_id, platform, os_version, desktop=..., observed=...) -> dict
 
-never raises: an unknown check, platform or a garbage version gives a usable answer.
+never raises: an unknown check, platform or a garbage version gives a usable answer (an error
+in the code is logged with the check id and answered with "Contact IT").
+
+fix.toml schema (``validate()`` checks it; tests/test_fixes.py runs it on every file)::
+
+    title = "Disk encryption"          # required: the check's name on every page
+    why = "One sentence."              # required: why it matters, no ". " inside, <= 200 chars
+    [why_platform]                     # optional: a different why per OS (darwin/windows/linux)
+    darwin = "..."
+
+    [darwin.<band>]                    # macOS: band = old | 12 | 13 | 14 | 15 | 26; an entry is
+    [windows.<band>]                   # used from its band on until the next one given. Windows:
+                                       # band = 10 | 11 (build >= 22000)
+    link = "x-apple.systempreferences:..."   # optional: a scheme of LINK_SCHEMES
+    open = ["control.exe", "..."]      # optional: the command the agent runs (else from link)
+    menu_path = "System Settings > ..." # required with a link: where to click by hand
+    menu_path_any = "..."              # optional: the menu path when the release is unknown
+    steps = ["Sentence.", ...]         # steps; checks with tailored fixes use named step lists
+    hint = "One line, <= 100 chars."   # (steps_*, hint_*: see the check's own fix.toml)
+    needs_it = true                    # optional: only IT can fix it
+    note = "..."                       # optional: research note, shown in DEEPLINKS.md only
+
+    [windows.variants.<name>.<band>]   # Windows: entries picked by state or edition
+    [windows.text] / [linux]           # per-OS phrases and commands (see the check's builder)
+    [all]                              # one fix for every OS (security_software)
+
+Every string is one line; ``{placeholders}`` are filled in by the builder (see PLACEHOLDERS).
+A check exists on an OS when its fix.toml has a table for it (or ``[all]``).
 """
 from __future__ import annotations
 
+import functools
+import logging
 import re
+import string
+from pathlib import Path
 from typing import Any
 
-# --------------------------------------------------------------------------------------
-# Identity: titles, reasons, which checks exist where
-# --------------------------------------------------------------------------------------
+from .tomlcompat import tomllib
 
-CHECK_TITLES: dict[str, str] = {
-    "disk_encryption": "Disk encryption",
-    "firewall": "Firewall",
-    "screen_lock": "Screen lock",
-    "os_version": "System version",
-    "automatic_updates": "Automatic updates",
-    "system_integrity": "System protection",
-    "remote_login": "Remote login",
-    "gatekeeper": "Gatekeeper",
-    "antivirus": "Antivirus",
-    "security_software": "Company security software",
-}
+log = logging.getLogger("checkup.fixes")
 
-PLATFORM_CHECKS: dict[str, tuple[str, ...]] = {
-    "darwin": ("disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-               "system_integrity", "remote_login", "gatekeeper", "security_software"),
-    "windows": ("disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-                "system_integrity", "remote_login", "antivirus", "security_software"),
-    "linux": ("disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-              "system_integrity", "remote_login", "security_software"),
-}
+HERE = Path(__file__).parent
+CHECKS_DIR = HERE / "checks"
+SHARED_FILE = HERE / "fixes.toml"
 
-# Schemes a fix page may put behind a button (DEEPLINKS §4). Everything else is a command.
+PLATFORMS = ("darwin", "windows", "linux")
+# Schemes a fix page may put behind a button (DEEPLINKS-RESEARCH §4). Everything else is a command.
 LINK_SCHEMES: tuple[str, ...] = (
     "x-apple.systempreferences:", "ms-settings:", "windowsdefender:", "macappstore:")
+PLACEHOLDERS = frozenset({"minutes", "switches", "profiles", "name", "names", "device", "menu",
+                          "command", "backend", "tool", "distro"})
 
-_WHY: dict[str, str] = {
-    "disk_encryption": "If your laptop is lost or stolen, encryption keeps your files unreadable to whoever finds it.",
-    "firewall": "The firewall blocks unwanted connections from other devices, for example on public Wi-Fi.",
-    "screen_lock": "A screen that locks itself stops anyone nearby from using your computer when you step away.",
-    "os_version": "Newer system versions close security holes that attackers already know about.",
-    "automatic_updates": "Automatic updates install security fixes quickly, without you having to remember.",
-    "system_integrity": "This built-in protection stops harmful software from changing the core of your system.",
-    "remote_login": "Remote login lets others try to sign in to your computer over the network, so keep it off unless you need it.",
-    "gatekeeper": "Gatekeeper checks that apps come from trusted developers before they open.",
-    "antivirus": "Antivirus catches harmful files and programs before they can do damage.",
-    "security_software": "The company's security tools help IT protect your computer and spot problems early.",
-}
-_WHY_PLATFORM: dict[tuple[str, str], str] = {
-    ("system_integrity", "darwin"): "System Integrity Protection stops harmful software from changing the core of macOS.",
-    ("system_integrity", "windows"): "User Account Control and Secure Boot stop harmful software from taking over Windows.",
-    ("system_integrity", "linux"): "Secure Boot makes sure only trusted software runs when your computer starts.",
-}
-_WHY_GENERIC = "This setting helps keep your computer and the company's data safe."
-
-# Phrases used by the tailoring code below.
-_P: dict[str, str] = {
-    "lock_sooner": "Make the screen lock sooner: {menu}.",
-    "lock_sooner_anywhere": "your screen lock settings",
-    "not_applicable_hint": "Nothing to do for this on this computer.",
-    "your_device.darwin": "your Mac",
-    "your_device.windows": "your PC",
-    "your_device.linux": "your computer",
-    "your_device.other": "your computer",
-    "admin_denied.windows": "Contact IT if Windows asks for an administrator password you don't have.",
-    "admin_denied.darwin": "Contact IT if your Mac asks for an administrator name and password you don't have.",
-    "and": "and",
-    "generic_step": "Contact IT if you are not sure how to fix this.",
-}
-
-# --------------------------------------------------------------------------------------
-# macOS (DEEPLINKS §1). Band keys: "old" = 10.13 and earlier, "12" = 10.14-12 (System
-# Preferences), "13", "14", "15", "26" (System Settings). An entry given for a band is used
-# from that release on, until the next band given.
-# --------------------------------------------------------------------------------------
-
-_X = "x-apple.systempreferences:"
 _MAC_BANDS = ("old", "12", "13", "14", "15", "26")
 _MAC_CURRENT = "26"
-
-_OPEN_SP = 'Open the Apple menu and choose "System Preferences".'
-_OPEN_SS = 'Open the Apple menu and choose "System Settings".'
-_MAC_KEEP_KEY = "Keep any recovery key you are shown somewhere safe (not on this Mac), or follow IT's guidance."
-_MAC_KEEP_WORKING = "Keep your Mac plugged in; it encrypts in the background while you work."
-
-_MAC_UPDATES_13 = {
-    # Automatic updates on macOS 13 and 14 (no anchor before 15); 15+ differs only by its link.
-    "link": _X + "com.apple.Software-Update-Settings.extension",
-    "menu_path": "System Settings > General > Software Update > Automatic updates",
-    "steps": [_OPEN_SS,
-              'Click "General", then "Software Update".',
-              'Click the info button (i) next to "Automatic updates".',
-              'Turn on {switches}, then click "Done".',
-              "Enter your Mac password if asked."],
-    "hint": "Turn on automatic updates in System Settings > General > Software Update.",
-    "switches": {"AutomaticCheckEnabled": "Check for updates",
-                 "AutomaticDownload": "Download new updates when available",
-                 "AutomaticallyInstallMacOSUpdates": "Install macOS updates",
-                 "CriticalUpdateInstall": "Install Security Responses and system files"},
-}
-
-
-_MAC: dict[str, dict[str, dict[str, Any]]] = {
-    "disk_encryption": {
-        "12": {
-            "link": _X + "com.apple.preference.security?FDE",
-            "menu_path": "Apple menu > System Preferences > Security & Privacy > FileVault",
-            "steps": [_OPEN_SP,
-                      'Click "Security & Privacy", then the "FileVault" tab.',
-                      "Click the lock at the bottom left and enter your Mac password.",
-                      'Click "Turn On FileVault…" and follow the prompts.',
-                      _MAC_KEEP_KEY, _MAC_KEEP_WORKING],
-            "hint": "Turn on FileVault in System Preferences > Security & Privacy > FileVault.",
-        },
-        "13": {
-            # No FileVault anchor on 13: the Security section of Privacy & Security.
-            "link": _X + "com.apple.settings.PrivacySecurity.extension?Security",
-            "menu_path": "Apple menu > System Settings > Privacy & Security > FileVault",
-            "steps": [_OPEN_SS,
-                      'Click "Privacy & Security" in the sidebar, then scroll down to "Security".',
-                      'Click "Turn On…" next to "FileVault" and enter your Mac password.',
-                      "Follow the prompts.",
-                      _MAC_KEEP_KEY, _MAC_KEEP_WORKING],
-            "hint": "Turn on FileVault in System Settings > Privacy & Security.",
-        },
-        "14": {
-            "link": _X + "com.apple.settings.PrivacySecurity.extension?FileVault",
-            "menu_path": "System Settings > Privacy & Security > FileVault",
-            "steps": [_OPEN_SS,
-                      'Click "Privacy & Security" in the sidebar, scroll down and click "FileVault".',
-                      'Click "Turn On…" and enter your Mac password.',
-                      "Follow the prompts.",
-                      _MAC_KEEP_KEY, _MAC_KEEP_WORKING],
-            "hint": "Turn on FileVault in System Settings > Privacy & Security > FileVault.",
-        },
-    },
-    "firewall": {
-        "12": {
-            "link": _X + "com.apple.preference.security?Firewall",
-            "menu_path": "Apple menu > System Preferences > Security & Privacy > Firewall",
-            "steps": [_OPEN_SP,
-                      'Click "Security & Privacy", then the "Firewall" tab.',
-                      "Click the lock at the bottom left and enter your Mac password.",
-                      'Click "Turn On Firewall".'],
-            "hint": "Turn on the firewall in System Preferences > Security & Privacy > Firewall.",
-        },
-        "13": {
-            # The ?Firewall anchor is reported not to open the sub-page on 13+: link the
-            # Network pane and say "click Firewall" (DEEPLINKS §1, §6.1).
-            "link": _X + "com.apple.Network-Settings.extension",
-            "menu_path": "System Settings > Network > Firewall",
-            "steps": [_OPEN_SS,
-                      'Click "Network" in the sidebar, then click "Firewall".',
-                      'Turn on the "Firewall" switch and enter your Mac password if asked.'],
-            "hint": "Turn on the firewall in System Settings > Network > Firewall.",
-        },
-    },
-    "screen_lock": {
-        "12": {
-            "link": _X + "com.apple.preference.security?General",
-            "menu_path": "System Preferences > Security & Privacy > General",
-            "steps_password": [_OPEN_SP,
-                               'Click "Security & Privacy", then the "General" tab.',
-                               'Tick "Require password … after sleep or screen saver begins" and choose "immediately".'],
-            # The screen saver pane has no working link on 12 and earlier: open the prefPane file.
-            "idle_open": ["/usr/bin/open", "/System/Library/PreferencePanes/DesktopScreenEffectsPref.prefPane"],
-            "idle_menu_path": "System Preferences > Desktop & Screen Saver > Screen Saver",
-            "steps_idle": ['Open "Desktop & Screen Saver" in System Preferences, then click "Screen Saver".',
-                           'Set "Start after" to {minutes} minutes or less.'],
-            "hint": "Turn on the password after sleep in System Preferences > Security & Privacy.",
-            "hint_idle": "Set the screen saver to start after {minutes} minutes in System Preferences.",
-        },
-        "13": {
-            "link": _X + "com.apple.Lock-Screen-Settings.extension",
-            "menu_path": "System Settings > Lock Screen",
-            "steps_password": [_OPEN_SS,
-                               'Click "Lock Screen" in the sidebar.',
-                               'Set "Require password after screen saver begins or display is turned off" to "Immediately".'],
-            "steps_idle": ['Set "Start Screen Saver when inactive" to {minutes} minutes or less.',
-                           'Set "Turn display off on battery when inactive" and "…on power adapter when inactive" to {minutes} minutes or less.'],
-            "hint": "Set your Mac to lock itself in System Settings > Lock Screen.",
-        },
-        "26": {
-            # "Start Screen Saver when inactive" is no longer on Lock Screen in 26; the display
-            # timers still are, and they lock the screen just as well.
-            "link": _X + "com.apple.Lock-Screen-Settings.extension",
-            "menu_path": "System Settings > Lock Screen",
-            "steps_password": [_OPEN_SS,
-                               'Click "Lock Screen" in the sidebar.',
-                               'Set "Require password after screen saver begins or display is turned off" to "Immediately".'],
-            "steps_idle": ['Set "Turn display off on battery when inactive" and "…on power adapter when inactive" to {minutes} minutes or less.'],
-            "hint": "Set your Mac to lock itself in System Settings > Lock Screen.",
-        },
-    },
-    "os_version": {
-        "old": {
-            "link": "macappstore://showUpdatesPage",
-            "menu_path": "App Store > Updates",
-            "steps": ['Open the "App Store" app and click "Updates".',
-                      "Install the macOS update that is offered and restart when asked.",
-                      "Contact IT if no newer macOS is offered: your Mac may be too old for it."],
-            "hint": "Update macOS from the App Store > Updates.",
-        },
-        "12": {
-            "link": _X + "com.apple.preferences.softwareupdate",
-            "menu_path": "Apple menu > System Preferences > Software Update",
-            "steps": [_OPEN_SP,
-                      'Click "Software Update".',
-                      'Click "Upgrade Now" or "Update Now" and follow the prompts.',
-                      "Save your work and restart when asked.",
-                      "Contact IT if no newer macOS is offered: your Mac may be too old for it."],
-            "hint": "Update macOS in System Preferences > Software Update.",
-        },
-        "13": {
-            "link": _X + "com.apple.Software-Update-Settings.extension",
-            "menu_path": "System Settings > General > Software Update",
-            "steps": [_OPEN_SS,
-                      'Click "General", then "Software Update".',
-                      'Click "Update Now" or "Upgrade Now" and follow the prompts.',
-                      "Save your work and restart when asked.",
-                      "Contact IT if no newer macOS is offered: your Mac may be too old for it."],
-            "hint": "Update macOS in System Settings > General > Software Update.",
-        },
-    },
-    "automatic_updates": {
-        "old": {
-            "link": None,
-            "menu_path": "Apple menu > System Preferences > App Store",
-            "steps": [_OPEN_SP,
-                      'Click "App Store".',
-                      "Tick {switches}."],
-            "hint": "Turn on automatic updates in System Preferences > App Store.",
-            "switches": {"AutomaticCheckEnabled": "Automatically check for updates",
-                         "AutomaticDownload": "Download newly available updates in the background",
-                         "AutomaticallyInstallMacOSUpdates": "Install macOS updates",
-                         "CriticalUpdateInstall": "Install system data files and security updates"},
-        },
-        "12": {
-            "link": _X + "com.apple.preferences.softwareupdate",
-            "menu_path": "Apple menu > System Preferences > Software Update > Advanced…",
-            "steps": [_OPEN_SP,
-                      'Click "Software Update" and tick "Automatically keep my Mac up to date".',
-                      'Click "Advanced…".',
-                      'Tick {switches}, then click "OK".'],
-            "hint": "Turn on automatic updates in System Preferences > Software Update.",
-            "switches": {"AutomaticCheckEnabled": "Check for updates",
-                         "AutomaticDownload": "Download new updates when available",
-                         "AutomaticallyInstallMacOSUpdates": "Install macOS updates",
-                         "CriticalUpdateInstall": "Install system data files and security updates"},
-        },
-        "13": _MAC_UPDATES_13,
-        # From 15 the link opens the Automatic Updates sheet itself.
-        "15": {**_MAC_UPDATES_13,
-               "link": _X + "com.apple.Software-Update-Settings.extension?action=showAdvancedOptions"},
-    },
-    "system_integrity": {
-        "12": {
-            # No settings pane: only macOS Recovery can turn SIP back on.
-            "link": None,
-            "menu_path": None,
-            "needs_it": True,
-            "steps": ["Contact IT: System Integrity Protection can only be turned back on by starting your Mac in Recovery.",
-                      'Do this only if IT asks you to: on a Mac with Apple silicon, shut down, then hold the power button until "Loading startup options" appears.',
-                      'Click "Options", then "Continue", and pick your user if asked.',
-                      "Restart an Intel Mac instead while holding Command (⌘) and R until the Apple logo appears.",
-                      'Choose "Utilities" > "Terminal" from the menu bar, type csrutil enable and press Return.',
-                      "Restart your Mac."],
-            "hint": "Contact IT to turn System Integrity Protection back on (needs Recovery).",
-        },
-    },
-    "gatekeeper": {
-        "12": {
-            "link": _X + "com.apple.preference.security?General",
-            "menu_path": "System Preferences > Security & Privacy > General",
-            "steps": [_OPEN_SP,
-                      'Click "Security & Privacy", then the "General" tab.',
-                      "Click the lock at the bottom left and enter your Mac password.",
-                      'Choose "App Store and identified developers" under "Allow apps downloaded from".'],
-            "hint": "Allow only trusted apps in System Preferences > Security & Privacy > General.",
-        },
-        "13": {
-            "link": _X + "com.apple.settings.PrivacySecurity.extension?Security",
-            "menu_path": "System Settings > Privacy & Security > Security",
-            "steps": [_OPEN_SS,
-                      'Click "Privacy & Security" in the sidebar, then scroll down to "Security".',
-                      'Choose "App Store and identified developers" under "Allow applications downloaded from".',
-                      "Enter your Mac password if asked."],
-            "hint": "Allow only trusted apps in System Settings > Privacy & Security.",
-        },
-        "15": {
-            "link": _X + "com.apple.settings.PrivacySecurity.extension?Security",
-            "menu_path": "System Settings > Privacy & Security > Security",
-            "steps": [_OPEN_SS,
-                      'Click "Privacy & Security" in the sidebar, then scroll down to "Security".',
-                      'Choose "App Store & Known Developers" under "Allow applications from".',
-                      "Enter your Mac password if asked."],
-            "hint": "Allow only trusted apps in System Settings > Privacy & Security.",
-        },
-    },
-    "remote_login": {
-        "12": {
-            "link": _X + "com.apple.preferences.sharing?Services_RemoteLogin",
-            "menu_path": "Apple menu > System Preferences > Sharing > Remote Login",
-            "steps": [_OPEN_SP,
-                      'Click "Sharing". If the lock at the bottom left is closed, click it and enter your Mac password.',
-                      'Untick "Remote Login".',
-                      "Ask IT about an exception if you need Remote Login for your work."],
-            "hint": "Turn off Remote Login in System Preferences > Sharing.",
-        },
-        "13": {
-            "link": _X + "com.apple.Sharing-Settings.extension?Services_RemoteLogin",
-            "menu_path": "System Settings > General > Sharing > Remote Login",
-            "steps": [_OPEN_SS,
-                      'Click "General", then "Sharing".',
-                      'Turn off "Remote Login" and enter your Mac password if asked.',
-                      "Ask IT about an exception if you need Remote Login for your work."],
-            "hint": "Turn off Remote Login in System Settings > General > Sharing.",
-        },
-        "26": {
-            "link": _X + "com.apple.Sharing-Settings.extension?Services_RemoteLogin",
-            "menu_path": "System Settings > General > Sharing > Advanced > Remote Login",
-            "menu_path_any": "System Settings > General > Sharing > Remote Login",
-            "steps": [_OPEN_SS,
-                      'Click "General", then "Sharing".',
-                      'Turn off "Remote Login" under "Advanced" and enter your Mac password if asked.',
-                      "Ask IT about an exception if you need Remote Login for your work."],
-            "hint": "Turn off Remote Login in System Settings > General > Sharing.",
-        },
-    },
-}
-
-# --------------------------------------------------------------------------------------
-# Windows (DEEPLINKS §2). Band keys "10", "11" (build >= 22000).
-# --------------------------------------------------------------------------------------
-
 _WIN_BANDS = ("10", "11")
 _WIN_CURRENT = "11"
-_OPEN_WIN_SETTINGS = 'Open Start and choose "Settings".'
-_BITLOCKER_OPEN = ["control.exe", "/name", "Microsoft.BitLockerDriveEncryption"]
-_WIN_KEY = "Save the recovery key where IT tells you (often your work account), not on this PC."
-_WIN_KEEP_WORKING = "Keep working as normal; encryption runs in the background."
+_BANDS = {"darwin": _MAC_BANDS, "windows": _WIN_BANDS}
+_COMMAND_INLINE_MAX = 110
+_DEFAULT_MINUTES = 5
 
-_WIN: dict[str, dict[str, dict[str, Any]]] = {
-    "disk_encryption": {
-        "10": {
-            "link": "ms-settings:deviceencryption",
-            "menu_path": "Settings > Update & Security > Device encryption",
-            "menu_path_any": "Settings > Device encryption",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "Update & Security", then "Device encryption", and turn it on.',
-                      'If you don\'t see "Device encryption", search Start for "Manage BitLocker", open it and click "Turn on BitLocker" next to drive C:.',
-                      _WIN_KEY, _WIN_KEEP_WORKING],
-            "hint": "Turn on encryption in Settings > Update & Security > Device encryption.",
-        },
-        "11": {
-            "link": "ms-settings:deviceencryption",
-            "menu_path": "Settings > Privacy & security > Device encryption",
-            "menu_path_any": "Settings > Device encryption",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "Privacy & security", then "Device encryption", and turn it on.',
-                      'If you don\'t see "Device encryption", search Start for "Manage BitLocker", open it and click "Turn on BitLocker" next to drive C:.',
-                      _WIN_KEY, _WIN_KEEP_WORKING],
-            "hint": "Turn on encryption in Settings > Privacy & security > Device encryption.",
-        },
-    },
-    # BitLocker (Pro, Enterprise, Education): the Control Panel item, a command only.
-    "disk_encryption.bitlocker": {
-        "10": {
-            "link": None,
-            "open": _BITLOCKER_OPEN,
-            "menu_path": "Control Panel > System and Security > BitLocker Drive Encryption",
-            "steps": ['Open Start, type "Manage BitLocker" and open it.',
-                      'Click "Turn on BitLocker" next to drive C: and follow the prompts.',
-                      _WIN_KEY, _WIN_KEEP_WORKING],
-            "hint": "Turn on BitLocker: Start > type Manage BitLocker > Turn on BitLocker.",
-        },
-    },
-    "disk_encryption.suspended": {
-        "10": {
-            "link": None,
-            "open": _BITLOCKER_OPEN,
-            "menu_path": "Control Panel > System and Security > BitLocker Drive Encryption",
-            "steps": ['Open Start, type "Manage BitLocker" and open it.',
-                      'Click "Resume protection" next to drive C:.'],
-            "hint": "Resume BitLocker: Start > type Manage BitLocker > Resume protection.",
-        },
-    },
-    "disk_encryption.not_encryptable": {
-        "10": {
-            "link": None,
-            "menu_path": None,
-            "needs_it": True,
-            "steps": ["Contact IT: this PC cannot turn on encryption by itself with its current Windows edition or hardware.",
-                      "Ask IT how to get this PC encrypted."],
-            "hint": "Contact IT: this PC cannot turn on encryption by itself.",
-        },
-    },
-    "firewall": {
-        "10": {
-            "link": "windowsdefender://network/",
-            "menu_path": "Windows Security > Firewall & network protection",
-            "steps": ['Open Start, type "Windows Security" and open it.',
-                      'Click "Firewall & network protection".',
-                      'Click {profiles} and turn on "Windows Defender Firewall".',
-                      'Click "Yes" if Windows asks for permission.'],
-            "hint": "Turn on the firewall in Windows Security > Firewall & network protection.",
-        },
-        "11": {
-            "link": "windowsdefender://network/",
-            "menu_path": "Windows Security > Firewall & network protection",
-            "steps": ['Open Start, type "Windows Security" and open it.',
-                      'Click "Firewall & network protection".',
-                      'Click {profiles} and turn on "Microsoft Defender Firewall".',
-                      'Click "Yes" if Windows asks for permission.'],
-            "hint": "Turn on the firewall in Windows Security > Firewall & network protection.",
-        },
-    },
-    "screen_lock": {
-        "10": {
-            "link": "ms-settings:lockscreen",
-            "open": ["control.exe", "desk.cpl,,@screensaver"],
-            "menu_path": "Settings > Personalization > Lock screen > Screen saver settings",
-            "menu_path_any": "Settings > Personalization > Lock screen > Screen saver",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "Personalization", then "Lock screen", then "Screen saver settings".',
-                      'Choose a screen saver (for example "Blank") and set "Wait" to {minutes} minutes or less.',
-                      'Tick "On resume, display logon screen" and click "OK".'],
-            "hint": "Set a screen saver with sign-in in Settings > Personalization > Lock screen.",
-        },
-        "11": {
-            "link": "ms-settings:lockscreen",
-            "open": ["control.exe", "desk.cpl,,@screensaver"],
-            "menu_path": "Settings > Personalization > Lock screen > Screen saver",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "Personalization", then "Lock screen", then "Screen saver".',
-                      'Choose a screen saver (for example "Blank") and set "Wait" to {minutes} minutes or less.',
-                      'Tick "On resume, display logon screen" and click "OK".'],
-            "hint": "Set a screen saver with sign-in in Settings > Personalization > Lock screen.",
-        },
-    },
-    "os_version": {
-        "10": {
-            "link": "ms-settings:windowsupdate-action",
-            "menu_path": "Settings > Update & Security > Windows Update",
-            "menu_path_any": "Settings > Windows Update",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "Update & Security", then "Windows Update".',
-                      'Click "Check for updates", then install what is offered ("Download and install" or "Install now").',
-                      'Save your work and click "Restart now" when asked.',
-                      "Contact IT about moving to Windows 11 if your PC still runs Windows 10 afterwards."],
-            "hint": "Install updates in Settings > Update & Security > Windows Update.",
-            # Windows 10 past its end of support (observed end_of_life): updates alone don't fix it.
-            "steps_ended": [_OPEN_WIN_SETTINGS,
-                            'Click "Update & Security", then "Windows Update".',
-                            'If "Upgrade to Windows 11" is offered, save your work and click "Download and install".',
-                            "Contact IT if it is not offered: they can move you to a PC that runs Windows 11."],
-            "hint_ended": "Move to Windows 11 from Settings > Update & Security > Windows Update, or ask IT.",
-        },
-        "11": {
-            "link": "ms-settings:windowsupdate-action",
-            "menu_path": "Settings > Windows Update",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "Windows Update".',
-                      'Click "Check for updates", then install what is offered ("Download & install" or "Install all").',
-                      'Save your work and click "Restart now" when asked.',
-                      "Contact IT if no newer version is offered."],
-            "hint": "Install updates in Settings > Windows Update.",
-        },
-    },
-    "automatic_updates": {
-        # Checkup reads the update policy and service settings, which only an administrator
-        # can change; meanwhile the person can still install updates by hand.
-        "10": {
-            "link": "ms-settings:windowsupdate",
-            "menu_path": "Settings > Update & Security > Windows Update",
-            "menu_path_any": "Settings > Windows Update",
-            "needs_it": True,
-            "steps": ["Contact IT: automatic updates are switched off by a setting on this PC that only IT can change.",
-                      'Install updates by hand meanwhile: open Start > Settings > "Update & Security" > "Windows Update".',
-                      'Click "Resume updates" if updates are paused, then "Check for updates" and install what is offered.'],
-            "hint": "Contact IT to turn automatic updates back on; install updates meanwhile.",
-        },
-        "11": {
-            "link": "ms-settings:windowsupdate",
-            "menu_path": "Settings > Windows Update",
-            "needs_it": True,
-            "steps": ["Contact IT: automatic updates are switched off by a setting on this PC that only IT can change.",
-                      'Install updates by hand meanwhile: open Start > Settings > "Windows Update".',
-                      'Click "Resume updates" if updates are paused, then "Check for updates" and install what is offered.'],
-            "hint": "Contact IT to turn automatic updates back on; install updates meanwhile.",
-        },
-    },
-    "system_integrity": {
-        "10": {
-            "link": None,
-            "menu_path": None,
-            "needs_it": True,
-            "steps_uac": ['Contact IT and tell them Checkup found that User Account Control (the "Do you want to allow…" prompt) is off.'],
-            "steps_secure_boot": ["Contact IT and tell them Checkup found that Secure Boot is off.",
-                                  "Expect a restart: IT turns Secure Boot on in the PC's startup (UEFI firmware) settings."],
-            "steps_both": ["Contact IT and tell them Checkup found that User Account Control or Secure Boot is off."],
-            "steps_end": ["Restart your PC when IT asks you to."],
-            "hint_uac": "Contact IT to turn User Account Control back on.",
-            "hint_secure_boot": "Contact IT to turn on Secure Boot (a startup setting).",
-            "hint_both": "Contact IT to turn User Account Control and Secure Boot back on.",
-        },
-    },
-    "remote_login": {
-        "10": {
-            "link": "ms-settings:remotedesktop",
-            "menu_path": "Settings > System > Remote Desktop",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "System", then "Remote Desktop".',
-                      'Turn off "Enable Remote Desktop" and click "Confirm" if asked.',
-                      "Ask IT about an exception if you need Remote Desktop for your work."],
-            "hint": "Turn off Remote Desktop in Settings > System > Remote Desktop.",
-        },
-        "11": {
-            "link": "ms-settings:remotedesktop",
-            "menu_path": "Settings > System > Remote Desktop",
-            "steps": [_OPEN_WIN_SETTINGS,
-                      'Click "System", then "Remote Desktop".',
-                      'Turn off "Remote Desktop" and click "Confirm" if asked.',
-                      "Ask IT about an exception if you need Remote Desktop for your work."],
-            "hint": "Turn off Remote Desktop in Settings > System > Remote Desktop.",
-        },
-    },
-    "antivirus": {
-        "10": {
-            "link": "ms-settings:windowsdefender",
-            "menu_path": "Settings > Update & Security > Windows Security > Virus & threat protection",
-            "menu_path_any": "Windows Security > Virus & threat protection",
-            "steps_open": ['Open Start, type "Windows Security" and open it.',
-                           'Click "Virus & threat protection".'],
-            "steps_enable": ['Click "Manage settings" under "Virus & threat protection settings" and turn on "Real-time protection".'],
-            "steps_update": ['Click "Check for updates" under "Virus & threat protection updates".'],
-            "steps_other": ['Open {name} and turn its protection on, or let it update.',
-                            "Contact IT if you can't."],
-            "steps_none": ["Contact IT: no antivirus is active on this PC.",
-                           "Let IT turn Microsoft Defender back on or install the company's antivirus."],
-            "hint": "Turn on virus protection in Windows Security > Virus & threat protection.",
-            "hint_other": "Turn on or update {name}.",
-            "hint_update": "Update virus protection in Windows Security > Virus & threat protection.",
-            "hint_none": "Contact IT: no antivirus is active on this PC.",
-        },
-        "11": {
-            "link": "ms-settings:windowsdefender",
-            "menu_path": "Settings > Privacy & security > Windows Security > Virus & threat protection",
-            "menu_path_any": "Windows Security > Virus & threat protection",
-            "steps_open": ['Open Start, type "Windows Security" and open it.',
-                           'Click "Virus & threat protection".'],
-            "steps_enable": ['Click "Manage settings" under "Virus & threat protection settings" and turn on "Real-time protection".'],
-            "steps_update": ['Click "Protection updates" under "Virus & threat protection updates", then "Check for updates".'],
-            "steps_other": ['Open {name} and turn its protection on, or let it update.',
-                            "Contact IT if you can't."],
-            "steps_none": ["Contact IT: no antivirus is active on this PC.",
-                           "Let IT turn Microsoft Defender back on or install the company's antivirus."],
-            "hint": "Turn on virus protection in Windows Security > Virus & threat protection.",
-            "hint_other": "Turn on or update {name}.",
-            "hint_update": "Update virus protection in Windows Security > Virus & threat protection.",
-            "hint_none": "Contact IT: no antivirus is active on this PC.",
-        },
-    },
-}
+# --------------------------------------------------------------------------------------
+# Loading (once, on first use) and validation
+# --------------------------------------------------------------------------------------
 
-_WIN_PROFILE_NAMES = {"domain": '"Domain network"', "private": '"Private network"', "public": '"Public network"'}
-_WIN_ALL_PROFILES = "each network whose firewall is off"
+
+def fix_file(check_id: str) -> Path:
+    return CHECKS_DIR / check_id / "fix.toml"
+
+
+def check_ids() -> list[str]:
+    """Every check that has a fix.toml, sorted."""
+    return sorted(p.parent.name for p in CHECKS_DIR.glob("*/fix.toml"))
+
+
+@functools.cache
+def _data() -> tuple[dict[str, dict], dict]:
+    checks = {}
+    for check_id in check_ids():
+        with fix_file(check_id).open("rb") as f:
+            checks[check_id] = tomllib.load(f)
+    with SHARED_FILE.open("rb") as f:
+        shared = tomllib.load(f)
+    return checks, shared
+
+
+def _check(check_id: str) -> dict:
+    return _data()[0].get(check_id, {})
+
+
+def _s() -> dict:
+    return _data()[1]
+
+
+@functools.cache
+def _titles() -> dict[str, str]:
+    return {c: d["title"] for c, d in _data()[0].items()}
+
+
+@functools.cache
+def _platform_checks() -> dict[str, tuple[str, ...]]:
+    return {p: tuple(c for c, d in _data()[0].items() if p in d or "all" in d) for p in PLATFORMS}
+
+
+def __getattr__(name: str) -> Any:
+    # CHECK_TITLES and PLATFORM_CHECKS read the files on first use, not at import.
+    if name == "CHECK_TITLES":
+        return _titles()
+    if name == "PLATFORM_CHECKS":
+        return _platform_checks()
+    raise AttributeError(name)
+
+
+def _strings(value: Any, where: str):
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{where}.{k}")
+
+
+def validate(check_id: str, data: dict) -> list[str]:
+    """What is wrong with one fix.toml (empty when nothing is)."""
+    errors = []
+    for key in ("title", "why"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            errors.append(f"{key}: a non-empty string is required")
+    why = [data.get("why")] + list((data.get("why_platform") or {}).values())
+    for w in why:
+        if isinstance(w, str) and (". " in w or len(w) > 200):
+            errors.append(f"why: one sentence of at most 200 characters: {w!r}")
+    for key in set(data.get("why_platform") or {}) - set(PLATFORMS):
+        errors.append(f"why_platform.{key}: not an OS")
+    known = {"title", "why", "why_platform", "all", "state_names", "states", *PLATFORMS}
+    for key in set(data) - known:
+        errors.append(f"{key}: unknown table (allowed: {', '.join(sorted(known))})")
+    if not any(p in data for p in (*PLATFORMS, "all")):
+        errors.append("no OS table: add [darwin.<band>], [windows.<band>], [linux] or [all]")
+    for plat, bands in _BANDS.items():
+        table = data.get(plat)
+        if table is None:
+            continue
+        groups = {"": {k: v for k, v in table.items() if k not in ("variants", "text")}}
+        groups.update({f"variants.{n}.": v for n, v in (table.get("variants") or {}).items()})
+        for prefix, entries in groups.items():
+            if not entries:
+                errors.append(f"{plat}.{prefix}: no band entry")
+            for band, e in entries.items():
+                where = f"{plat}.{prefix}{band}"
+                if band not in bands:
+                    errors.append(f"{where}: unknown band (allowed: {', '.join(bands)})")
+                    continue
+                if not isinstance(e, dict):
+                    errors.append(f"{where}: must be a table")
+                    continue
+                link = e.get("link")
+                if link is not None and not (isinstance(link, str) and link.startswith(LINK_SCHEMES)):
+                    errors.append(f"{where}.link: must start with one of {LINK_SCHEMES}")
+                if link and not e.get("menu_path"):
+                    errors.append(f"{where}: a link needs its menu_path")
+                for k in ("open", "idle_open"):
+                    v = e.get(k)
+                    if v is not None and not (isinstance(v, list) and v and all(isinstance(a, str) for a in v)):
+                        errors.append(f"{where}.{k}: a list of strings")
+                if not any(k == "steps" or k.startswith("steps_") for k in e):
+                    errors.append(f"{where}: no steps")
+                if not any(k == "hint" or k.startswith("hint_") for k in e):
+                    errors.append(f"{where}: no hint")
+    for where, text in _strings({k: v for k, v in data.items()}, check_id):
+        if "\n" in text:
+            errors.append(f"{where}: one line only")
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+        except ValueError as exc:
+            errors.append(f"{where}: bad placeholder ({exc})")
+            continue
+        for f in fields - PLACEHOLDERS:
+            errors.append(f"{where}: unknown placeholder {{{f}}}")
+    return errors
+
+# --------------------------------------------------------------------------------------
+# Facts the builders pick by (not employee text)
+# --------------------------------------------------------------------------------------
+
 # EditionID values: Home editions have device encryption only; these have BitLocker.
 _WIN_HOME_EDITIONS = ("core", "corecountryspecific", "coresinglelanguage", "coren")
 _WIN_BITLOCKER_EDITIONS = ("professional", "enterprise", "education", "professionaleducation",
                            "professionalworkstation", "enterprises", "professionaln", "enterprisen",
                            "educationn")
-
-# --------------------------------------------------------------------------------------
-# Linux (DEEPLINKS §3). No URL scheme: commands the agent runs, plus a command to paste.
-# --------------------------------------------------------------------------------------
 
 # Desktop version of each distribution release as shipped (for picking panel ids).
 _UBUNTU_GNOME = {"20.04": 3.36, "20.10": 3.38, "21.04": 3.38, "21.10": 40, "22.04": 42, "22.10": 43,
@@ -603,163 +221,6 @@ _DESKTOP_VERSIONS = {
     ("gnome", "debian"): (_DEBIAN_GNOME, 48), ("kde", "debian"): (_DEBIAN_PLASMA, 6.3),
 }
 
-_DISTRO_NAMES = {"ubuntu": "Ubuntu", "fedora": "Fedora", "debian": "Debian", None: "Linux"}
-_TERMINAL = {"gnome": 'Open the "Terminal" app.', "kde": 'Open the "Konsole" terminal app.',
-             None: "Open a terminal window."}
-_PASTE = "Paste this command, press Enter and type your password when asked: {command}"
-_PASTE_LONG = "Paste the command shown on this page, press Enter and type your password when asked."
-_COMMAND_INLINE_MAX = 110
-
-_LINUX_TEXT: dict[str, Any] = {
-    "disk_encryption": {
-        "needs_it": True,
-        "steps": ["Contact IT: on Linux, disk encryption is switched on when the system is installed.",
-                  "Let IT help you back up your files and set the computer up again with encryption on."],
-        "hint": "Contact IT: turning on disk encryption means reinstalling with encryption on.",
-    },
-    "firewall": {
-        "commands": {"ufw": "sudo ufw enable",
-                     "ufw_install": "sudo apt install ufw && sudo ufw enable",
-                     "firewalld": "sudo systemctl enable --now firewalld"},
-        "kde_menu_path": "System Settings > Network > Firewall",
-        "kde_steps": ['Open "System Settings", click "Network", then "Firewall".',
-                      "Turn the firewall on and type your password when asked.",
-                      'Run this in the "Konsole" app if there is no "Firewall" page: {command}'],
-        "hint": "Turn on the firewall: run {command} in a terminal.",
-        "hint_kde": "Turn on the firewall in System Settings > Network > Firewall.",
-        "manual_steps": ["Contact IT: this computer's firewall is set up by hand ({backend}), so IT should turn it on."],
-        "manual_hint": "Contact IT to turn on this computer's firewall.",
-    },
-    "screen_lock": {
-        "gnome": {
-            # (first GNOME version, open argv, menu path, extra first step)
-            "bands": [
-                (40, ["gnome-control-center", "lock"], "Settings > Privacy > Screen Lock", None),
-                (43, ["gnome-control-center", "screen"], "Settings > Privacy > Screen", None),
-                (45, ["gnome-control-center", "privacy"], "Settings > Privacy > Screen Lock", 'Click "Screen Lock".'),
-                (46, ["gnome-control-center", "privacy", "screenlock"], "Settings > Privacy & Security > Screen Lock", None),
-            ],
-            "menu_path_any": "Settings > Privacy > Screen Lock",
-            "steps_open": 'Open "Settings" and go to {menu}.',
-            "steps": ['Turn on "Automatic Screen Lock" and set "Automatic Screen Lock Delay" to "Screen Turns Off".',
-                      'Set "Blank Screen Delay" to {minutes} minutes or less.'],
-            "hint": "Turn on Automatic Screen Lock in {menu}.",
-        },
-        "kde": {
-            "menu_path_5": "System Settings > Workspace Behavior > Screen Locking",
-            "menu_path_6": "System Settings > Security & Privacy > Screen Locking",
-            "menu_path_any": "System Settings > Screen Locking",
-            "steps_open": 'Open "System Settings" and go to {menu}.',
-            "steps": ['Turn on "Lock screen automatically" and set it to {minutes} minutes or less.',
-                      'Turn on "Lock after waking from sleep", then click "Apply".'],
-            "hint": "Turn on automatic screen locking in {menu}.",
-        },
-        "generic": {
-            "steps": ["Open your desktop's Settings app.",
-                      'Find the screen lock settings (often under "Privacy" or "Security").',
-                      "Turn on automatic screen lock after {minutes} minutes or less."],
-            "hint": "Turn on automatic screen lock after {minutes} minutes in your desktop settings.",
-        },
-    },
-    "os_version": {
-        "steps": ["Save your work and back up important files.",
-                  'Open "{tool}" and install all waiting updates, then restart.',
-                  "Install a newer {distro} version the same way if one is offered.",
-                  "Contact IT if none is offered: moving to a new release may need their help."],
-        "tools": {("ubuntu", "gnome"): "Software Updater", ("ubuntu", "kde"): "Discover",
-                  ("ubuntu", None): "Software Updater", ("fedora", "gnome"): "Software",
-                  ("fedora", "kde"): "Discover", ("debian", "gnome"): "Software",
-                  ("debian", "kde"): "Discover", (None, "gnome"): "Software", (None, "kde"): "Discover"},
-        "tool_default": "your system's update tool",
-        "hint": "Install system updates and upgrade {distro}; contact IT if no upgrade is offered.",
-    },
-    "automatic_updates": {
-        "commands": {"debian": "sudo apt install unattended-upgrades && sudo dpkg-reconfigure -plow unattended-upgrades",
-                     "fedora_dnf4": "sudo dnf install -y dnf-automatic && sudo systemctl enable --now dnf-automatic-install.timer",
-                     "fedora_dnf5": "sudo dnf install -y dnf5-plugin-automatic && printf '[commands]\\napply_updates = yes\\n' | sudo tee /etc/dnf/automatic.conf && sudo systemctl enable --now dnf5-automatic.timer",
-                     "yum_cron": "sudo yum install -y yum-cron && sudo sed -i 's/^apply_updates = no/apply_updates = yes/' /etc/yum/yum-cron.conf && sudo systemctl enable --now yum-cron",
-                     "arch": "sudo pacman -Syu"},
-        "ubuntu_gnome_open": ["software-properties-gtk", "--open-tab=2"],
-        "ubuntu_gnome_menu_path": "Software & Updates > Updates",
-        "ubuntu_gnome_steps": ['Open "Software & Updates" and click the "Updates" tab.',
-                               'Set "When there are security updates" to "Download and install automatically".',
-                               "Type your password when asked, then close the window."],
-        "ubuntu_gnome_hint": "Turn on automatic security updates in Software & Updates > Updates.",
-        "debian_steps_end": 'Choose "Yes" when asked "Automatically download and install stable updates?".',
-        "hint": "Turn on automatic security updates: run the command shown in a terminal.",
-        "generic_steps": ["Turn on automatic security updates in your system's software update settings.",
-                          "Contact IT if you can't find them."],
-        "generic_hint": "Turn on automatic security updates, or ask IT how to on this system.",
-        "arch_steps_end": ['Press Enter when asked "Proceed with installation?", then restart the computer.',
-                           "Do this at least once a week: Arch Linux doesn't install updates by itself."],
-        "arch_hint": "Arch Linux doesn't install updates by itself: run sudo pacman -Syu at least once a week.",
-    },
-    "system_integrity": {
-        "needs_it": True,
-        "steps": ["Contact IT and tell them Checkup found that Secure Boot is off.",
-                  "Expect a restart: IT turns Secure Boot on in the computer's startup (UEFI firmware) settings."],
-        "gnome_bands": [
-            (43, ["gnome-control-center", "firmware-security"], "Settings > Privacy > Device Security"),
-            (45, ["gnome-control-center", "privacy"], "Settings > Privacy > Device Security"),
-            (46, ["gnome-control-center", "privacy", "device-security"], "Settings > Privacy & Security > Device Security"),
-        ],
-        "gnome_step": "See the Secure Boot status in {menu}.",
-        "hint": "Contact IT to turn on Secure Boot (a startup setting).",
-    },
-    "remote_login": {
-        "commands": {"debian": "sudo systemctl disable --now ssh.socket ssh",
-                     "fedora": "sudo systemctl disable --now sshd",
-                     None: "sudo systemctl disable --now sshd"},
-        "gnome_bands": [
-            (40, ["gnome-control-center", "sharing"], "Settings > Sharing > Remote Login",
-             'Turn off "Remote Login".'),
-            (46, ["gnome-control-center", "system"], "Settings > System > Secure Shell",
-             'Click "Secure Shell" and turn it off.'),
-        ],
-        "gnome_steps_open": 'Open "Settings" and go to {menu}.',
-        "or_command": "Run this in the Terminal app if it stays on: {command}",
-        "exception": "Ask IT about an exception if you need remote login (SSH) for your work.",
-        "hint": "Turn off remote login (SSH): run {command} in a terminal.",
-        "hint_gnome": "Turn off remote login in {menu}.",
-    },
-}
-
-# --------------------------------------------------------------------------------------
-# Platform-independent: security_software and the "not on this platform" answer.
-# --------------------------------------------------------------------------------------
-
-_SECURITY_SOFTWARE = {
-    "restart": {"darwin": 'Save your work, then choose Apple menu > "Restart…".',
-                "windows": 'Save your work, then choose Start > Power > "Restart".',
-                "linux": "Save your work and restart your computer.",
-                "other": "Save your work and restart your computer."},
-    "steps": ['Wait a few minutes after signing in, then choose "Check now" in the Checkup menu.',
-              "Contact IT if {names} still shows as missing, and tell them what Checkup shows."],
-    "names_default": "the company's security software",
-    "hint": "Restart {device}; if {names} is still missing, contact IT.",
-    "hint_short": "Restart {device}; if it is still missing, contact IT.",
-}
-
-# Disk encryption already changing state (encrypting: nudge; decrypting: being turned off).
-_ENC_NAME = {"darwin": "FileVault", "windows": "BitLocker", "linux": "disk encryption",
-             "other": "disk encryption"}
-_ENC_STATES = {
-    "encrypting": {
-        "steps": ["Keep {device} plugged in and switched on: {name} is already encrypting the disk.",
-                  "Check the progress in {menu}.",
-                  "Wait: this check turns green when encryption has finished."],
-        "hint": "Encryption is in progress: keep {device} plugged in.",
-    },
-    "decrypting": {
-        "steps": ["Wait until {name} has finished turning off (see {menu}).",
-                  "Turn it on again with the steps below.",
-                  "Tell IT if you did not turn {name} off yourself."],
-        "hint": "{name} is being turned off: turn it back on when that finishes.",
-    },
-}
-
-_NOT_APPLICABLE_WHY = "This check does not apply to this kind of computer."
-_DEFAULT_MINUTES = 5
 
 # --------------------------------------------------------------------------------------
 # Version parsing (never raises)
@@ -863,13 +324,13 @@ def _quoted_list(items: list[str]) -> str:
     quoted = [f'"{i}"' for i in items]
     if len(quoted) <= 1:
         return "".join(quoted)
-    return ", ".join(quoted[:-1]) + f" {_P['and']} " + quoted[-1]
+    return ", ".join(quoted[:-1]) + f" {_s()['and']} " + quoted[-1]
 
 
 def _plain_list(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + f" {_P['and']} " + items[-1]
+    return ", ".join(items[:-1]) + f" {_s()['and']} " + items[-1]
 
 
 def _minutes(observed: dict) -> int:
@@ -883,9 +344,10 @@ def _minutes(observed: dict) -> int:
 def _result(check_id: str, platform: str, *, steps: list[str], hint: str, link: str | None = None,
             menu_path: str | None = None, open_argv: list[str] | None = None,
             command: str | None = None, needs_it: bool = False) -> dict:
+    c = _check(check_id)
     return {
-        "title": CHECK_TITLES.get(check_id) or check_id.replace("_", " ").capitalize(),
-        "why": _WHY_PLATFORM.get((check_id, platform)) or _WHY.get(check_id, _WHY_GENERIC),
+        "title": _titles().get(check_id) or check_id.replace("_", " ").capitalize(),
+        "why": (c.get("why_platform") or {}).get(platform) or c.get("why") or _s()["why_generic"],
         "steps": [s for s in steps if s],
         "link": link,
         "menu_path": menu_path,
@@ -898,8 +360,17 @@ def _result(check_id: str, platform: str, *, steps: list[str], hint: str, link: 
 
 def _paste(command: str) -> str:
     if len(command) > _COMMAND_INLINE_MAX:
-        return _PASTE_LONG
-    return _PASTE.format(command=command)
+        return _s()["paste_long"]
+    return _s()["paste"].format(command=command)
+
+
+def _device(platform: str) -> str:
+    names = _s()["your_device"]
+    return names.get(platform, names["other"])
+
+
+def _terminal(desktop: str | None) -> str:
+    return _s()["terminal"][desktop or "other"]
 
 
 def _open_for(link: str | None, platform: str) -> list[str] | None:
@@ -913,11 +384,12 @@ def _open_for(link: str | None, platform: str) -> list[str] | None:
 
 
 def _state_text(platform: str) -> dict[str, dict[str, Any]]:
-    name = _ENC_NAME.get(platform, _ENC_NAME["other"])
-    device = _P.get(f"your_device.{platform}", _P["your_device.other"])
+    d = _check("disk_encryption")
+    name = d["state_names"].get(platform, d["state_names"]["other"])
+    device = _device(platform)
     return {state: {"steps": [x.format(name=name, device=device, menu="{menu}") for x in t["steps"]],
                     "hint": t["hint"].format(name=name, device=device)}
-            for state, t in _ENC_STATES.items()}
+            for state, t in d["states"].items()}
 
 
 # --------------------------------------------------------------------------------------
@@ -933,7 +405,7 @@ def _fix_darwin(check_id: str, version: Any, observed: dict) -> dict:
 
     if check_id == "security_software":
         return _fix_security_software("darwin", observed)
-    table = _MAC.get(check_id)
+    table = _check(check_id).get("darwin")
     if table is None:
         return _not_applicable(check_id, "darwin")
     e = _pick(table, _MAC_BANDS, band)
@@ -968,9 +440,7 @@ def _fix_darwin(check_id: str, version: Any, observed: dict) -> dict:
         if need_idle:
             idle_steps = [s.format(minutes=minutes) for s in e["steps_idle"]]
             if not need_pw:
-                steps += [_OPEN_SS if band != "12" else _OPEN_SP]
-                if band != "12":
-                    steps += ['Click "Lock Screen" in the sidebar.']
+                steps += e["steps_idle_intro"]
             steps += idle_steps
         if need_idle and not need_pw and "idle_open" in e:
             # 12 and earlier: the screen saver pane has no link; open its prefPane file.
@@ -1008,8 +478,11 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
     if check_id == "security_software":
         return _fix_security_software("windows", observed)
 
-    def entry(key: str) -> tuple[dict, str | None]:
-        e = _pick(_WIN[key], _WIN_BANDS, band)
+    data = _check(check_id).get("windows", {})
+    text = data.get("text", {})
+
+    def entry(variant: str | None = None) -> tuple[dict, str | None]:
+        e = _pick(data["variants"][variant] if variant else data, _WIN_BANDS, band)
         menu = e.get("menu_path") if known else e.get("menu_path_any", e.get("menu_path"))
         return e, menu
 
@@ -1025,12 +498,12 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
         state = observed.get("state")
         edition = str(observed.get("edition") or "").lower()
         if observed.get("encryptable") is False:
-            e, menu = entry("disk_encryption.not_encryptable")
+            e, menu = entry("not_encryptable")
             return simple(e, menu, list(e["steps"]))
         if state == "suspended":
-            e, menu = entry("disk_encryption.suspended")
+            e, menu = entry("suspended")
             return simple(e, menu, list(e["steps"]))
-        key = "disk_encryption.bitlocker" if edition in _WIN_BITLOCKER_EDITIONS else "disk_encryption"
+        key = "bitlocker" if edition in _WIN_BITLOCKER_EDITIONS else None
         e, menu = entry(key)
         steps = list(e["steps"])
         if edition in _WIN_HOME_EDITIONS:
@@ -1042,26 +515,26 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
             steps = head if state == "encrypting" else head + steps
             hint = st["hint"]
         else:
-            steps.insert(len(steps) - 2, _P["admin_denied.windows"])
+            steps.insert(len(steps) - 2, _s()["admin_denied"]["windows"])
         return simple(e, menu, steps, hint)
 
     if check_id == "firewall":
-        e, menu = entry("firewall")
+        e, menu = entry()
         profiles = observed.get("profiles")
         off = [p for p in ("domain", "private", "public")
                if isinstance(profiles, dict) and profiles.get(p) is False]
-        which = _plain_list([_WIN_PROFILE_NAMES[p] for p in off]) if off else _WIN_ALL_PROFILES
+        which = _plain_list([text["profile_names"][p] for p in off]) if off else text["all_profiles"]
         if len(off) > 1:
-            which = "each of " + which
-        steps = [s.format(profiles=which) for s in e["steps"]] + [_P["admin_denied.windows"]]
+            which = text["each_of"].format(profiles=which)
+        steps = [s.format(profiles=which) for s in e["steps"]] + [_s()["admin_denied"]["windows"]]
         return simple(e, menu, steps)
 
     if check_id == "screen_lock":
-        e, menu = entry("screen_lock")
+        e, menu = entry()
         return simple(e, menu, [s.format(minutes=minutes) for s in e["steps"]])
 
     if check_id == "system_integrity":
-        e, menu = entry("system_integrity")
+        e, menu = entry()
         uac, sb = observed.get("uac"), observed.get("secure_boot")
         if uac is False and sb is not False:
             which = "uac"
@@ -1073,13 +546,13 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
         return simple(e, menu, steps, e[f"hint_{which}"])
 
     if check_id == "remote_login":
-        e, menu = entry("remote_login")
+        e, menu = entry()
         steps = list(e["steps"])
-        steps.insert(len(steps) - 1, _P["admin_denied.windows"])
+        steps.insert(len(steps) - 1, _s()["admin_denied"]["windows"])
         return simple(e, menu, steps)
 
     if check_id == "antivirus":
-        e, menu = entry("antivirus")
+        e, menu = entry()
         products = observed.get("products")
         if isinstance(products, list) and not products:
             return simple(e, menu, list(e["steps_none"]), e["hint_none"], needs_it=True)
@@ -1089,7 +562,7 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
         defender = [p for p in plist if "defender" in str(p.get("name", "")).lower()]
         others = [p for p in plist if p not in defender]
         if others and not defender:
-            name = str(others[0].get("name") or "your antivirus app")
+            name = str(others[0].get("name") or text["unnamed_product"])
             steps = [s.format(name=name) for s in e["steps_other"]]
             hint = e["hint_other"].format(name=name)
             if len(hint) > 95:
@@ -1107,7 +580,7 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
         return simple(e, menu, steps)
 
     if check_id in ("os_version", "automatic_updates"):
-        e, menu = entry(check_id)
+        e, menu = entry()
         if check_id == "os_version" and observed.get("end_of_life") is True and "steps_ended" in e:
             return simple(e, menu, list(e["steps_ended"]), e["hint_ended"])
         return simple(e, menu, list(e["steps"]))
@@ -1120,13 +593,14 @@ def _fix_windows(check_id: str, version: Any, observed: dict) -> dict:
 # --------------------------------------------------------------------------------------
 
 
-def _gnome_band(bands: list, gnome: float | None) -> tuple | None:
-    """The band row for a GNOME version; the current one when the version is unknown."""
-    if gnome is None:
+def _band_row(bands: list[dict], version: float | None) -> dict | None:
+    """The band row for a GNOME/Plasma version (the last row whose "from" it reaches); the
+    current one when the version is unknown, None when it is older than every row."""
+    if version is None:
         return bands[-1]
     chosen = None
     for row in bands:
-        if gnome >= row[0]:
+        if version >= row["from"]:
             chosen = row
     return chosen
 
@@ -1137,7 +611,7 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
     gnome = _desktop_version("gnome", distro, version) if desktop == "gnome" else None
     plasma = _desktop_version("kde", distro, version) if desktop == "kde" else None
     minutes = _minutes(observed)
-    t = _LINUX_TEXT.get(check_id)
+    t = _check(check_id).get("linux")
 
     if check_id == "security_software":
         return _fix_security_software("linux", observed)
@@ -1145,7 +619,7 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
         return _not_applicable(check_id, "linux")
 
     if check_id == "disk_encryption":
-        return _result(check_id, "linux", steps=list(t["steps"]), hint=t["hint"], needs_it=True)
+        return _result(check_id, "linux", steps=list(t["steps"]), hint=t["hint"], needs_it=bool(t.get("needs_it")))
 
     if check_id == "firewall":
         backend = observed.get("backend")
@@ -1159,23 +633,22 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
         else:
             command = t["commands"]["ufw"]
         if desktop == "kde":
-            kcm = ["kcmshell5", "kcm_firewall"] if plasma is not None and plasma < 6 else \
-                ["systemsettings", "kcm_firewall"]
+            kcm = t["kde_open_5"] if plasma is not None and plasma < 6 else t["kde_open"]
             steps = [s.format(command=command) for s in t["kde_steps"]]
             return _result(check_id, "linux", steps=steps, hint=t["hint_kde"],
                            menu_path=t["kde_menu_path"], open_argv=kcm, command=command)
-        steps = [_TERMINAL[desktop], _paste(command)]
+        steps = [_terminal(desktop), _paste(command)]
         hint = t["hint"].format(command=command)
         return _result(check_id, "linux", steps=steps, hint=hint, command=command)
 
     if check_id == "screen_lock":
         if desktop == "gnome":
             g = t["gnome"]
-            row = _gnome_band(g["bands"], gnome)
+            row = _band_row(g["bands"], gnome)
             if row is None:  # GNOME older than 40: no confirmed panel id
                 menu, open_argv, extra = g["menu_path_any"], None, None
             else:
-                _, open_argv, menu, extra = row
+                open_argv, menu, extra = row.get("open"), row["menu_path"], row.get("step")
                 if gnome is None:
                     menu = g["menu_path_any"]
             steps = [g["steps_open"].format(menu=menu), extra] + \
@@ -1185,15 +658,10 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
         if desktop == "kde":
             k = t["kde"]
             if plasma is None:
-                menu, open_argv = k["menu_path_any"], ["systemsettings", "kcm_screenlocker"]
-            elif plasma >= 6:
-                menu, open_argv = k["menu_path_6"], ["systemsettings", "kcm_screenlocker"]
-            elif plasma >= 5.27:
-                menu, open_argv = k["menu_path_5"], ["kcmshell5", "kcm_screenlocker"]
-            elif plasma >= 5.20:
-                menu, open_argv = k["menu_path_5"], ["kcmshell5", "screenlocker"]
+                menu, open_argv = k["menu_path_any"], k["open_any"]
             else:
-                menu, open_argv = k["menu_path_5"], None
+                row = _band_row(k["bands"], plasma) or k["bands"][0]
+                menu, open_argv = row["menu_path"], row.get("open")
             steps = [k["steps_open"].format(menu=menu)] + [s.format(minutes=minutes) for s in k["steps"]]
             return _result(check_id, "linux", steps=steps, hint=k["hint"].format(menu=menu), menu_path=menu,
                            open_argv=open_argv)
@@ -1202,12 +670,13 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
                        hint=g["hint"].format(minutes=minutes))
 
     if check_id == "os_version":
-        tool = t["tools"].get((distro, desktop), t["tool_default"])
-        name = _DISTRO_NAMES.get(distro, "Linux")
+        tool = t["tools"].get(distro or "other", {}).get(desktop or "other", t["tool_default"])
+        names = _s()["distro_names"]
+        name = names.get(distro or "other", names["other"])
         steps = [s.format(tool=tool, distro=name) for s in t["steps"]]
         if tool == t["tool_default"]:
-            steps[1] = steps[1].replace('"', "")
-        open_argv = ["gnome-software", "--mode=updates"] if (desktop == "gnome" and distro == "fedora") else None
+            steps[1] = t["step_open_default_tool"].format(tool=tool)  # no quotes around it
+        open_argv = t.get("open", {}).get(distro or "other", {}).get(desktop or "other")
         return _result(check_id, "linux", steps=steps, hint=t["hint"].format(distro=name),
                        open_argv=open_argv)
 
@@ -1216,13 +685,13 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
         if family == "arch":
             # Arch has no supported automatic updater: the fix is updating by hand, regularly.
             command = t["commands"]["arch"]
-            steps = [_TERMINAL[desktop], _paste(command), *t["arch_steps_end"]]
+            steps = [_terminal(desktop), _paste(command), *t["arch_steps_end"]]
             return _result(check_id, "linux", steps=steps, hint=t["arch_hint"], command=command)
         if family == "fedora" and distro != "fedora":
             # RHEL, CentOS, Rocky, AlmaLinux: dnf4, or yum-cron up to version 7
             nums = _numbers(version)
             command = t["commands"]["yum_cron" if nums and nums[0] <= 7 else "fedora_dnf4"]
-            steps = [_TERMINAL[desktop], _paste(command)]
+            steps = [_terminal(desktop), _paste(command)]
             return _result(check_id, "linux", steps=steps, hint=t["hint"], command=command)
         if family == "debian" and distro not in ("ubuntu", "debian"):
             distro = "debian"  # Mint, Pop!_OS, elementary, Zorin...: the unattended-upgrades command
@@ -1232,12 +701,12 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
                            open_argv=t["ubuntu_gnome_open"], command=t["commands"]["debian"])
         if distro in ("ubuntu", "debian"):
             command = t["commands"]["debian"]
-            steps = [_TERMINAL[desktop], _paste(command), t["debian_steps_end"]]
+            steps = [_terminal(desktop), _paste(command), t["debian_steps_end"]]
             return _result(check_id, "linux", steps=steps, hint=t["hint"], command=command)
         if distro == "fedora":
             nums = _numbers(version)
             command = t["commands"]["fedora_dnf5" if nums and nums[0] >= 41 else "fedora_dnf4"]
-            steps = [_TERMINAL[desktop], _paste(command)]
+            steps = [_terminal(desktop), _paste(command)]
             return _result(check_id, "linux", steps=steps, hint=t["hint"], command=command)
         return _result(check_id, "linux", steps=list(t["generic_steps"]), hint=t["generic_hint"])
 
@@ -1245,20 +714,20 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
         steps = list(t["steps"])
         menu = open_argv = None
         if desktop == "gnome":
-            row = _gnome_band(t["gnome_bands"], gnome)
+            row = _band_row(t["gnome_bands"], gnome)
             if row is not None:
-                _, open_argv, menu = row
+                open_argv, menu = row.get("open"), row["menu_path"]
                 steps.append(t["gnome_step"].format(menu=menu))
         return _result(check_id, "linux", steps=steps, hint=t["hint"], menu_path=menu,
-                       open_argv=open_argv, needs_it=True)
+                       open_argv=open_argv, needs_it=bool(t.get("needs_it")))
 
     if check_id == "remote_login":
         family = "debian" if distro in ("ubuntu", "debian") else distro
-        command = t["commands"].get(family, t["commands"][None])
+        command = t["commands"].get(family or "other", t["commands"]["other"])
         if desktop == "gnome":
-            row = _gnome_band(t["gnome_bands"], gnome)
+            row = _band_row(t["gnome_bands"], gnome)
             if row is not None:
-                _, open_argv, menu, toggle = row
+                open_argv, menu, toggle = row.get("open"), row["menu_path"], row.get("step")
                 steps = [t["gnome_steps_open"].format(menu=menu), toggle,
                          t["or_command"].format(command=command), t["exception"]]
                 hint = t["hint_gnome"].format(menu=menu)
@@ -1266,7 +735,7 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
                     hint = t["hint"].format(command=command)
                 return _result(check_id, "linux", steps=steps, hint=hint, menu_path=menu,
                                open_argv=open_argv, command=command)
-        steps = [_TERMINAL[desktop], _paste(command), t["exception"]]
+        steps = [_terminal(desktop), _paste(command), t["exception"]]
         return _result(check_id, "linux", steps=steps, hint=t["hint"].format(command=command),
                        command=command)
 
@@ -1279,11 +748,11 @@ def _fix_linux(check_id: str, version: Any, desktop: str | None, observed: dict)
 
 
 def _fix_security_software(platform: str, observed: dict) -> dict:
-    s = _SECURITY_SOFTWARE
+    s = _check("security_software")["all"]
     missing = observed.get("missing")
     names = [str(n) for n in missing if n] if isinstance(missing, (list, tuple)) else []
     names_text = _plain_list(names) if names else s["names_default"]
-    device = _P.get(f"your_device.{platform}", _P["your_device.other"])
+    device = _device(platform)
     steps = [s["restart"].get(platform, s["restart"]["other"])] + \
         [x.format(names=names_text) for x in s["steps"]]
     hint = s["hint"].format(device=device, names=names_text)
@@ -1293,9 +762,9 @@ def _fix_security_software(platform: str, observed: dict) -> dict:
 
 
 def _not_applicable(check_id: str, platform: str) -> dict:
-    r = _result(check_id, platform, steps=[], hint=_P["not_applicable_hint"])
-    if check_id not in PLATFORM_CHECKS.get(platform, ()):
-        r["why"] = _NOT_APPLICABLE_WHY
+    r = _result(check_id, platform, steps=[], hint=_s()["not_applicable_hint"])
+    if check_id not in _platform_checks().get(platform, ()):
+        r["why"] = _s()["not_applicable_why"]
     return r
 
 
@@ -1314,7 +783,7 @@ def fix_for(check_id: str, platform: str, os_version: str | None = None, *,
     plat = _PLATFORM_ALIASES.get(str(platform or "").lower().strip(), "")
     check = str(check_id or "")
     try:
-        if plat and check in PLATFORM_CHECKS[plat]:
+        if plat and check in _platform_checks()[plat]:
             if plat == "darwin":
                 fix = _fix_darwin(check, os_version, obs)
             elif plat == "windows":
@@ -1324,13 +793,144 @@ def fix_for(check_id: str, platform: str, os_version: str | None = None, *,
                 fix = _fix_linux(check, os_version, dk, obs)
             if check == "screen_lock" and obs.get("enabled") is True and obs.get("idle_seconds") != 0:
                 # The lock is on, only too slow: say "sooner", not "turn on".
-                where = fix.get("menu_path") or _P["lock_sooner_anywhere"]
-                hint = _P["lock_sooner"].format(menu=where)
-                fix["hint"] = hint if len(hint) <= 100 else _P["lock_sooner"].format(menu=_P["lock_sooner_anywhere"])
+                s = _s()
+                where = fix.get("menu_path") or s["lock_sooner_anywhere"]
+                hint = s["lock_sooner"].format(menu=where)
+                fix["hint"] = hint if len(hint) <= 100 else s["lock_sooner"].format(menu=s["lock_sooner_anywhere"])
             return fix
-    except Exception:  # noqa: BLE001 - odd observed values must never break a fix page
-        if check in CHECK_TITLES:
-            r = _result(check, plat or "other", steps=[_P["generic_step"]],
-                        hint=_P["generic_step"])
+    except Exception:  # odd observed values must never break a fix page
+        # Logged with the check id: the tests fail on any such line (tests/test_fixes.py).
+        log.exception("fix text for %s on %s %s could not be built; showing 'Contact IT'",
+                      check, plat, os_version)
+        if check in _titles():
+            r = _result(check, plat or "other", steps=[_s()["generic_step"]],
+                        hint=_s()["generic_step"])
             return r
     return _not_applicable(check, plat or str(platform or ""))
+
+
+
+# --------------------------------------------------------------------------------------
+# docs/DEEPLINKS.md, generated from the fix files
+# --------------------------------------------------------------------------------------
+
+_OS_NAMES = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
+_BAND_START = {"old": "10.13 and earlier", "12": "10.14"}
+_BAND_END = {"old": "10.13", "12": "12"}
+_BAND_SPAN = {"old": "10.13 and earlier", "12": "10.14–12"}
+
+
+def _band_label(plat: str, given: list[str], band: str) -> str:
+    """The releases an entry covers: from its band to the band before the next one given."""
+    bands = _BANDS[plat]
+    i = bands.index(band)
+    later = [b for b in given if bands.index(b) > i]
+    if band == given[0] and i > 0:  # the first entry also serves every older release
+        if not later:
+            return "every release"
+        last = bands[bands.index(later[0]) - 1]
+        return f"{_BAND_END.get(last, last)} and earlier"
+    if not later:
+        return _BAND_SPAN["old"] if band == "old" else f"{_BAND_START.get(band, band)} and later"
+    last = bands[bands.index(later[0]) - 1]
+    if last == band:
+        return _BAND_SPAN.get(band, band)
+    return f"{_BAND_START.get(band, band)}–{_BAND_END.get(last, last)}"
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def _code(value: Any) -> str:
+    if value is None:
+        return "—"
+    text = " ".join(value) if isinstance(value, list) else str(value)
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def deeplinks_markdown() -> str:
+    """docs/DEEPLINKS.md: every link, command and menu path the fix pages use, per check x OS
+    release, as the fix files say (so the document cannot drift from the code)."""
+    checks, _ = _data()
+    out = ["# Deep links to the exact settings pane — per check × OS release", "",
+           "<!-- Generated by `python3 -m agent.fixes --deeplinks > docs/DEEPLINKS.md` from",
+           "     agent/checks/*/fix.toml; do not edit (tests/test_fixes.py fails when it is stale). -->", "",
+           "What the fix pages and the tray open, and the menu path printed next to each button, as",
+           "the fix files `agent/checks/<check_id>/fix.toml` say. A release band's entry is used from",
+           "that release on until the next band given; when the release is unknown the newest band is",
+           "used with its release-independent menu path. The research behind each link (sources,",
+           "confidence, what could not be confirmed) is in [DEEPLINKS-RESEARCH.md](DEEPLINKS-RESEARCH.md).",
+           ""]
+    for n, plat in enumerate(("darwin", "windows"), start=1):
+        out += [f"## {n}. {_OS_NAMES[plat]}", "",
+                "| check | release | link | the agent runs | menu path | note |", "|---|---|---|---|---|---|"]
+        for data in checks.values():
+            table = data.get(plat)
+            if not table:
+                continue
+            groups = [("", {k: v for k, v in table.items() if k in _BANDS[plat]})]
+            groups += [(f" ({name.replace('_', ' ')})", v) for name, v in (table.get("variants") or {}).items()]
+            for suffix, entries in groups:
+                given = [b for b in _BANDS[plat] if b in entries]
+                for band in given:
+                    e = entries[band]
+                    run = e.get("open") or _open_for(e.get("link"), plat)
+                    menu = e.get("menu_path")
+                    if e.get("menu_path_any"):
+                        menu = f"{menu} (release unknown: {e['menu_path_any']})"
+                    if e.get("idle_open"):
+                        menu = f"{menu}; screen saver: {e['idle_menu_path']} via {_code(e['idle_open'])}"
+                    out.append(f"| {_md(data['title'])}{_md(suffix)} | {_band_label(plat, given, band)} | "
+                               f"{_code(e.get('link'))} | {_code(run)} | {_md(menu or '—')} | "
+                               f"{_md(e.get('note', ''))} |")
+        out.append("")
+    out += ["## 3. Linux", "",
+            "No URL scheme: the agent runs a settings command, and the page shows a command to paste.",
+            "Desktop bands are by the GNOME or Plasma version the distribution release ships.", ""]
+    for data in checks.values():
+        t = data.get("linux")
+        if not t:
+            continue
+        out += [f"### {data['title']}", ""]
+        out += _linux_lines(t, "") or ["- No command or settings pane: the page gives the steps only"
+                                       + (" (IT does it)." if t.get("needs_it") else ".")]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _linux_lines(t: dict, where: str) -> list[str]:
+    lines = []
+    for key, value in t.items():
+        name = f"{where}{key}"
+        if key == "commands" and isinstance(value, dict):
+            lines += [f"- command ({k}): {_code(v)}" for k, v in value.items()]
+        elif key.endswith("bands") and isinstance(value, list):
+            label = "Plasma" if where.startswith("kde") else "GNOME"
+            for i, row in enumerate(value):
+                start = row["from"]
+                if start == 0 and i + 1 < len(value):
+                    span = f"before {value[i + 1]['from']:.2f}"
+                else:
+                    span = (f"{start:.2f}" if isinstance(start, float) else str(start)) + " and later"
+                lines.append(f"- {label} {span}: runs {_code(row.get('open'))}, "
+                             f"menu path {_md(row['menu_path'])}")
+        elif key == "open" and isinstance(value, dict):
+            for distro, by in value.items():
+                lines += [f"- {distro} with {d}: runs {_code(v)}" for d, v in by.items()]
+        elif isinstance(value, dict):
+            lines += _linux_lines(value, f"{name}.")
+        elif "open" in key and isinstance(value, list):
+            lines.append(f"- {name.replace('_', ' ')}: runs {_code(value)}")
+        elif "menu_path" in key:
+            lines.append(f"- {name.replace('_', ' ')}: {_md(value)}")
+    return lines
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--deeplinks"]:
+        print("usage: python3 -m agent.fixes --deeplinks > docs/DEEPLINKS.md", file=sys.stderr)
+        raise SystemExit(2)
+    sys.stdout.write(deeplinks_markdown())

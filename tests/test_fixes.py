@@ -1,9 +1,16 @@
 """Fix instructions: per check x OS release, links chosen by release, text rules."""
 from __future__ import annotations
 
+import json
+import logging
+import re
+from pathlib import Path
+
 import pytest
 
+from agent import fixes
 from agent.fixes import CHECK_TITLES, LINK_SCHEMES, PLATFORM_CHECKS, fix_for
+from agent.tomlcompat import tomllib
 
 X = "x-apple.systempreferences:"
 
@@ -15,6 +22,16 @@ ALL_CHECKS = sorted(CHECK_TITLES)
 CASES = ([("darwin", v, None) for v in MAC_VERSIONS]
          + [("windows", v, None) for v in WIN_VERSIONS]
          + [("linux", v, d) for v, d in LINUX_CASES])
+
+@pytest.fixture(autouse=True)
+def no_fix_error_logged(caplog):
+    """fix_for answers "Contact IT" when its code raises, and logs it: every test here fails on
+    such a line, so a broken builder cannot hide behind the fallback."""
+    caplog.set_level(logging.ERROR, logger="checkup.fixes")
+    yield
+    errors = [r for r in caplog.get_records("call") if r.name == "checkup.fixes" and r.levelno >= logging.ERROR]
+    assert not errors, f"fix_for logged {len(errors)} error(s); first: {errors[0].getMessage()}"
+
 
 KEYS = {"title", "why", "steps", "link", "menu_path", "open", "command", "hint", "needs_it"}
 
@@ -429,3 +446,199 @@ def test_screen_lock_too_slow_says_sooner_not_turn_on(platform, version):
     assert slow["hint"].startswith("Make the screen lock sooner") and len(slow["hint"]) <= 100
     off = fix_for("screen_lock", platform, version, desktop="gnome", observed={"enabled": False})
     assert not off["hint"].startswith("Make the screen lock sooner")
+
+
+# ---------------------------------------------------------------------------- golden pages
+
+GOLDEN = json.loads((Path(__file__).parent / "fixes" / "golden.json").read_text())
+_GROUPS: dict[tuple[str, str], list] = {}
+for _row in GOLDEN["cases"]:
+    _GROUPS.setdefault((_row[0], _row[1]), []).append(_row)
+
+
+@pytest.mark.parametrize("check_id,platform", sorted(_GROUPS))
+def test_every_page_is_what_it_was(check_id, platform):
+    """Every check x OS x release x desktop x observed case the tests and fixtures use gives
+    exactly the answer recorded in tests/fixes/golden.json (titles, steps, links, commands)."""
+    wrong = []
+    for check, plat, version, desktop, observed, want in _GROUPS[(check_id, platform)]:
+        got = fix_for(check, plat, version, desktop=desktop, observed=observed)
+        if got != GOLDEN["answers"][want]:
+            wrong.append(((version, desktop, observed), got, GOLDEN["answers"][want]))
+    assert not wrong, f"{len(wrong)} of {len(_GROUPS[(check_id, platform)])} cases differ; first: {wrong[0]}"
+
+
+# ---------------------------------------------------------------------------- the data files
+
+
+@pytest.mark.parametrize("check_id", fixes.check_ids())
+def test_every_fix_toml_follows_the_schema(check_id):
+    with fixes.fix_file(check_id).open("rb") as f:
+        data = tomllib.load(f)
+    assert fixes.validate(check_id, data) == []
+
+
+def test_the_schema_refuses_what_would_break_a_page():
+    good = {"title": "T", "why": "Why.", "darwin": {"13": {"link": "ms-settings:x", "menu_path": "A > B",
+                                                            "steps": ["Do it."], "hint": "Do it."}}}
+    assert fixes.validate("x", good) == []
+    bad = {"title": "", "why": "One. Two.", "darwin": {"16": {}, "13": {"link": "https://evil", "steps": ["{oops}"]}},
+           "windows": {"variants": {"v": {"10": {"link": "ms-settings:x", "hint": "h\nh"}}}}, "extra": {}}
+    errors = "\n".join(fixes.validate("x", bad))
+    for want in ("title:", "why: one sentence", "darwin.16: unknown band", "darwin.13.link", "darwin.13: no hint",
+                 "unknown placeholder {oops}", "windows.variants.v.10: a link needs its menu_path",
+                 "windows.variants.v.10: no steps", "one line only", "extra: unknown table"):
+        assert want in errors, (want, errors)
+    assert "no OS table" in "\n".join(fixes.validate("x", {"title": "T", "why": "W"}))
+
+
+def test_every_check_with_a_fix_file_is_on_some_os_and_the_shared_phrases_load():
+    assert sorted(CHECK_TITLES) == fixes.check_ids() and len(CHECK_TITLES) >= 10
+    for check_id in CHECK_TITLES:
+        assert any(check_id in PLATFORM_CHECKS[p] for p in fixes.PLATFORMS), check_id
+    with fixes.SHARED_FILE.open("rb") as f:
+        shared = tomllib.load(f)
+    assert [e for _, e in fixes._strings(shared, "fixes.toml") if "\n" in e] == []
+
+
+def test_a_new_check_needs_only_its_fix_toml(tmp_path, monkeypatch):
+    """Adding a check's help text touches no Python: a fix.toml in a new folder is a page."""
+    for check_id in fixes.check_ids():
+        (tmp_path / check_id).mkdir()
+        (tmp_path / check_id / "fix.toml").write_bytes(fixes.fix_file(check_id).read_bytes())
+    (tmp_path / "usb_storage").mkdir()
+    (tmp_path / "usb_storage" / "fix.toml").write_text(
+        'title = "USB storage"\nwhy = "Blocking USB sticks keeps company files on the laptop."\n'
+        '[darwin.13]\nlink = "x-apple.systempreferences:com.apple.settings.PrivacySecurity.extension"\n'
+        'menu_path = "System Settings > Privacy & Security"\nsteps = ["Open System Settings."]\n'
+        'hint = "Block USB storage in System Settings."\n')
+    monkeypatch.setattr(fixes, "CHECKS_DIR", tmp_path)
+    for cached in (fixes._data, fixes._titles, fixes._platform_checks):
+        cached.cache_clear()
+    try:
+        fix = fixes.fix_for("usb_storage", "darwin", "15.1")
+        assert fix["title"] == "USB storage" and fix["steps"] == ["Open System Settings."]
+        assert fix["open"] == ["/usr/bin/open", "x-apple.systempreferences:com.apple.settings.PrivacySecurity.extension"]
+        assert fixes.fix_for("usb_storage", "windows", "10.0.22631.3447")["steps"] == []
+    finally:
+        monkeypatch.undo()
+        for cached in (fixes._data, fixes._titles, fixes._platform_checks):
+            cached.cache_clear()
+
+
+# ---------------------------------------------------------------------------- the tests can fail
+
+
+def test_a_raising_builder_fails_the_golden_pages_and_is_logged(monkeypatch, caplog):
+    """With every per-OS builder replaced by raise, every case that uses one differs from the
+    golden answer and each failure is logged with its check id (the autouse fixture turns that
+    log line into a failure of every test in this file that reaches a builder)."""
+    def boom(*_a, **_k):
+        raise RuntimeError("builder replaced by raise")
+    for name in ("_fix_darwin", "_fix_windows", "_fix_linux"):
+        monkeypatch.setattr(fixes, name, boom)
+    uses_builder = differ = 0
+    for check, plat, version, desktop, observed, want in GOLDEN["cases"]:
+        p = fixes._PLATFORM_ALIASES.get(str(plat).lower().strip())
+        if p and check in PLATFORM_CHECKS[p] and check != "security_software":
+            uses_builder += 1
+            differ += fix_for(check, plat, version, desktop=desktop, observed=observed) != GOLDEN["answers"][want]
+    assert uses_builder > 5000 and differ == uses_builder
+    assert any("screen_lock" in r.getMessage() for r in caplog.records)
+    caplog.clear()  # this test expects the errors it caused
+
+
+def test_deeplinks_md_is_generated_from_the_fix_files():
+    """docs/DEEPLINKS.md is what `python3 -m agent.fixes --deeplinks` writes: regenerate it after
+    changing a fix.toml (the command is in the file's first lines)."""
+    committed = (Path(__file__).parent.parent / "docs" / "DEEPLINKS.md").read_text(encoding="utf-8")
+    assert committed == fixes.deeplinks_markdown(), \
+        "docs/DEEPLINKS.md is stale: run python3 -m agent.fixes --deeplinks > docs/DEEPLINKS.md"
+
+
+def test_deeplinks_md_names_every_link_command_and_menu_path_of_the_fix_files():
+    text = fixes.deeplinks_markdown()
+    for check_id in fixes.check_ids():
+        with fixes.fix_file(check_id).open("rb") as f:
+            data = tomllib.load(f)
+        for where, value in fixes._strings(data, check_id):
+            key = where.rsplit(".", 1)[-1].split("[")[0]
+            if key in ("link", "menu_path", "menu_path_any", "idle_menu_path") or ".commands." in where \
+                    or where.endswith(("kde_menu_path", "ubuntu_gnome_menu_path")):
+                assert value.replace("|", "\\|") in text, where
+    assert "`/usr/bin/open x-apple.systempreferences:com.apple.Network-Settings.extension`" in text
+    assert "| Disk encryption (bitlocker) | 10 and later | — | `control.exe /name Microsoft.BitLockerDriveEncryption` |" in text
+    assert "| Remote login | 13–15 |" in text and "| System protection | every release |" in text
+
+
+def test_deeplinks_command_line():
+    import subprocess
+    import sys
+    root = Path(__file__).parent.parent
+    run = subprocess.run([sys.executable, "-m", "agent.fixes", "--deeplinks"], cwd=root,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0 and run.stdout == fixes.deeplinks_markdown(), run.stderr
+    bad = subprocess.run([sys.executable, "-m", "agent.fixes"], cwd=root, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert bad.returncode == 2 and "usage" in bad.stderr and bad.stdout == ""
+
+
+# ---------------------------------------------------------------------------- driven by the data
+
+BAND_RELEASES = {"darwin": {"old": "10.13.6", "12": "12.7", "13": "13.6", "14": "14.4.1", "15": "15.1", "26": "26.1"},
+                 "windows": {"10": "10.0.19045.4291", "11": "10.0.22631.3447"}}
+
+
+def _fix_data(check_id: str) -> dict:
+    with fixes.fix_file(check_id).open("rb") as f:
+        return tomllib.load(f)
+
+
+@pytest.mark.parametrize("check_id,platform,band",
+                         [(c, p, b) for c in fixes.check_ids() for p, bands in BAND_RELEASES.items()
+                          if p in _fix_data(c) for b in bands])
+def test_each_release_gets_its_band_entry_from_the_fix_file(check_id, platform, band):
+    """The page for a release shows the link, menu path and hint of the fix.toml entry that
+    covers that release's band (the entry given at or before it)."""
+    table = _fix_data(check_id)[platform]
+    e = fixes._pick(table, fixes._BANDS[platform], band)
+    fix = fix_for(check_id, platform, BAND_RELEASES[platform][band], observed={})
+    assert fix["link"] == e.get("link")
+    assert fix["menu_path"] == e.get("menu_path")
+    assert fix["open"] == (e.get("open") or fixes._open_for(e.get("link"), platform))
+    assert fix["needs_it"] is bool(e.get("needs_it", fix["needs_it"]))
+    hints = [v for k, v in e.items() if k == "hint" or k.startswith("hint_")]
+    assert fix["hint"] in hints, (fix["hint"], hints)
+
+
+def _templates(check_id: str) -> list[re.Pattern]:
+    shared = tomllib.loads(fixes.SHARED_FILE.read_text(encoding="utf-8"))
+    out = []
+    for _, text in [*fixes._strings(_fix_data(check_id), check_id), *fixes._strings(shared, "shared")]:
+        parts = re.split(r"\{\w+\}", text)
+        out.append(re.compile(".+".join(re.escape(p) for p in parts), re.DOTALL))
+    return out
+
+
+@pytest.mark.parametrize("check_id", fixes.check_ids())
+def test_every_step_and_hint_on_every_page_comes_from_the_data_files(check_id):
+    """Every step and hint of every golden page is a text of this check's fix.toml or of
+    agent/fixes.toml with its placeholders filled: no employee text is left in Python."""
+    templates = _templates(check_id)
+    seen = 0
+    for check, plat, version, desktop, observed, _ in GOLDEN["cases"]:
+        if check != check_id:
+            continue
+        fix = fix_for(check, plat, version, desktop=desktop, observed=observed)
+        for text in [*fix["steps"], fix["hint"], fix["why"], fix["title"]]:
+            seen += 1
+            assert any(t.fullmatch(text) for t in templates), (plat, version, desktop, observed, text)
+    assert seen > 100
+
+
+def test_the_readme_example_fix_toml_is_valid_and_makes_a_page():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("# agent/checks/usb_storage/fix.toml")
+    data = tomllib.loads(readme[start:readme.index("```", start)])
+    assert fixes.validate("usb_storage", data) == []
+    assert data["darwin"]["13"]["menu_path"] and data["windows"]["10"]["link"].startswith(LINK_SCHEMES)

@@ -94,6 +94,8 @@ def test_binary_leaves_out_what_it_does_not_need(built_binary):
     assert not (internal / "share" / "icons").exists()       # no GTK icon themes
     assert not list(internal.rglob("tests/fixtures"))
     assert (internal / "agent" / "default_policy.toml").is_file()
+    assert (internal / "agent" / "fixes.toml").is_file()                 # fix texts are data files
+    assert (internal / "agent" / "checks" / "disk_encryption" / "fix.toml").is_file()
 
 
 def test_binary_trusts_a_company_ca_from_the_system_store(built_binary, tmp_path):
