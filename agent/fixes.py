@@ -16,31 +16,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import checks as _registry
+
 # --------------------------------------------------------------------------------------
 # Identity: titles, reasons, which checks exist where
 # --------------------------------------------------------------------------------------
 
-CHECK_TITLES: dict[str, str] = {
-    "disk_encryption": "Disk encryption",
-    "firewall": "Firewall",
-    "screen_lock": "Screen lock",
-    "os_version": "System version",
-    "automatic_updates": "Automatic updates",
-    "system_integrity": "System protection",
-    "remote_login": "Remote login",
-    "gatekeeper": "Gatekeeper",
-    "antivirus": "Antivirus",
-    "security_software": "Company security software",
-}
-
-PLATFORM_CHECKS: dict[str, tuple[str, ...]] = {
-    "darwin": ("disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-               "system_integrity", "remote_login", "gatekeeper", "security_software"),
-    "windows": ("disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-                "system_integrity", "remote_login", "antivirus", "security_software"),
-    "linux": ("disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-              "system_integrity", "remote_login", "security_software"),
-}
+# Which checks exist, their titles and platforms: the registry (agent/checks/<id>/check.toml).
+CHECK_TITLES: dict[str, str] = _registry.titles()
+PLATFORM_CHECKS: dict[str, tuple[str, ...]] = {p: _registry.on_platform(p) for p in _registry.PLATFORMS}
 
 # Schemes a fix page may put behind a button (DEEPLINKS §4). Everything else is a command.
 LINK_SCHEMES: tuple[str, ...] = (
