@@ -61,6 +61,36 @@ class Result:
         return f"{name} gave no answer (exit {self.returncode})"
 
 
+@dataclass
+class FileRead:
+    """A file read through the seam: its bytes, or why a file that exists gave none.
+
+    ``data`` None and ``problem`` None: there is no such file."""
+
+    data: bytes | None = None
+    problem: str | None = None     # "is a directory", "cannot be read (Permission denied)"
+
+
+def read_local_file(path: str, limit: int = MAX_READ) -> FileRead:
+    """This machine's file at ``path`` (at most ``limit`` bytes)."""
+    try:
+        chunks, total = [], 0
+        with open(path, "rb") as fh:   # in chunks: /proc/sys files refuse one huge read()
+            while total < limit:
+                chunk = fh.read(64 * 1024)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        return FileRead(b"".join(chunks)[:limit])
+    except (FileNotFoundError, NotADirectoryError):
+        return FileRead()
+    except IsADirectoryError:
+        return FileRead(problem="is a directory")
+    except (OSError, ValueError) as exc:
+        return FileRead(problem=f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
+
+
 def decode(data: bytes | str | None) -> str:
     """Lenient text decoding: UTF-8 (with or without BOM), UTF-16 when it looks like it."""
     if data is None:
@@ -85,6 +115,16 @@ class Host:
 
     def read_text(self, path: str) -> str | None:
         raise NotImplementedError
+
+    def read_file(self, path: str) -> FileRead:
+        """The file's bytes (binary plists, UTF-8 checks of config files). By default the
+        text ``read_text`` gives, as UTF-8."""
+        text = self.read_text(path)
+        return FileRead() if text is None else FileRead(text.encode("utf-8"))
+
+    def list_dir(self, folder: str) -> list[str]:
+        """The names in ``folder`` (sorted; [] when it is missing or unreadable)."""
+        return []
 
     def registry(self, key: str, value: str) -> str | int | None:
         return None
@@ -207,19 +247,17 @@ class LiveHost(Host):
 
     # -- files, registry, processes --------------------------------------
     def read_text(self, path: str) -> str | None:
-        # Read in chunks: /proc/sys files refuse one huge read() with ENOMEM.
+        got = read_local_file(path)
+        return None if got.data is None else decode(got.data)
+
+    def read_file(self, path: str) -> FileRead:
+        return read_local_file(path)
+
+    def list_dir(self, folder: str) -> list[str]:
         try:
-            chunks, total = [], 0
-            with open(path, "rb") as fh:
-                while total < MAX_READ:
-                    chunk = fh.read(64 * 1024)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
-                    total += len(chunk)
-            return decode(b"".join(chunks)[:MAX_READ])
+            return sorted(os.listdir(folder))
         except (OSError, ValueError):
-            return None
+            return []
 
     def registry(self, key: str, value: str) -> str | int | None:
         if self.platform != "windows":
@@ -378,6 +416,12 @@ class RecordedHost(Host):
     def read_text(self, path: str) -> str | None:
         return self._files.get(path)
 
+    def list_dir(self, folder: str) -> list[str]:
+        """The captured files directly in ``folder`` (a capture holds the files read)."""
+        prefix = folder.rstrip("/\\") + ("\\" if self.platform == "windows" else "/")
+        return sorted({p[len(prefix):] for p in self._files
+                       if p.startswith(prefix) and p[len(prefix):] and not any(s in p[len(prefix):] for s in "/\\")})
+
     def registry(self, key: str, value: str) -> str | int | None:
         got = self._registry.get(key.lower(), {}).get(value.lower())
         if isinstance(got, bool):
@@ -487,6 +531,23 @@ class RecordingHost(Host):
             with self._lock:
                 self._files[path] = text
         return text
+
+    def read_file(self, path: str) -> FileRead:
+        """Recorded as text when it is UTF-8 (a capture holds text: a binary plist read
+        here is not in the capture, and its replay reads no such file)."""
+        got = self.inner.read_file(path)
+        if got.data is not None:
+            try:
+                text = got.data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            if text is not None:
+                with self._lock:
+                    self._files[path] = text
+        return got
+
+    def list_dir(self, folder: str) -> list[str]:
+        return self.inner.list_dir(folder)
 
     def registry(self, key: str, value: str) -> str | int | None:
         got = self.inner.registry(key, value)
