@@ -82,6 +82,8 @@ def test_binary_replays_a_windows_capture_with_its_managed_config(built_binary, 
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert json.loads(proc.stdout)["device"]["platform"] == "windows"
+    from agent.checks import ids
+    assert [c["id"] for c in json.loads(proc.stdout)["checks"]] == list(ids())   # the registry ships
     pol = subprocess.run([str(exe), "policy", "show"], capture_output=True, text=True, timeout=60)
     assert pol.returncode == 0 and "[disk_encryption]" in pol.stdout
 
@@ -94,6 +96,7 @@ def test_binary_leaves_out_what_it_does_not_need(built_binary):
     assert not (internal / "share" / "icons").exists()       # no GTK icon themes
     assert not list(internal.rglob("tests/fixtures"))
     assert (internal / "agent" / "default_policy.toml").is_file()
+    assert (internal / "agent" / "checks" / "screen_lock" / "check.toml").is_file()
 
 
 # -- .deb ---------------------------------------------------------------------
