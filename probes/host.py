@@ -61,6 +61,26 @@ class Result:
         return f"{name} gave no answer (exit {self.returncode})"
 
 
+MAX_ENTRIES = 2000  # names read from one folder at most
+
+
+class Listing(list):
+    """The names in one folder (sorted), or why they could not be read: a list of names
+    (empty on failure) with ``error`` not_found (no such folder), denied, or None."""
+
+    def __init__(self, names=(), error: str | None = None) -> None:
+        super().__init__(names)
+        self.error = error
+
+    @property
+    def names(self) -> list[str]:
+        return list(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
 @dataclass
 class FileRead:
     """A file read through the seam: its bytes, or why a file that exists gave none.
@@ -122,9 +142,9 @@ class Host:
         text = self.read_text(path)
         return FileRead() if text is None else FileRead(text.encode("utf-8"))
 
-    def list_dir(self, folder: str) -> list[str]:
-        """The names in ``folder`` (sorted; [] when it is missing or unreadable)."""
-        return []
+    def list_dir(self, path: str) -> Listing:
+        """The entries of a folder (names only, no recursion)."""
+        return Listing([], NOT_FOUND)
 
     def registry(self, key: str, value: str) -> str | int | None:
         return None
@@ -253,11 +273,19 @@ class LiveHost(Host):
     def read_file(self, path: str) -> FileRead:
         return read_local_file(path)
 
-    def list_dir(self, folder: str) -> list[str]:
+    def list_dir(self, path: str) -> Listing:
         try:
-            return sorted(os.listdir(folder))
+            with os.scandir(path) as entries:
+                names = []
+                for entry in entries:
+                    names.append(entry.name)
+                    if len(names) >= MAX_ENTRIES:
+                        break
+        except PermissionError:
+            return Listing([], DENIED)
         except (OSError, ValueError):
-            return []
+            return Listing([], NOT_FOUND)
+        return Listing(sorted(names))
 
     def registry(self, key: str, value: str) -> str | int | None:
         if self.platform != "windows":
@@ -372,6 +400,8 @@ class RecordedHost(Host):
             for key, values in reg.items():
                 if isinstance(values, dict):
                     self._registry[key.lower()] = {str(n).lower(): v for n, v in values.items()}
+        dirs = data.get("dirs")
+        self._dirs: dict[str, Any] = dirs if isinstance(dirs, dict) else {}
         env = data.get("env")
         self._env = {str(k): v for k, v in env.items() if isinstance(v, str)} if isinstance(env, dict) else {}
         procs = data.get("processes")
@@ -416,11 +446,13 @@ class RecordedHost(Host):
     def read_text(self, path: str) -> str | None:
         return self._files.get(path)
 
-    def list_dir(self, folder: str) -> list[str]:
-        """The captured files directly in ``folder`` (a capture holds the files read)."""
-        prefix = folder.rstrip("/\\") + ("\\" if self.platform == "windows" else "/")
-        return sorted({p[len(prefix):] for p in self._files
-                       if p.startswith(prefix) and p[len(prefix):] and not any(s in p[len(prefix):] for s in "/\\")})
+    def list_dir(self, path: str) -> Listing:
+        got = self._dirs.get(path)
+        if isinstance(got, list):
+            return Listing(sorted(n for n in got if isinstance(n, str))[:MAX_ENTRIES])
+        if got == DENIED:
+            return Listing([], DENIED)
+        return Listing([], NOT_FOUND)
 
     def registry(self, key: str, value: str) -> str | int | None:
         got = self._registry.get(key.lower(), {}).get(value.lower())
@@ -474,6 +506,9 @@ def capture_problem(data: Any) -> str | None:
         "registry": (lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
                      "an object of key: {value: data}"),
         "commands": (lambda v: isinstance(v, list), "a list"),
+        "dirs": (lambda v: isinstance(v, dict) and all(strings(x) or x in (NOT_FOUND, DENIED)
+                                                       for x in v.values()),
+                 "an object of path: [names] (or \"denied\" / \"not_found\")"),
     }
     for key, (ok, expected) in checks.items():
         if data.get(key) is not None and not ok(data[key]):
@@ -511,6 +546,7 @@ class RecordingHost(Host):
         self._files: dict[str, str] = {}
         self._registry: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
+        self._dirs: dict[str, Any] = {}
         self._processes: list[str] | None = None
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
@@ -546,8 +582,12 @@ class RecordingHost(Host):
                     self._files[path] = text
         return got
 
-    def list_dir(self, folder: str) -> list[str]:
-        return self.inner.list_dir(folder)
+    def list_dir(self, path: str) -> Listing:
+        got = self.inner.list_dir(path)
+        if got.error != NOT_FOUND:
+            with self._lock:
+                self._dirs[path] = list(got.names) if got.error is None else got.error
+        return got
 
     def registry(self, key: str, value: str) -> str | int | None:
         got = self.inner.registry(key, value)
@@ -596,6 +636,7 @@ class RecordingHost(Host):
                 "commands": [dict(c) for c in self._commands],
                 "files": dict(self._files),
                 "registry": {k: dict(v) for k, v in self._registry.items()},
+                "dirs": {k: (list(v) if isinstance(v, list) else v) for k, v in self._dirs.items()},
             }
 
 

@@ -26,15 +26,17 @@ def test_live_list_dir(tmp_path):
     (tmp_path / "b.toml").write_text("")
     (tmp_path / "a.toml").write_text("")
     assert LiveHost().list_dir(str(tmp_path)) == ["a.toml", "b.toml"]
+    assert LiveHost().list_dir(str(tmp_path)).ok
     assert LiveHost().list_dir(str(tmp_path / "absent")) == []
+    assert LiveHost().list_dir(str(tmp_path / "absent")).error == "not_found"
 
 
 def test_recorded_list_dir_and_read_file():
-    host = RecordedHost({"platform": "linux", "files": {
-        "/etc/checkup/config.d/10-a.toml": "x", "/etc/checkup/config.d/sub/deep.toml": "y",
-        "/etc/checkup/config.toml": "z"}})
-    assert host.list_dir("/etc/checkup/config.d") == ["10-a.toml"]
-    assert host.list_dir("/etc/checkup") == ["config.toml"]
+    host = RecordedHost({"platform": "linux", "dirs": {"/etc/checkup/config.d": ["b.toml", "a.toml", 3],
+                                                        "/root": "denied"},
+                         "files": {"/etc/checkup/config.toml": "z"}})
+    assert host.list_dir("/etc/checkup/config.d") == ["a.toml", "b.toml"]
+    assert host.list_dir("/root").error == "denied" and host.list_dir("/nope").error == "not_found"
     assert host.read_file("/etc/checkup/config.toml") == FileRead(b"z")
     assert host.read_file("/nope") == FileRead()
 
@@ -57,6 +59,7 @@ def test_a_recording_replays_config_d(tmp_path, monkeypatch):
     live = load_settings(config_file=user, host=recorder)
     assert live.get("server", "url") == "https://it.example"
     capture = json.loads(json.dumps(recorder.capture()))
+    assert capture["dirs"] == {str(root / "config.d"): ["50-server.toml"]}
     (root / "config.d" / "50-server.toml").unlink()
     replayed = load_settings(config_file=user, host=RecordedHost(capture))
     assert replayed.get("server", "url") == "https://it.example"
