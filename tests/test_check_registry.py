@@ -15,6 +15,7 @@ from agent import checks as registry
 from agent import fixes, verdicts
 from agent.checks import RegistryError, parse_check
 from agent.policy import PolicyError, TYPES, load_policy
+from agent.tomlcompat import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS_DIR = ROOT / "agent" / "checks"
@@ -64,6 +65,15 @@ def problems() -> list[str]:
     if any(CHECKS_DIR.glob("*/fix.toml")):   # the fix content as data files (agent/checks/<id>/fix.toml)
         found += [f"{c}: no agent/checks/{c}/fix.toml" for c in sorted(declared)
                   if not (CHECKS_DIR / c / "fix.toml").is_file()]
+    for path in sorted(CHECKS_DIR.glob("*/fix.toml")):
+        check = registry.get(path.parent.name)
+        if check is None:
+            continue                          # reported above: no check.toml
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        found += [f"{check.id}: fix.toml has a {p} table but the check is not declared for {p}"
+                  for p in registry.PLATFORMS if p in data and p not in check.platforms]
+        if "title" in data and data["title"] != check.title:
+            found.append(f"{check.id}: fix.toml's title {data['title']!r} is not check.toml's {check.title!r}")
     for table in ("_WHY",):                  # fix content still in agent/fixes.py
         keys = set(getattr(fixes, table, {}) or {})
         found += [f"{c}: fix content (fixes.{table}) for an undeclared check" for c in sorted(keys - declared)]
@@ -161,6 +171,19 @@ def test_a_folder_without_declaration_fails(tmp_path, monkeypatch):
     got = problems()
     assert "agent/checks/orphan/ has no check.toml" in got
     assert "agent/checks/orphan/ has no __init__.py" in got
+
+
+def test_fix_files_follow_the_declaration(tmp_path, monkeypatch):
+    import shutil
+    fake = tmp_path / "checks"
+    shutil.copytree(CHECKS_DIR, fake)
+    (fake / "gatekeeper" / "fix.toml").write_text('title = "Gatekeeper"\n[darwin.old]\nsteps = ["a"]\n[linux]\nsteps = ["b"]\n')
+    (fake / "firewall" / "fix.toml").write_text('title = "Fire wall"\n')
+    monkeypatch.setattr(sys.modules[__name__], "CHECKS_DIR", fake)
+    got = problems()
+    assert "gatekeeper: fix.toml has a linux table but the check is not declared for linux" in got
+    assert "firewall: fix.toml's title 'Fire wall' is not check.toml's 'Firewall'" in got
+    assert "screen_lock: no agent/checks/screen_lock/fix.toml" in got
 
 
 def test_the_loader_reads_every_folder(tmp_path, monkeypatch):
