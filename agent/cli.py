@@ -11,13 +11,10 @@ import os
 import sys
 
 from . import __version__
+from .runtime import UsageError, _err, load_policy_for, load_settings_for, make_host
 
 EXIT = {"pass": 0, "nudge": 1, "fail": 2, "unknown": 3}
 EXIT_ERROR = 3
-
-
-class UsageError(Exception):
-    """Bad input from the person or IT: one line, exit 3."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,58 +104,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def _err(line: str) -> None:
-    print(line.replace("\n", " "), file=sys.stderr)
-
-
-def load_settings_for(args, host=None):
-    """The effective settings; IT's managed layers are read through ``host``
-    (a replayed capture brings its own managed configuration)."""
-    from .config import load_settings
-    settings = load_settings(config_file=getattr(args, "config", None), host=host)
-    for problem in settings.problems:
-        _err(f"checkup: {problem}")
-    if getattr(args, "config", None) and not os.path.exists(args.config):
-        raise UsageError(f"{args.config}: no such file")
-    return settings
-
-
-def load_policy_for(args, settings=None):
-    from .policy import PolicyError, load_policy
-    path = getattr(args, "policy", None)
-    if not path and settings is not None:
-        path = settings.get("agent", "policy_file") or None
-    server_text = None
-    if settings is not None and settings.get("server", "url") and not getattr(args, "policy", None):
-        server_text = _cached_server_policy(settings)
-    try:
-        return load_policy(path, text=server_text)
-    except PolicyError as exc:
-        if server_text is not None:  # a bad cached server policy must not stop the check
-            _err(f"checkup: ignoring the cached server policy: {exc}")
-            return load_policy(path)
-        raise UsageError(str(exc)) from None
-
-
-def _cached_server_policy(settings) -> str | None:
-    """The organisation's policy last fetched from IT's server (offline; no network)."""
-    try:
-        from .reporting import cached_server_policy
-        return cached_server_policy(settings)
-    except Exception:  # noqa: BLE001 - a broken cache must not stop a check
-        return None
-
-
-def make_host(replay: str | None):
-    from probes.host import CaptureError, LiveHost, RecordedHost
-    if not replay:
-        return LiveHost()
-    try:
-        return RecordedHost.load(replay)
-    except CaptureError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def cmd_check(args) -> int:
     from .pipeline import run_check
     host = make_host(getattr(args, "replay", None))
@@ -196,11 +141,12 @@ def _use_color() -> bool:
 
 
 def cmd_capture(args) -> int:
-    from probes import probe_all
     from probes.host import LiveHost, RecordingHost
+
+    from .pipeline import probe
     host = RecordingHost(LiveHost())
     load_settings_for(args, host)  # records IT's managed configuration too
-    probe_all(host)
+    probe(host)
     data = host.capture()
     from .state import atomic_write_text
     try:

@@ -20,7 +20,7 @@ reported and the key falls back to the built-in default; it stays locked.
 A managed file that cannot be read or parsed is reported in
 ``Settings.problems`` and skipped; the other layers still apply.
 
-Managed layers are read through the Host seam (``host.read_text``,
+Managed layers are read through the Host seam (``host.read_file``, ``host.list_dir``,
 ``host.registry``), so a capture can replay a managed Windows or macOS machine.
 """
 from __future__ import annotations
@@ -194,17 +194,20 @@ def apply_layer(settings: Settings, data: dict, origin: str, managed: bool = Fal
 
 def read_toml_file(path: str) -> tuple[dict | None, str | None]:
     """(data, problem) from a file on this machine. A missing file is (None, None)."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        return None, None
-    except IsADirectoryError:
+    from probes.host import read_local_file
+    return toml_from_file(read_local_file(path), path)
+
+
+def toml_from_file(got, path: str) -> tuple[dict | None, str | None]:
+    """(data, problem) from a ``probes.host.FileRead`` of ``path``."""
+    if got.problem == "is a directory":
         return None, f"{path}: is a directory, not a TOML file; ignored"
-    except OSError as exc:
-        return None, f"{path}: cannot be read ({exc.strerror or exc}); ignored"
+    if got.problem:
+        return None, f"{path}: {got.problem}; ignored"
+    if got.data is None:
+        return None, None
     try:
-        text = raw.decode("utf-8-sig")
+        text = got.data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None, f"{path}: is not UTF-8 text; ignored"
     return parse_toml_text(text, path)
@@ -238,60 +241,8 @@ def parse_plist_bytes(raw: bytes, path: str) -> tuple[dict | None, str | None]:
     return out, None
 
 
-def _host_platform(host) -> str:
-    if host is not None and getattr(host, "platform", None):
-        return host.platform
-    from probes.host import current_platform
-    return current_platform()
-
-
-def _is_live(host) -> bool:
-    if host is None:
-        return True
-    from probes.host import LiveHost, RecordingHost
-    if isinstance(host, RecordingHost):
-        return _is_live(host.inner)
-    return isinstance(host, LiveHost)
-
-
-def _read_bytes(host, path: str) -> bytes | None:
-    """Raw bytes of a file through the host (plists may be binary)."""
-    reader = getattr(host, "read_bytes", None) if host is not None else None
-    if callable(reader):
-        return reader(path)
-    if _is_live(host):
-        try:
-            with open(path, "rb") as fh:
-                return fh.read(4 * 1024 * 1024)
-        except FileNotFoundError:
-            return None
-        except OSError:
-            return b"" if os.path.exists(path) else None
-    text = host.read_text(path)  # a capture holds text: an XML plist
-    return None if text is None else text.encode("utf-8")
-
-
-def _read_host_toml(host, path: str) -> tuple[dict | None, str | None]:
-    if _is_live(host):
-        return read_toml_file(path)
-    text = host.read_text(path)
-    if text is None:
-        return None, None
-    return parse_toml_text(text, path)
-
-
-def _list_dir(host, folder: str) -> list[str]:
-    lister = getattr(host, "list_dir", None) if host is not None else None
-    if callable(lister):
-        names = lister(folder) or []
-    elif _is_live(host):
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            names = []
-    else:
-        names = []
-    return sorted(n for n in names if n.endswith(".toml") and not n.startswith("."))
+def _list_toml(host, folder: str) -> list[str]:
+    return sorted(n for n in host.list_dir(folder) if n.endswith(".toml") and not n.startswith("."))
 
 
 # Windows registry: one value per key, typed like the TOML default.
@@ -338,23 +289,25 @@ def read_windows_policy(host) -> tuple[dict, list[str]]:
 
 def managed_layers(host=None) -> Iterable[tuple[str, dict | None, str | None]]:
     """Yield (origin, data or None, problem or None) for each managed layer in order."""
-    platform = _host_platform(host)
+    if host is None:
+        from probes.host import LiveHost
+        host = LiveHost()
+    platform = host.platform
     if platform == "linux":
-        yield (LINUX_MANAGED_FILE, *_read_host_toml(host, LINUX_MANAGED_FILE))
-        for name in _list_dir(host, LINUX_MANAGED_DIR):
+        yield (LINUX_MANAGED_FILE, *toml_from_file(host.read_file(LINUX_MANAGED_FILE), LINUX_MANAGED_FILE))
+        for name in _list_toml(host, LINUX_MANAGED_DIR):
             path = f"{LINUX_MANAGED_DIR}/{name}"
-            yield (path, *_read_host_toml(host, path))
+            yield (path, *toml_from_file(host.read_file(path), path))
     elif platform == "darwin":
-        yield (MACOS_MANAGED_FILE, *_read_host_toml(host, MACOS_MANAGED_FILE))
-        raw = _read_bytes(host, MACOS_MANAGED_PLIST)
-        if raw is None:
+        yield (MACOS_MANAGED_FILE, *toml_from_file(host.read_file(MACOS_MANAGED_FILE), MACOS_MANAGED_FILE))
+        got = host.read_file(MACOS_MANAGED_PLIST)
+        if got.problem:
+            yield MACOS_MANAGED_PLIST, None, f"{MACOS_MANAGED_PLIST}: {got.problem}; ignored"
+        elif got.data is None:
             yield MACOS_MANAGED_PLIST, None, None
         else:
-            yield (MACOS_MANAGED_PLIST, *parse_plist_bytes(raw, MACOS_MANAGED_PLIST))
+            yield (MACOS_MANAGED_PLIST, *parse_plist_bytes(got.data, MACOS_MANAGED_PLIST))
     elif platform == "windows":
-        if host is None:
-            from probes.host import LiveHost
-            host = LiveHost()
         data, problems = read_windows_policy(host)
         yield WINDOWS_POLICY_KEY, (data or None), (problems[0] if problems else None)
 
@@ -401,7 +354,8 @@ def managed_config_paths() -> list[str]:
     from probes.host import current_platform
     platform = current_platform()
     if platform == "linux":
-        return [LINUX_MANAGED_FILE] + [f"{LINUX_MANAGED_DIR}/{n}" for n in _list_dir(None, LINUX_MANAGED_DIR)]
+        from probes.host import LiveHost
+        return [LINUX_MANAGED_FILE] + [f"{LINUX_MANAGED_DIR}/{n}" for n in _list_toml(LiveHost(), LINUX_MANAGED_DIR)]
     if platform == "darwin":
         return [MACOS_MANAGED_FILE]
     return []

@@ -106,14 +106,16 @@ def _s() -> dict:
     return _data()[1]
 
 
-@functools.cache
 def _titles() -> dict[str, str]:
-    return {c: d["title"] for c, d in _data()[0].items()}
+    """Titles come from the registry (agent/checks/<id>/check.toml)."""
+    from . import checks
+    return checks.titles()
 
 
-@functools.cache
 def _platform_checks() -> dict[str, tuple[str, ...]]:
-    return {p: tuple(c for c, d in _data()[0].items() if p in d or "all" in d) for p in PLATFORMS}
+    """Which checks exist on each OS: the registry's declaration."""
+    from . import checks
+    return {p: checks.on_platform(p) for p in checks.PLATFORMS}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,7 @@
 """Policy: which checks matter and how much, as TOML.
 
-The built-in default ships in the package (default_policy.toml). A policy file
+The built-in default is each check's declaration (agent/checks/<id>/check.toml: its
+level and parameter defaults) plus default_policy.toml ([organization]). A policy file
 is applied over it: the keys it sets replace the default's, check by check.
 Every problem raises PolicyError with one line naming the file and key.
 """
@@ -12,14 +13,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from . import checks as registry
+from .checks import LEVELS, PLATFORMS
 from .tomlcompat import TOMLDecodeError, tomllib
 
-CHECK_IDS = (
-    "disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-    "system_integrity", "remote_login", "gatekeeper", "antivirus", "security_software",
-)
-LEVELS = ("required", "suggested", "off")
-PLATFORMS = ("darwin", "windows", "linux")
+CHECK_IDS = registry.ids()
 ORG_KEYS = ("name", "help_url", "help_text")
 
 
@@ -27,7 +25,7 @@ class PolicyError(ValueError):
     """A policy that cannot be used; the message is one line for the person."""
 
 
-# Parameters each check accepts besides `level`, and their validators.
+# Parameter types (agent/checks PARAM_TYPES): validator and what a value must be, in words.
 def _int_seconds(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
@@ -39,26 +37,23 @@ def _version_table(v: Any) -> bool:
         for k, x in v.items())
 
 
-def _require(v: Any) -> bool:
-    def names(x: Any) -> bool:
-        return isinstance(x, list) and all(isinstance(n, str) for n in x)
-    if names(v):
+def _names(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(n, str) for n in v)
+
+
+def _names_by_platform(v: Any) -> bool:
+    if _names(v):
         return True
-    return isinstance(v, dict) and all(k in PLATFORMS and names(x) for k, x in v.items())
+    return isinstance(v, dict) and all(k in PLATFORMS and _names(x) for k, x in v.items())
 
 
-PARAMS: dict[str, dict[str, tuple]] = {
-    "screen_lock": {"max_seconds": (_int_seconds, "a whole number of seconds")},
-    "os_version": {
-        "minimum": (_version_table, "a table of lower-case OS id = \"version number\", "
-                                    "e.g. { macos = \"14.0\", windows = \"10.0.19045\" }"),
-        "recommended": (_version_table, "a table of lower-case OS id = \"version number\", "
-                                        "e.g. { macos = \"15.0\", ubuntu = \"24.04\" }"),
-        "end_of_life": (lambda v: isinstance(v, bool), "true or false"),
-    },
-    "security_software": {
-        "require": (_require, "a list of process names, or a table of darwin/windows/linux lists"),
-    },
+TYPES: dict[str, tuple] = {
+    "seconds": (_int_seconds, "a whole number of seconds"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "names": (_names, "a list of names, e.g. [\"1Password\"]"),
+    "names_by_platform": (_names_by_platform, "a list of names, or a table of darwin/windows/linux lists"),
+    "version_table": (_version_table, "a table of lower-case OS id = \"version number\", "
+                                      "e.g. { macos = \"14.0\", windows = \"10.0.19045\" }"),
 }
 
 
@@ -69,7 +64,8 @@ class Policy:
     sources: list[str] = field(default_factory=list)
 
     def level(self, check_id: str) -> str:
-        return self.checks.get(check_id, {}).get("level", "required")
+        declared = registry.get(check_id)
+        return self.checks.get(check_id, {}).get("level", declared.level if declared else "required")
 
     def param(self, check_id: str, name: str, default: Any = None) -> Any:
         return self.checks.get(check_id, {}).get(name, default)
@@ -149,10 +145,10 @@ def validate(data: dict, source: str) -> None:
                     raise PolicyError(f"{source}: {section}.level must be one of "
                                       f"{', '.join(LEVELS)} (got {value!r})")
                 continue
-            spec = PARAMS.get(section, {}).get(key)
-            if spec is None:
+            param = registry.get(section).params.get(key)
+            if param is None:
                 raise PolicyError(f"{source}: {section}.{key} is not a known setting")
-            check, expected = spec
+            check, expected = TYPES[param.type]
             if not check(value):
                 raise PolicyError(f"{source}: {section}.{key} must be {expected}")
 
@@ -174,7 +170,10 @@ def merge(base: Policy, data: dict, source: str) -> Policy:
 
 def load_policy(path: str | None = None, text: str | None = None) -> Policy:
     """The built-in default, with the file at ``path`` (or ``text``) applied over it."""
-    default = parse_policy_text(default_policy_text(), "built-in policy")
+    default = {c.id: c.defaults() for c in registry.all_checks()}
+    validate(default, "built-in policy (agent/checks)")
+    for section, table in parse_policy_text(default_policy_text(), "built-in policy").items():
+        default.setdefault(section, {}).update(table)
     policy = merge(Policy(), default, "built-in policy")
     if path:
         try:

@@ -7,6 +7,10 @@ A judge returns ``Judgement(outcome, summary, observed)`` where outcome is:
   "unknown"  a fact that could change the answer could not be read;
   "skip"     does not apply here.
 The level then turns the outcome into the status. Summaries are for employees.
+
+A check's judge is ``JUDGES[check_id]`` below, or ``judge`` in its own
+``agent/checks/<id>/judge.py`` (same signature; never both: tests/test_check_registry.py).
+A judge that raises is a bug: ``judge()`` lets it through to the pipeline, which logs it.
 """
 from __future__ import annotations
 
@@ -16,9 +20,9 @@ from typing import Any, Callable
 
 from probes.fact import Fact
 
+from . import checks as registry
 from .policy import Policy, compare_versions
-
-STATUS_ORDER = ("pass", "skip", "unknown", "nudge", "fail")  # best to worst
+from .status import STATUS_ORDER, device_status  # noqa: F401 - part of this module's API
 
 
 @dataclass
@@ -406,24 +410,19 @@ def judge(check_id: str, fact: Fact, policy: Policy, platform: str) -> tuple[str
         return "skip", Judgement("skip", "Your company has turned this check off.", {})
     if fact.skip:
         return "skip", Judgement("skip", _sentence(fact.skip), {})
-    try:
-        j = JUDGES[check_id](fact, policy, platform)
-    except Exception as exc:  # noqa: BLE001 - a judging bug must not crash the run
-        j = Judgement("unknown", f"Checkup couldn't judge this check ({type(exc).__name__}).", {})
+    j = judge_of(check_id)(fact, policy, platform)
     return status_of(j.outcome, level), j
+
+
+def judge_of(check_id: str) -> Callable[[Fact, Policy, str], Judgement]:
+    """The check's judge (KeyError for a check without one)."""
+    found = JUDGES.get(check_id) or registry.own_judge(check_id)
+    if found is None:
+        raise KeyError(f"no judge for check {check_id!r}")
+    return found
 
 
 def _sentence(text: str) -> str:
     text = text.strip()
     text = text[:1].upper() + text[1:]
     return text if text.endswith(".") else text + "."
-
-
-def device_status(statuses: list[str]) -> str:
-    if "fail" in statuses:
-        return "fail"
-    if "nudge" in statuses:
-        return "nudge"
-    if "pass" in statuses:
-        return "pass"
-    return "unknown"

@@ -1,25 +1,22 @@
 """Probes: read the host, return facts. No judgement, no UI, no network.
 
-``probe_all(host)`` runs every check's probe for the host's platform
-concurrently and returns ``{check_id: Fact}`` plus the device identity.
-A probe that raises (a bug) gives an honest unknown, never a crash.
+Which checks exist is the agent's registry (agent/checks); probes/ knows only the
+probe modules it has. ``probe_functions(platform)`` gives them, ``{check_id: probe}``:
+the platform's ``CHECKS`` (probes/<platform>/__init__.py) plus ``COMMON``, the probes
+that are the same everywhere. ``probe_all(host, ids)`` runs them concurrently.
+
+A probe that raises is a bug, and it is not hidden here: ``probe_all`` raises it. The
+agent's pipeline (agent/pipeline.py) is the one layer that turns a bug into an honest
+"unknown" for that check, and logs it with the check id.
 """
 from __future__ import annotations
 
 import importlib
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable
 
-from .fact import Fact, not_applicable
+from .fact import Fact
 from .host import Host
-
-CHECK_IDS = (
-    "disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-    "system_integrity", "remote_login", "gatekeeper", "antivirus", "security_software",
-)
-
-ONLY_ON = {"gatekeeper": "darwin", "antivirus": "windows"}
-PLATFORM_NAMES = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
 
 IDENTITY_FIELDS = ("serial", "hardware_uuid", "model")
 
@@ -30,51 +27,36 @@ def platform_module(platform: str):
 
 def security_software(host: Host) -> Fact:
     """The running process names; the judge compares them with the policy."""
-    try:
-        names = host.processes()
-    except Exception:  # a broken host must not break the run
-        names = []
+    names = host.processes()
     if not names:
         return Fact(unread={"running": "the list of running programs could not be read"})
     return Fact(extra={"processes": list(names)})
 
 
-def _guard(fn: Callable[[Host], Fact], host: Host) -> Fact:
-    try:
-        fact = fn(host)
-        if isinstance(fact, Fact):
-            return fact
-        return Fact(unread={"_": "the check returned nothing"})
-    except Exception as exc:  # noqa: BLE001 - a probe bug must never crash the agent
-        return Fact(unread={"_": f"the check failed unexpectedly ({type(exc).__name__})"})
+COMMON: dict[str, Callable[[Host], Fact]] = {"security_software": security_software}
 
 
-def _identity(module, host: Host) -> dict:
-    try:
-        got = module.identity(host)
-        return got if isinstance(got, dict) else {}
-    except Exception:  # noqa: BLE001
-        return {}
+def probe_functions(platform: str) -> dict[str, Callable[[Host], Fact]]:
+    """Every probe this platform has, by check id."""
+    return {**platform_module(platform).CHECKS, **COMMON}
 
 
-def probe_all(host: Host, only: tuple[str, ...] | None = None, workers: int = 8):
-    """Run the probes concurrently. Returns (facts by check id, identity dict)."""
-    module = platform_module(host.platform)
-    probes: dict[str, Callable[[Host], Fact]] = dict(module.CHECKS)
-    probes["security_software"] = security_software
-    wanted = [c for c in CHECK_IDS if only is None or c in only]
-    facts: dict[str, Fact] = {}
-    jobs = {}
+def submit_all(pool: ThreadPoolExecutor, host: Host, ids: Iterable[str] | None = None
+               ) -> tuple[dict[str, Future], Future]:
+    """Start the probes of ``ids`` (default: every probe of the platform) and the identity
+    read in ``pool``: ({check_id: future of its Fact}, future of the identity dict). An id
+    without a probe on this platform gets no future. ``future.result()`` raises what the
+    probe raised."""
+    probes = probe_functions(host.platform)
+    wanted = list(probes) if ids is None else [c for c in ids if c in probes]
+    identity = pool.submit(platform_module(host.platform).identity, host)
+    return {c: pool.submit(probes[c], host) for c in wanted}, identity
+
+
+def probe_all(host: Host, only: Iterable[str] | None = None, workers: int = 8
+              ) -> tuple[dict[str, Fact], dict]:
+    """Run the probes (``only``: these ids) concurrently: (facts by check id, identity
+    dict). Raises what a probe raises (see the module docstring)."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        ident_job = pool.submit(_identity, module, host)
-        for check in wanted:
-            if check in ONLY_ON and ONLY_ON[check] != host.platform:
-                facts[check] = not_applicable(f"only on {PLATFORM_NAMES[ONLY_ON[check]]}")
-            elif check not in probes:
-                facts[check] = Fact(unread={"_": "not supported on this system yet"})
-            else:
-                jobs[check] = pool.submit(_guard, probes[check], host)
-        for check, job in jobs.items():
-            facts[check] = job.result()
-        identity = ident_job.result()
-    return {c: facts[c] for c in wanted}, identity
+        jobs, identity = submit_all(pool, host, only)
+        return {c: job.result() for c, job in jobs.items()}, identity.result()

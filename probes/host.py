@@ -61,6 +61,56 @@ class Result:
         return f"{name} gave no answer (exit {self.returncode})"
 
 
+MAX_ENTRIES = 2000  # names read from one folder at most
+
+
+class Listing(list):
+    """The names in one folder (sorted), or why they could not be read: a list of names
+    (empty on failure) with ``error`` not_found (no such folder), denied, or None."""
+
+    def __init__(self, names=(), error: str | None = None) -> None:
+        super().__init__(names)
+        self.error = error
+
+    @property
+    def names(self) -> list[str]:
+        return list(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class FileRead:
+    """A file read through the seam: its bytes, or why a file that exists gave none.
+
+    ``data`` None and ``problem`` None: there is no such file."""
+
+    data: bytes | None = None
+    problem: str | None = None     # "is a directory", "cannot be read (Permission denied)"
+
+
+def read_local_file(path: str, limit: int = MAX_READ) -> FileRead:
+    """This machine's file at ``path`` (at most ``limit`` bytes)."""
+    try:
+        chunks, total = [], 0
+        with open(path, "rb") as fh:   # in chunks: /proc/sys files refuse one huge read()
+            while total < limit:
+                chunk = fh.read(64 * 1024)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        return FileRead(b"".join(chunks)[:limit])
+    except (FileNotFoundError, NotADirectoryError):
+        return FileRead()
+    except IsADirectoryError:
+        return FileRead(problem="is a directory")
+    except (OSError, ValueError) as exc:
+        return FileRead(problem=f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
+
+
 def decode(data: bytes | str | None) -> str:
     """Lenient text decoding: UTF-8 (with or without BOM), UTF-16 when it looks like it."""
     if data is None:
@@ -85,6 +135,16 @@ class Host:
 
     def read_text(self, path: str) -> str | None:
         raise NotImplementedError
+
+    def read_file(self, path: str) -> FileRead:
+        """The file's bytes (binary plists, UTF-8 checks of config files). By default the
+        text ``read_text`` gives, as UTF-8."""
+        text = self.read_text(path)
+        return FileRead() if text is None else FileRead(text.encode("utf-8"))
+
+    def list_dir(self, path: str) -> Listing:
+        """The entries of a folder (names only, no recursion)."""
+        return Listing([], NOT_FOUND)
 
     def registry(self, key: str, value: str) -> str | int | None:
         return None
@@ -207,19 +267,25 @@ class LiveHost(Host):
 
     # -- files, registry, processes --------------------------------------
     def read_text(self, path: str) -> str | None:
-        # Read in chunks: /proc/sys files refuse one huge read() with ENOMEM.
+        got = read_local_file(path)
+        return None if got.data is None else decode(got.data)
+
+    def read_file(self, path: str) -> FileRead:
+        return read_local_file(path)
+
+    def list_dir(self, path: str) -> Listing:
         try:
-            chunks, total = [], 0
-            with open(path, "rb") as fh:
-                while total < MAX_READ:
-                    chunk = fh.read(64 * 1024)
-                    if not chunk:
+            with os.scandir(path) as entries:
+                names = []
+                for entry in entries:
+                    names.append(entry.name)
+                    if len(names) >= MAX_ENTRIES:
                         break
-                    chunks.append(chunk)
-                    total += len(chunk)
-            return decode(b"".join(chunks)[:MAX_READ])
+        except PermissionError:
+            return Listing([], DENIED)
         except (OSError, ValueError):
-            return None
+            return Listing([], NOT_FOUND)
+        return Listing(sorted(names))
 
     def registry(self, key: str, value: str) -> str | int | None:
         if self.platform != "windows":
@@ -334,6 +400,8 @@ class RecordedHost(Host):
             for key, values in reg.items():
                 if isinstance(values, dict):
                     self._registry[key.lower()] = {str(n).lower(): v for n, v in values.items()}
+        dirs = data.get("dirs")
+        self._dirs: dict[str, Any] = dirs if isinstance(dirs, dict) else {}
         env = data.get("env")
         self._env = {str(k): v for k, v in env.items() if isinstance(v, str)} if isinstance(env, dict) else {}
         procs = data.get("processes")
@@ -377,6 +445,14 @@ class RecordedHost(Host):
 
     def read_text(self, path: str) -> str | None:
         return self._files.get(path)
+
+    def list_dir(self, path: str) -> Listing:
+        got = self._dirs.get(path)
+        if isinstance(got, list):
+            return Listing(sorted(n for n in got if isinstance(n, str))[:MAX_ENTRIES])
+        if got == DENIED:
+            return Listing([], DENIED)
+        return Listing([], NOT_FOUND)
 
     def registry(self, key: str, value: str) -> str | int | None:
         got = self._registry.get(key.lower(), {}).get(value.lower())
@@ -430,6 +506,9 @@ def capture_problem(data: Any) -> str | None:
         "registry": (lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
                      "an object of key: {value: data}"),
         "commands": (lambda v: isinstance(v, list), "a list"),
+        "dirs": (lambda v: isinstance(v, dict) and all(strings(x) or x in (NOT_FOUND, DENIED)
+                                                       for x in v.values()),
+                 "an object of path: [names] (or \"denied\" / \"not_found\")"),
     }
     for key, (ok, expected) in checks.items():
         if data.get(key) is not None and not ok(data[key]):
@@ -467,6 +546,7 @@ class RecordingHost(Host):
         self._files: dict[str, str] = {}
         self._registry: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
+        self._dirs: dict[str, Any] = {}
         self._processes: list[str] | None = None
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
@@ -487,6 +567,27 @@ class RecordingHost(Host):
             with self._lock:
                 self._files[path] = text
         return text
+
+    def read_file(self, path: str) -> FileRead:
+        """Recorded as text when it is UTF-8 (a capture holds text: a binary plist read
+        here is not in the capture, and its replay reads no such file)."""
+        got = self.inner.read_file(path)
+        if got.data is not None:
+            try:
+                text = got.data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            if text is not None:
+                with self._lock:
+                    self._files[path] = text
+        return got
+
+    def list_dir(self, path: str) -> Listing:
+        got = self.inner.list_dir(path)
+        if got.error != NOT_FOUND:
+            with self._lock:
+                self._dirs[path] = list(got.names) if got.error is None else got.error
+        return got
 
     def registry(self, key: str, value: str) -> str | int | None:
         got = self.inner.registry(key, value)
@@ -535,6 +636,7 @@ class RecordingHost(Host):
                 "commands": [dict(c) for c in self._commands],
                 "files": dict(self._files),
                 "registry": {k: dict(v) for k, v in self._registry.items()},
+                "dirs": {k: (list(v) if isinstance(v, list) else v) for k, v in self._dirs.items()},
             }
 
 

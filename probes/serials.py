@@ -1,8 +1,9 @@
 """Placeholder serial numbers and UUIDs that firmware vendors leave behind,
 and which MAC addresses identify hardware.
 
-One list for every OS: a placeholder is no identity (it would match thousands
-of other machines), so probes report None instead.
+One list for every OS and for the server (server/mdm/records.py normalises MDM
+serials with it): a placeholder is no identity (it would match thousands of other
+machines), so probes report None instead and the server matches nothing on it.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ PLACEHOLDER_SERIALS = frozenset(s.casefold() for s in (
     "To Be Filled By O.E.M", "Not Applicable", "Not Available", "N/A", "0123456789",
     "Chassis Serial Number", "Unknown", "Invalid", "OEM", "System Product Name",
     "System Version", "Not Settable", "Type1ProductConfigId",
+    # seen in MDM inventories (Jamf, Intune, Google, Ivanti):
+    "1234567890", "Serial Number", "SerialNumber", "NA", "O.E.M.", "Base Board Serial Number",
+    "Null",
 ))
 
 PLACEHOLDER_UUIDS = frozenset((

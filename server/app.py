@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -432,10 +431,6 @@ def _device_ok(engine: Engine, secret: str) -> bool:
     with engine.connect() as conn:
         stored = conn.execute(select(Device.secret_hash).where(Device.id == device_id)).scalar()
     return matches(secret, stored)
-
-
-def body_etag(text: str) -> str:
-    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
 
 
 def json_dumps(obj) -> str:

@@ -157,7 +157,8 @@ def _report_body(text: str | None, device_id: str) -> dict | None:
 
 
 def _laptop(row, it: bool) -> dict:  # noqa: ANN001 - a people_store.owned_devices row
-    from agent.fixes import CHECK_TITLES
+    from agent.checks import titles
+    check_titles = titles()
     body = _report_body(row.body, row.id) or {}
     device = body.get("device") if isinstance(body.get("device"), dict) else {}
     os_version = device.get("os_version") if isinstance(device.get("os_version"), str) else None
@@ -168,7 +169,7 @@ def _laptop(row, it: bool) -> dict:  # noqa: ANN001 - a people_store.owned_devic
             continue
         status = c.get("status") if c.get("status") in STATUS_ORDER else "unknown"
         p: dict[str, Any] = {"id": c["id"], "status": status,
-                             "title": CHECK_TITLES.get(c["id"]) or _clean(c.get("title"), 200)
+                             "title": check_titles.get(c["id"]) or _clean(c.get("title"), 200)
                              or c["id"].replace("_", " ").capitalize()}
         summary = _clean(c.get("summary"))
         if summary:

@@ -7,9 +7,11 @@ one definition of check ids, levels and parameters, never two that drift.
 """
 from __future__ import annotations
 
+import hashlib
+
 from agent.policy import CHECK_IDS, LEVELS, PolicyError, parse_policy_text
 
-__all__ = ["CHECK_IDS", "LEVELS", "MAX_POLICY_BYTES", "PolicyInvalid", "validate_policy"]
+__all__ = ["CHECK_IDS", "LEVELS", "MAX_POLICY_BYTES", "PolicyInvalid", "body_etag", "validate_policy"]
 
 MAX_POLICY_BYTES = 64 * 1024
 _SOURCE = "policy"
@@ -28,3 +30,8 @@ def validate_policy(text: str) -> dict:
     except PolicyError as exc:
         message = str(exc)
         raise PolicyInvalid(message[len(_SOURCE) + 2:] if message.startswith(_SOURCE + ": ") else message) from None
+
+
+def body_etag(text: str) -> str:
+    """The ETag of a saved policy's text (agents fetch the policy with If-None-Match)."""
+    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'

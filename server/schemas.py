@@ -11,11 +11,9 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-Status = Literal["pass", "skip", "unknown", "nudge", "fail"]
-STATUS_ORDER = ("pass", "skip", "unknown", "nudge", "fail")
-RANK = {s: i for i, s in enumerate(STATUS_ORDER)}
+from agent.status import RANK, STATUS_ORDER, device_status  # noqa: F401 - the agent's rule, one copy
 
-
+Status = Literal[STATUS_ORDER]  # type: ignore[valid-type] - "pass" ... "fail", from the one copy
 
 def _no_nul(v: str) -> str:
     """Text for a database column: trailing NULs (C-string padding, as SMBIOS and WMI
@@ -29,16 +27,6 @@ def _no_nul(v: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]   # a string that goes into its own column
 Short = Optional[Text]
-
-
-def device_status(statuses) -> str:  # noqa: ANN001
-    """The device status DESIGN derives from its checks: fail if any check fails, else
-    nudge if any nudges, else pass if any passes, else unknown."""
-    statuses = set(statuses)
-    for s in ("fail", "nudge", "pass"):
-        if s in statuses:
-            return s
-    return "unknown"
 
 
 def _short(n: int):

@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from . import audit
 from .db import utcnow
 from .models import Admin, OrgPolicy
-from .policy_check import CHECK_IDS
+from .policy_check import CHECK_IDS, body_etag
 from .security import check_password
 from .untrusted import shown
 from .sessions import LOCAL, clear_failures, create_session, take_attempt
@@ -189,7 +189,6 @@ def _save_policy(engine, text: str, who: str, role: str = "", address: str = "",
                  actor: str | None = None) -> None:
     """Set (or, with empty text, clear) the organisation policy, and its audit row, in one
     transaction. ``actor`` is the audit log's who (default ``who``)."""
-    from .app import body_etag
     with engine.begin() as conn:
         conn.execute(OrgPolicy.__table__.delete().where(OrgPolicy.id == 1))
         if text.strip():

@@ -1,12 +1,15 @@
 """Property-based: arbitrary outputs, exit codes, errors, files and registry values
-fed to every source of every platform never make the pipeline raise."""
+fed to every source of every platform never make a probe, judge or fix page raise: the
+pipeline would catch it, so the test reads the pipeline's log and fails on any such line."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import pytest
 
 from agent.pipeline import run_check
 from agent.policy import load_policy
@@ -70,8 +73,27 @@ def _registry(reg, vals):
     return out
 
 
+class _Errors(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 def _check(capture: dict):
-    report = run_check(RecordedHost(capture), POLICY)
+    errors = _Errors()
+    log = logging.getLogger("checkup.pipeline")
+    log.addHandler(errors)
+    try:
+        report = run_check(RecordedHost(capture), POLICY)
+    finally:
+        log.removeHandler(errors)
+    assert errors.lines == [], errors.lines      # a probe, judge or fix page raised
+    for check in report["checks"]:
+        assert "failed unexpectedly" not in check["summary"], check
+        assert "couldn't judge this check" not in check["summary"], check
     assert report["status"] in STATUSES | {"unknown"}
     for check in report["checks"]:
         assert check["status"] in STATUSES
@@ -98,3 +120,16 @@ def test_windows_sources_fuzzed(capture):
 @given(capture_strategy("linux", "linux"))
 def test_linux_sources_fuzzed(capture):
     _check(capture)
+
+
+def test_the_fuzz_check_fails_when_a_probe_raises(monkeypatch):
+    # the assertion above can fail: a probe that raises on some input is caught
+    import probes.linux
+    capture = json.loads(sorted((FIXTURES / "linux").glob("*.json"))[0].read_text())
+    _check(capture)
+
+    def broken(host):
+        raise ValueError("bug")
+    monkeypatch.setitem(probes.linux.CHECKS, "screen_lock", broken)
+    with pytest.raises(AssertionError, match="check screen_lock: the probe raised ValueError"):
+        _check(capture)

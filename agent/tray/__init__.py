@@ -93,7 +93,7 @@ def main(args: Any = None) -> int:
     logging.basicConfig(level=os.environ.get("CHECKUP_LOG_LEVEL", "WARNING").upper(),
                         format="checkup tray: %(levelname)s %(message)s")
 
-    from ..cli import UsageError, load_policy_for, load_settings_for, make_host
+    from ..runtime import UsageError, load_policy_for, load_settings_for, make_host
     from ..config import user_state_dir
 
     settings = load_settings_for(args)

@@ -49,10 +49,7 @@ def probe(host: Host) -> Fact:
         return fact
     reason = failure(launchd, "launchctl") if (launchd.error or launchd.returncode != 0) \
         else not_understood("launchctl")
-    try:
-        admin = host.is_admin() is True
-    except Exception:  # noqa: BLE001
-        admin = False
+    admin = host.is_admin() is True
     if not admin:
         return fact.miss("enabled", reason)
     setup = run(host, [SYSTEMSETUP, "-getremotelogin"])

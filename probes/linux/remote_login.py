@@ -19,10 +19,7 @@ ON_DEMAND_REASON = ("a program that starts network services on demand ({name}) i
 
 
 def _names(host: Host) -> set[str]:
-    try:
-        procs = host.processes()
-    except Exception:  # noqa: BLE001 - a broken host reads as an empty list
-        return set()
+    procs = host.processes()
     return {p.strip().rsplit("/", 1)[-1].lower() for p in procs if isinstance(p, str) and p.strip()}
 
 

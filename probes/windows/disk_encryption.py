@@ -123,10 +123,7 @@ def probe(host: Host) -> Fact:
     else:
         shell_reason = shell.describe_failure("PowerShell")
 
-    try:
-        admin = bool(host.is_admin())
-    except Exception:  # noqa: BLE001
-        admin = False
+    admin = host.is_admin() is True
     if not admin:
         fact.miss("state", shell_reason)
         return fact

@@ -4,7 +4,8 @@ Connectors map each vendor record to :class:`MdmRecord`; reconciliation only
 ever sees this shape. Identifiers are normalised here, once:
 
 - serials: trimmed, upper case; placeholders (``To Be Filled By O.E.M.``,
-  ``Default string``, ``0`` ...) become ``None`` and never match anything;
+  ``Default string``, ``0`` ...: the agent's list, probes/serials.py) become ``None``
+  and never match anything;
 - hardware UUIDs: upper case with dashes; :func:`uuid_key` gives one key for
   both byte orders (SMBIOS tools and Windows show the first three groups
   byte-swapped), so a hash join matches either order;
@@ -27,6 +28,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from probes.serials import is_placeholder_serial, is_placeholder_uuid
+
 SOURCES = ("jamf", "intune", "google", "ivanti")
 SOURCE_NAMES = {"jamf": "Jamf", "intune": "Intune", "google": "Google Workspace",
                 "ivanti": "Ivanti", "agent": "the laptop"}
@@ -34,16 +37,7 @@ SOURCE_NAMES = {"jamf": "Jamf", "intune": "Intune", "google": "Google Workspace"
 # Platforms the agent runs on: only these can be "silent".
 COMPUTER_PLATFORMS = ("macos", "windows", "linux")
 
-PLACEHOLDER_SERIALS = frozenset(s.upper() for s in (
-    "To Be Filled By O.E.M.", "To be filled by O.E.M.", "Default string", "System Serial Number",
-    "Not Specified", "Not Applicable", "None", "0", "00000000", "000000000", "0000000000",
-    "123456789", "1234567890", "Chassis Serial Number", "Serial Number", "SerialNumber",
-    "Invalid", "N/A", "NA", "Unknown", "O.E.M.", "OEM", "Base Board Serial Number",
-    "Type1ProductConfigId", "INVALID", "XXXXXXXXXX", "-", "Null",
-))
-
 _UUID_HEX = re.compile(r"^[0-9A-F]{32}$")
-_PLACEHOLDER_UUIDS = frozenset({"0" * 32, "F" * 32, "03000200040005000006000700080009"})
 _MAC_HEX = re.compile(r"^[0-9A-F]{12}$")
 
 
@@ -52,9 +46,7 @@ def normalise_serial(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip().upper()
-    if not text or text in PLACEHOLDER_SERIALS:
-        return None
-    if set(text) <= {"0", " ", "-", "."} or set(text) <= {"X", " ", "-"}:
+    if is_placeholder_serial(text):
         return None
     return text
 
@@ -64,9 +56,10 @@ def normalise_uuid(value: Any) -> str | None:
     if value is None:
         return None
     text = re.sub(r"[\s{}\-]", "", str(value)).upper()
-    if not _UUID_HEX.match(text) or text in _PLACEHOLDER_UUIDS:
+    if not _UUID_HEX.match(text):
         return None
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    dashed = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return None if is_placeholder_uuid(dashed) else dashed
 
 
 def swap_uuid(uuid: str) -> str:

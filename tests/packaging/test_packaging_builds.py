@@ -82,6 +82,8 @@ def test_binary_replays_a_windows_capture_with_its_managed_config(built_binary, 
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert json.loads(proc.stdout)["device"]["platform"] == "windows"
+    from agent.checks import ids
+    assert [c["id"] for c in json.loads(proc.stdout)["checks"]] == list(ids())   # the registry ships
     pol = subprocess.run([str(exe), "policy", "show"], capture_output=True, text=True, timeout=60)
     assert pol.returncode == 0 and "[disk_encryption]" in pol.stdout
 
@@ -136,6 +138,7 @@ def test_binary_trusts_a_company_ca_from_the_system_store(built_binary, tmp_path
         assert server.seen.count("/api/v1/reports") == 3
     finally:
         server.close()
+    assert (internal / "agent" / "checks" / "screen_lock" / "check.toml").is_file()
 
 
 # -- .deb ---------------------------------------------------------------------

@@ -76,9 +76,16 @@ class RaisingHost(Host):
 
 
 @pytest.mark.parametrize("check", CHECKS)
-def test_probe_survives_a_raising_host(check):
-    fact = darwin.CHECKS[check](RaisingHost())
-    assert isinstance(fact, Fact) and fact.unread
+def test_a_raising_host_is_not_hidden_by_the_probe(check, caplog):
+    # The Host seam never raises; a host that does is a bug the probe lets through, and the
+    # pipeline (the one layer that catches) makes the check unknown and logs its id.
+    with pytest.raises(RuntimeError, match="broken host"):
+        darwin.CHECKS[check](RaisingHost())
+    from agent.pipeline import probe
+    with caplog.at_level("ERROR", logger="checkup.pipeline"):
+        facts, _ = probe(RaisingHost())
+    assert facts[check].unread == {"_": "the check failed unexpectedly (RuntimeError)"}
+    assert any(f"check {check}: the probe raised RuntimeError" in r.getMessage() for r in caplog.records)
 
 
 def test_checks_cover_darwin():

@@ -102,9 +102,17 @@ class BrokenHost(RecordedHost):
         raise OSError("boom")
 
 
-def test_broken_process_list_is_unknown_not_a_crash():
+def test_broken_process_list_is_not_hidden(caplog):
+    # Host.processes never raises (LiveHost reads [] when psutil fails); a host that raises
+    # is a bug: the probe lets it through and the pipeline logs it as this check's unknown.
     h = BrokenHost({"platform": "linux", "commands": no_systemd_commands()})
-    assert remote_login.probe(h).unread == {"enabled": NO_SYSTEMD}
+    with pytest.raises(OSError, match="boom"):
+        remote_login.probe(h)
+    from agent.pipeline import probe
+    with caplog.at_level("ERROR", logger="checkup.pipeline"):
+        facts, _ = probe(h)
+    assert facts["remote_login"].unread == {"_": "the check failed unexpectedly (OSError)"}
+    assert any("check remote_login: the probe raised OSError" in r.getMessage() for r in caplog.records)
 
 
 from hypothesis import given, settings  # noqa: E402

@@ -99,8 +99,22 @@ class Exploding(RecordedHost):
         raise RuntimeError("boom")
 
 
-def test_exploding_host():
+def test_exploding_host_is_not_hidden(caplog):
+    # The Host seam never raises; a host that does is a bug: every probe lets it through,
+    # and the pipeline (the one layer that catches) gives unknowns and logs each check id.
+    import pytest
+
+    from agent.pipeline import probe
     host = Exploding({"platform": "windows"})
-    for probe in CHECKS.values():
-        assert isinstance(probe(host), Fact)
-    assert identity(host) == {"serial": None, "hardware_uuid": None, "model": None}
+    for name, fn in CHECKS.items():
+        with pytest.raises(RuntimeError, match="boom"):
+            fn(host)
+    with pytest.raises(RuntimeError, match="boom"):
+        identity(host)
+    with caplog.at_level("ERROR", logger="checkup.pipeline"):
+        facts, ident = probe(host)
+    assert ident == {}
+    for name in CHECKS:
+        assert facts[name].unread == {"_": "the check failed unexpectedly (RuntimeError)"}, name
+        assert any(f"check {name}: the probe raised RuntimeError" in r.getMessage() for r in caplog.records)
+    assert any("check device: the identity probe raised" in r.getMessage() for r in caplog.records)

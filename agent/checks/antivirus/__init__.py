@@ -1,0 +1,1 @@
+"""The antivirus check: its declaration (check.toml) and fix content (fix.toml)."""

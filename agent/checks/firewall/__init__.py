@@ -1,0 +1,1 @@
+"""The firewall check: its declaration (check.toml) and fix content (fix.toml)."""

@@ -1,0 +1,1 @@
+"""The os_version check: its declaration (check.toml) and fix content (fix.toml)."""

@@ -1,0 +1,1 @@
+"""The remote_login check: its declaration (check.toml) and fix content (fix.toml)."""

@@ -1,0 +1,1 @@
+"""The system_integrity check: its declaration (check.toml) and fix content (fix.toml)."""
