@@ -179,6 +179,7 @@ def test_fix_files_follow_the_declaration(tmp_path, monkeypatch):
     shutil.copytree(CHECKS_DIR, fake)
     (fake / "gatekeeper" / "fix.toml").write_text('title = "Gatekeeper"\n[darwin.old]\nsteps = ["a"]\n[linux]\nsteps = ["b"]\n')
     (fake / "firewall" / "fix.toml").write_text('title = "Fire wall"\n')
+    (fake / "screen_lock" / "fix.toml").unlink(missing_ok=True)   # a declared check without one
     monkeypatch.setattr(sys.modules[__name__], "CHECKS_DIR", fake)
     got = problems()
     assert "gatekeeper: fix.toml has a linux table but the check is not declared for linux" in got

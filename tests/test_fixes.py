@@ -501,29 +501,37 @@ def test_every_check_with_a_fix_file_is_on_some_os_and_the_shared_phrases_load()
     assert [e for _, e in fixes._strings(shared, "fixes.toml") if "\n" in e] == []
 
 
-def test_a_new_check_needs_only_its_fix_toml(tmp_path, monkeypatch):
-    """Adding a check's help text touches no Python: a fix.toml in a new folder is a page."""
-    for check_id in fixes.check_ids():
-        (tmp_path / check_id).mkdir()
-        (tmp_path / check_id / "fix.toml").write_bytes(fixes.fix_file(check_id).read_bytes())
+def test_a_new_check_needs_only_its_data_files(tmp_path, monkeypatch):
+    """Adding a check's help text touches no Python: its check.toml (the registry's
+    declaration) and a fix.toml in a new folder make a page."""
+    import shutil
+
+    from agent import checks as registry
+    shutil.copytree(fixes.CHECKS_DIR, tmp_path, dirs_exist_ok=True)
     (tmp_path / "usb_storage").mkdir()
+    (tmp_path / "usb_storage" / "__init__.py").write_text("")
+    (tmp_path / "usb_storage" / "check.toml").write_text(
+        'id = "usb_storage"\ntitle = "USB storage"\nplatforms = ["darwin"]\n'
+        'level = "suggested"\norder = 990\n')
     (tmp_path / "usb_storage" / "fix.toml").write_text(
         'title = "USB storage"\nwhy = "Blocking USB sticks keeps company files on the laptop."\n'
         '[darwin.13]\nlink = "x-apple.systempreferences:com.apple.settings.PrivacySecurity.extension"\n'
         'menu_path = "System Settings > Privacy & Security"\nsteps = ["Open System Settings."]\n'
         'hint = "Block USB storage in System Settings."\n')
     monkeypatch.setattr(fixes, "CHECKS_DIR", tmp_path)
-    for cached in (fixes._data, fixes._titles, fixes._platform_checks):
-        cached.cache_clear()
+    monkeypatch.setattr(registry.resources, "files", lambda name: tmp_path)
+    fixes._data.cache_clear()
+    registry._load.cache_clear()
     try:
+        assert fixes.PLATFORM_CHECKS["darwin"][-1] == "usb_storage"
         fix = fixes.fix_for("usb_storage", "darwin", "15.1")
         assert fix["title"] == "USB storage" and fix["steps"] == ["Open System Settings."]
         assert fix["open"] == ["/usr/bin/open", "x-apple.systempreferences:com.apple.settings.PrivacySecurity.extension"]
         assert fixes.fix_for("usb_storage", "windows", "10.0.22631.3447")["steps"] == []
     finally:
         monkeypatch.undo()
-        for cached in (fixes._data, fixes._titles, fixes._platform_checks):
-            cached.cache_clear()
+        fixes._data.cache_clear()
+        registry._load.cache_clear()
 
 
 # ---------------------------------------------------------------------------- the tests can fail
