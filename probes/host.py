@@ -61,6 +61,21 @@ class Result:
         return f"{name} gave no answer (exit {self.returncode})"
 
 
+MAX_ENTRIES = 2000  # names read from one folder at most
+
+
+@dataclass
+class Listing:
+    """The names in one folder (sorted), or why they could not be read."""
+
+    names: list[str]
+    error: str | None = None  # not_found (no such folder), denied, or None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
 def decode(data: bytes | str | None) -> str:
     """Lenient text decoding: UTF-8 (with or without BOM), UTF-16 when it looks like it."""
     if data is None:
@@ -88,6 +103,14 @@ class Host:
 
     def registry(self, key: str, value: str) -> str | int | None:
         return None
+
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        """The names of a registry key's subkeys; None when the key does not exist."""
+        return None
+
+    def list_dir(self, path: str) -> Listing:
+        """The entries of a folder (names only, no recursion)."""
+        return Listing([], NOT_FOUND)
 
     def processes(self) -> list[str]:
         return []
@@ -246,6 +269,46 @@ class LiveHost(Host):
             return "\n".join(str(x) for x in data)
         return None
 
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        if self.platform != "windows":
+            return None
+        try:
+            import winreg  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        roots = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKEY_LOCAL_MACHINE": winreg.HKEY_LOCAL_MACHINE,
+                 "HKCU": winreg.HKEY_CURRENT_USER, "HKEY_CURRENT_USER": winreg.HKEY_CURRENT_USER}
+        root_name, _, sub = key.partition("\\")
+        root = roots.get(root_name.upper())
+        if root is None:
+            return None
+        names: list[str] = []
+        try:
+            flags = winreg.KEY_READ | getattr(winreg, "KEY_WOW64_64KEY", 0)
+            with winreg.OpenKey(root, sub, 0, flags) as handle:
+                while len(names) < MAX_ENTRIES:
+                    try:
+                        names.append(winreg.EnumKey(handle, len(names)))
+                    except OSError:  # ERROR_NO_MORE_ITEMS
+                        break
+        except OSError:
+            return None
+        return names
+
+    def list_dir(self, path: str) -> Listing:
+        try:
+            with os.scandir(path) as entries:
+                names = []
+                for entry in entries:
+                    names.append(entry.name)
+                    if len(names) >= MAX_ENTRIES:
+                        break
+        except PermissionError:
+            return Listing([], DENIED)
+        except (OSError, ValueError):
+            return Listing([], NOT_FOUND)
+        return Listing(sorted(names))
+
     def processes(self) -> list[str]:
         try:
             import psutil
@@ -329,11 +392,18 @@ class RecordedHost(Host):
         files = data.get("files")
         self._files = {k: v for k, v in files.items() if isinstance(v, str)} if isinstance(files, dict) else {}
         self._registry: dict[str, dict[str, Any]] = {}
+        self._subkeys: dict[str, dict[str, str]] = {}  # key (lower) -> {subkey lower: name}
         reg = data.get("registry")
         if isinstance(reg, dict):
             for key, values in reg.items():
                 if isinstance(values, dict):
                     self._registry[key.lower()] = {str(n).lower(): v for n, v in values.items()}
+                    parent, sep, name = key.rpartition("\\")
+                    while sep and name:  # every recorded key makes its parents exist
+                        self._subkeys.setdefault(parent.lower(), {}).setdefault(name.lower(), name)
+                        parent, sep, name = parent.rpartition("\\")
+        dirs = data.get("dirs")
+        self._dirs: dict[str, Any] = dirs if isinstance(dirs, dict) else {}
         env = data.get("env")
         self._env = {str(k): v for k, v in env.items() if isinstance(v, str)} if isinstance(env, dict) else {}
         procs = data.get("processes")
@@ -384,6 +454,20 @@ class RecordedHost(Host):
             return int(got)
         return got if isinstance(got, (str, int)) else None
 
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        low = key.lower()
+        if low not in self._registry and low not in self._subkeys:
+            return None
+        return sorted(self._subkeys.get(low, {}).values(), key=str.lower)
+
+    def list_dir(self, path: str) -> Listing:
+        got = self._dirs.get(path)
+        if isinstance(got, list):
+            return Listing(sorted(n for n in got if isinstance(n, str))[:MAX_ENTRIES])
+        if got == DENIED:
+            return Listing([], DENIED)
+        return Listing([], NOT_FOUND)
+
     def processes(self) -> list[str]:
         return list(self._processes)
 
@@ -430,6 +514,9 @@ def capture_problem(data: Any) -> str | None:
         "registry": (lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
                      "an object of key: {value: data}"),
         "commands": (lambda v: isinstance(v, list), "a list"),
+        "dirs": (lambda v: isinstance(v, dict) and all(strings(x) or x in (NOT_FOUND, DENIED)
+                                                       for x in v.values()),
+                 "an object of path: [names] (or \"denied\" / \"not_found\")"),
     }
     for key, (ok, expected) in checks.items():
         if data.get(key) is not None and not ok(data[key]):
@@ -467,6 +554,7 @@ class RecordingHost(Host):
         self._files: dict[str, str] = {}
         self._registry: dict[str, dict[str, Any]] = {}
         self._env: dict[str, str] = {}
+        self._dirs: dict[str, Any] = {}
         self._processes: list[str] | None = None
 
     def run(self, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> Result:
@@ -493,6 +581,22 @@ class RecordingHost(Host):
         if got is not None:
             with self._lock:
                 self._registry.setdefault(key, {})[value] = got
+        return got
+
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        got = self.inner.registry_subkeys(key)
+        if got is not None:
+            with self._lock:  # an empty table records that the key (and each subkey) exists
+                self._registry.setdefault(key, {})
+                for name in got:
+                    self._registry.setdefault(f"{key}\\{name}", {})
+        return got
+
+    def list_dir(self, path: str) -> Listing:
+        got = self.inner.list_dir(path)
+        if got.error != NOT_FOUND:
+            with self._lock:
+                self._dirs[path] = list(got.names) if got.error is None else got.error
         return got
 
     def processes(self) -> list[str]:
@@ -535,6 +639,7 @@ class RecordingHost(Host):
                 "commands": [dict(c) for c in self._commands],
                 "files": dict(self._files),
                 "registry": {k: dict(v) for k, v in self._registry.items()},
+                "dirs": {k: (list(v) if isinstance(v, list) else v) for k, v in self._dirs.items()},
             }
 
 
