@@ -64,12 +64,17 @@ class Result:
 MAX_ENTRIES = 2000  # names read from one folder at most
 
 
-@dataclass
-class Listing:
-    """The names in one folder (sorted), or why they could not be read."""
+class Listing(list):
+    """The names in one folder (sorted), or why they could not be read: a list of names
+    (empty on failure) with ``error`` not_found (no such folder), denied, or None."""
 
-    names: list[str]
-    error: str | None = None  # not_found (no such folder), denied, or None
+    def __init__(self, names=(), error: str | None = None) -> None:
+        super().__init__(names)
+        self.error = error
+
+    @property
+    def names(self) -> list[str]:
+        return list(self)
 
     @property
     def ok(self) -> bool:
