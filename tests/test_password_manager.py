@@ -1,0 +1,106 @@
+"""password_manager: the judge (require, builtin_counts, unknown) and the Host seam it reads through."""
+import pytest
+
+from agent.checks.password_manager.judge import judge
+from agent.policy import Policy
+from agent.verdicts import status_of
+from probes.fact import Fact
+from probes.host import Listing, RecordedHost, RecordingHost, capture_problem
+
+
+def policy(**params):
+    return Policy(checks={"password_manager": {"level": "suggested", **params}})
+
+
+def fact(found, builtin=(), unread=None):
+    return Fact(observed={"found": list(found), "builtin": list(builtin)}, unread=dict(unread or {}))
+
+
+def test_pass_when_one_is_found():
+    j = judge(fact(["Bitwarden"]), policy(), "linux")
+    assert (j.outcome, j.summary) == ("pass", "Bitwarden is installed.")
+    assert j.observed == {"found": ["Bitwarden"]}
+
+
+def test_none_found_is_bad_and_a_nudge_at_the_default_level():
+    j = judge(fact([]), policy(), "darwin")
+    assert j.outcome == "bad" and status_of(j.outcome, "suggested") == "nudge"
+    assert status_of(j.outcome, "required") == "fail"
+
+
+def test_builtin_counts_only_when_the_policy_says_so():
+    f = fact([], ["Apple Passwords"])
+    j = judge(f, policy(), "darwin")
+    assert j.outcome == "bad" and "don't count" in j.summary
+    j = judge(f, policy(builtin_counts=True), "darwin")
+    assert (j.outcome, j.summary) == ("pass", "Apple Passwords is installed.")
+
+
+def test_require_names_the_company_choice():
+    j = judge(fact(["Bitwarden", "LastPass"]), policy(require=["1password"]), "windows")
+    assert j.outcome == "warn" and status_of(j.outcome, "required") == "nudge"
+    assert j.summary == "You use Bitwarden and LastPass; your company asks you to use 1Password instead."
+    assert j.observed["required"] == ["1Password"]
+    j = judge(fact(["Bitwarden", "1Password"]), policy(require=["1Password"]), "windows")
+    assert (j.outcome, j.summary) == ("pass", "1Password is installed.")
+    j = judge(fact([]), policy(require=["1Password"]), "windows")
+    assert j.outcome == "bad" and j.summary.startswith("1Password is not installed")
+
+
+def test_builtin_never_satisfies_require_unless_counted_and_named():
+    j = judge(fact([], ["Google Password Manager"]), policy(require=["1Password"], builtin_counts=True), "linux")
+    assert j.outcome == "warn"
+
+
+def test_unknown_when_nothing_could_be_read():
+    f = Fact(unread={"found": "no folder of apps could be read (permission was denied)"})
+    j = judge(f, policy(), "darwin")
+    assert j.outcome == "unknown" and "permission was denied" in j.summary
+
+
+def test_unknown_when_nothing_found_but_a_place_was_unreadable():
+    j = judge(fact([], unread={"home": "the home folder is not known"}), policy(), "linux")
+    assert j.outcome == "unknown"
+    # ... but a manager found elsewhere is enough
+    assert judge(fact(["KeePassXC"], unread={"home": "x"}), policy(), "linux").outcome == "pass"
+
+
+@pytest.mark.parametrize("found", [None, "1Password", [1, None, ""], {"a": 1}])
+def test_garbage_observed_never_raises(found):
+    j = judge(Fact(observed={"found": found, "builtin": "x"}), policy(require="nope"), "linux")
+    assert j.outcome in ("bad", "unknown", "pass", "warn")
+
+
+# -- the Host seam: list_dir and registry_subkeys replay and record --------------------------
+def test_recorded_list_dir_and_errors():
+    h = RecordedHost({"platform": "linux", "dirs": {"/a": ["b", "a"], "/d": "denied"}})
+    assert h.list_dir("/a") == ["a", "b"] and h.list_dir("/a").error is None
+    assert h.list_dir("/d").error == "denied" and h.list_dir("/x").error == "not_found"
+    assert isinstance(h.list_dir("/x"), Listing) and list(h.list_dir("/x")) == []
+
+
+def test_recorded_registry_subkeys_from_recorded_keys():
+    h = RecordedHost({"platform": "windows", "registry": {
+        "HKCU\\Software\\U\\1Password": {"DisplayName": "1Password"}, "HKCU\\Software\\U": {}}})
+    assert h.registry_subkeys("hkcu\\software\\u") == ["1Password"]
+    assert h.registry_subkeys("HKCU\\Software") == ["U"]
+    assert h.registry_subkeys("HKCU\\Nope") is None
+
+
+def test_recording_host_captures_what_replays_the_same(tmp_path):
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "KeePassXC.app").mkdir()
+    from probes.host import LiveHost
+    rec = RecordingHost(LiveHost())
+    assert rec.list_dir(str(tmp_path / "apps")) == ["KeePassXC.app"]
+    rec.list_dir(str(tmp_path / "missing"))
+    cap = rec.capture()
+    assert capture_problem(cap) is None
+    assert cap["dirs"] == {str(tmp_path / "apps"): ["KeePassXC.app"]}
+    replay = RecordedHost(cap)
+    assert replay.list_dir(str(tmp_path / "apps")) == ["KeePassXC.app"]
+
+
+def test_capture_problem_checks_dirs():
+    assert capture_problem({"platform": "linux", "dirs": {"/a": [1]}}).startswith("dirs must be")
+    assert capture_problem({"platform": "linux", "dirs": {"/a": "denied", "/b": ["x"]}}) is None
