@@ -138,6 +138,15 @@ class Scan:
         return got if isinstance(got, str) else None
 
 
+def env_path(host: Host, name: str) -> str | None:
+    """An environment variable holding a folder (HOME), or None when unset or broken."""
+    try:
+        value = host.env(name)
+    except Exception:  # noqa: BLE001 - a broken host must not break the probe
+        return None
+    return value.rstrip("/") if isinstance(value, str) and value.strip() else None
+
+
 def load_json(text: str | None) -> dict | None:
     if not text:
         return None

@@ -14,7 +14,7 @@ import posixpath
 from ..fact import Fact
 from ..host import Host
 from ..password_managers import (APPLE_PASSWORDS, GOOGLE_PASSWORDS, ICLOUD_KEYCHAIN, MAC_BUILTIN_BUNDLES,
-                                 MAC_BUNDLES, EDGE_PASSWORDS, Scan, manager_named, scan_chromium,
+                                 MAC_BUNDLES, EDGE_PASSWORDS, Scan, env_path, manager_named, scan_chromium,
                                  scan_firefox, to_fact)
 from ._util import DEFAULTS, run
 
@@ -62,7 +62,7 @@ def scan_apps(scan: Scan, host: Host, folder: str) -> None:
 
 def probe(host: Host) -> Fact:
     scan = Scan()
-    home = (host.env("HOME") or "").rstrip("/")
+    home = env_path(host, "HOME") or ""
     for folder in APP_FOLDERS:
         scan_apps(scan, host, folder)
     if home.startswith("/"):

@@ -13,7 +13,7 @@ import re
 
 from ..fact import Fact
 from ..host import Host
-from ..password_managers import EDGE_PASSWORDS, GOOGLE_PASSWORDS, Scan, manager_named, scan_chromium, \
+from ..password_managers import EDGE_PASSWORDS, GOOGLE_PASSWORDS, Scan, env_path, manager_named, scan_chromium, \
     scan_firefox, to_fact
 from ._util import run
 
@@ -96,16 +96,23 @@ def parse_snap_list(text: str | None) -> list[str]:
     return [line.split()[0] for line in lines[1:]]
 
 
+def _run(host: Host, argv: list[str]):
+    try:
+        return run(host, argv)
+    except Exception:  # noqa: BLE001 - a broken host must not break the probe
+        return None
+
+
 def scan_packages(scan: Scan, host: Host) -> None:
-    result = run(host, [FLATPAK, "list", "--app", "--columns=application"])
-    if result.ok:
+    result = _run(host, [FLATPAK, "list", "--app", "--columns=application"])
+    if result is not None and result.ok:
         scan.read.append("flatpak apps")
         for app in parse_flatpak(result.stdout):
             manager = APP_IDS.get(app.lower())
             if manager:
                 scan.found.add(manager)
-    result = run(host, [SNAP, "list"])
-    if result.ok:
+    result = _run(host, [SNAP, "list"])
+    if result is not None and result.ok:
         scan.read.append("snaps")
         for name in parse_snap_list(result.stdout):
             manager = APP_IDS.get(name.lower()) or APP_IDS.get(f"{name.lower()}_{name.lower()}")
@@ -115,7 +122,7 @@ def scan_packages(scan: Scan, host: Host) -> None:
 
 def probe(host: Host) -> Fact:
     scan = Scan()
-    home = (host.env("HOME") or "").rstrip("/")
+    home = env_path(host, "HOME") or ""
     for folder in SYSTEM_DESKTOP_DIRS:
         scan_desktop_dir(scan, host, folder)
     scan_packages(scan, host)
