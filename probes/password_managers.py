@@ -29,20 +29,32 @@ EDGE_PASSWORDS = "Microsoft Password Manager"
 CHROMIUM_EXTENSIONS = {
     "aeblfdkhhhdcdjpifhhbdiojplfjncoa": "1Password",   # 1Password - Password Manager
     "khgocmkkpikpnmmkgmdnfckapcdkgfaf": "1Password",   # 1Password Beta
+    "gejiddohjgogedgjnonbofjigllpkmbf": "1Password",   # 1Password Nightly
     "aomjjhallfgjeglblehebfpbcfeobpgk": "1Password",   # 1Password extension (desktop app required), legacy
     "dppgmdbiimibapkepcbdbmkaabgiofem": "1Password",   # Edge Add-ons
     "nngceckbapebfimnlniiiahkandclblb": "Bitwarden",
+    "hccnnhgbibccigepcmlgppchkpfdophk": "Bitwarden",   # Bitwarden beta
     "jbkfoedolllekgbhcbcoahefnbanhhlh": "Bitwarden",   # Edge Add-ons
     "fdjamakpfbbddfjaooikfcpapjohcfmg": "Dashlane",
+    "gehmmocbbkpblljhkekmfhjpfbkclbph": "Dashlane",    # Edge Add-ons
     "bfogiafebfohielmmehodmfbbebbbpei": "Keeper",
+    "kbedblbpfmeicfpadihimgombbafaeeh": "Keeper",      # second Chrome Web Store listing
     "lfochlioelphaglamdcakfjemolpichk": "Keeper",      # Edge Add-ons
+    "mpfckamfocjknfipmpjdkkebpnieooca": "Keeper",      # Edge Add-ons, second listing
     "oboonakemofpalcgghocfoadofidjkkk": "KeePassXC",   # KeePassXC-Browser
     "pdffhmdngciaglkoonimfcmckehcpafo": "KeePassXC",   # KeePassXC-Browser, Edge Add-ons
     "hdokiejnpimakedhajhdlcegeplioahd": "LastPass",
     "bbcinlkgjjkejfdpemiealijmmooekmp": "LastPass",    # Edge Add-ons
     "ghmbeldphafepmbegfdlkpapadhbakde": "Proton Pass",
+    "hlaiofkbmjenhgeinjlmkafaipackfjh": "Proton Pass",  # Proton Pass beta
     "gcllgfdnfnllodcaambdaknbipemelie": "Proton Pass",  # Edge Add-ons
     "kmcfomidfpdkfieipokbalgegidffkal": "Enpass",
+    "mliehcloacfoicbanjhhnlimealolgoi": "Enpass",      # Edge Add-ons
+}
+# Apple's iCloud Passwords extension fills from iCloud Keychain: built-in saving, not a manager.
+CHROMIUM_BUILTIN = {
+    "pejdijmoenmkgeppbflobdenhhabjlaj": ICLOUD_KEYCHAIN,  # Chrome Web Store
+    "mfbcdcnpokpoajjciilocoachedjkima": ICLOUD_KEYCHAIN,  # Edge Add-ons
 }
 
 # Firefox add-on ids (extensions.json "id"), compared case-insensitively.
@@ -164,7 +176,8 @@ _PROFILE = re.compile(r"^(Default|Profile \d+|Guest Profile)$")
 def scan_chromium(scan: Scan, host: Host, browser: str, user_data: str,
                   join: Callable[..., str], builtin: str | None = None) -> None:
     """Extensions of every profile of one Chromium browser: <profile>/Extensions/<id> folders,
-    and the ids in <profile>/Preferences and Secure Preferences (extensions.settings).
+    and the ids in <profile>/Preferences (and Secure Preferences when the folder could not be
+    listed): ``extensions.settings``.
     ``builtin`` names the browser's own password saving, found when a profile has not turned
     it off (Preferences ``credentials_enable_service`` false)."""
     entries = scan.listing(host, user_data, f"{browser}'s profiles")
@@ -175,7 +188,8 @@ def scan_chromium(scan: Scan, host: Host, browser: str, user_data: str,
         folders = scan.listing(host, join(user_data, profile, "Extensions"), f"{browser} extensions")
         ids.update(folders or [])
         saving = True
-        for name in ("Preferences", "Secure Preferences"):
+        # Secure Preferences only when the Extensions folder could not be listed.
+        for name in ("Preferences",) + (("Secure Preferences",) if folders is None else ()):
             prefs = load_json(scan.text(host, join(user_data, profile, name)))
             if prefs is None:
                 continue
@@ -186,6 +200,7 @@ def scan_chromium(scan: Scan, host: Host, browser: str, user_data: str,
             if name == "Preferences" and prefs.get("credentials_enable_service") is False:
                 saving = False
         scan.found.update(CHROMIUM_EXTENSIONS[i] for i in ids if i in CHROMIUM_EXTENSIONS)
+        scan.builtin.update(CHROMIUM_BUILTIN[i] for i in ids if i in CHROMIUM_BUILTIN)
         if builtin and saving:
             scan.builtin.add(builtin)
 

@@ -104,3 +104,28 @@ def test_recording_host_captures_what_replays_the_same(tmp_path):
 def test_capture_problem_checks_dirs():
     assert capture_problem({"platform": "linux", "dirs": {"/a": [1]}}).startswith("dirs must be")
     assert capture_problem({"platform": "linux", "dirs": {"/a": "denied", "/b": ["x"]}}) is None
+
+
+# -- fix texts (agent/checks/password_manager/fix.toml) ----------------------------------------
+def _fix_data():
+    import pathlib
+
+    from agent.tomlcompat import tomllib
+    path = pathlib.Path(__file__).parent.parent / "agent" / "checks" / "password_manager" / "fix.toml"
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@pytest.mark.parametrize("entry", ["darwin.old", "windows.10", "linux"])
+def test_fix_texts_name_the_company_choice_or_a_default(entry):
+    data = _fix_data()
+    e = data
+    for part in entry.split("."):
+        e = e[part]
+    for names in ("1Password", e["names_default"]):
+        steps = [s.format(names=names) for s in e["steps"]]
+        hint = e["hint"].format(names=names)
+        assert any(names in s for s in steps) and names in hint
+        assert not any("{" in s or "}" in s for s in steps + [hint])
+    assert len(e["hint"].format(names="1Password")) <= 100
+    assert data["title"] == "Password manager" and ". " not in data["why"]

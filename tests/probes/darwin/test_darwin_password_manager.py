@@ -143,3 +143,13 @@ def test_probe_never_raises_on_a_broken_host():
 
     fact = pm.probe(Broken({"platform": "darwin", "env": {"HOME": HOME}}))
     assert "found" in fact.unread
+
+
+def test_secure_preferences_read_only_when_the_extensions_folder_cannot_be_listed():
+    secure = '{"extensions":{"settings":{"nngceckbapebfimnlniiiahkandclblb":{"location":1}}}}'
+    files = {f"{CHROME}/Default/Secure Preferences": secure}
+    listed = pm.probe(mac({"/Applications": [], CHROME: ["Default"], f"{CHROME}/Default/Extensions": []}, files))
+    assert listed.observed["found"] == []
+    unlisted = pm.probe(mac({"/Applications": [], CHROME: ["Default"], f"{CHROME}/Default/Extensions": "denied"},
+                            files))
+    assert unlisted.observed["found"] == ["Bitwarden"]

@@ -72,3 +72,12 @@ def test_no_appdata_is_a_reason():
 def test_relative_garbage_appdata_is_ignored():
     fact = pm.probe(win(uninstall(), env={"LOCALAPPDATA": "..\\x", "APPDATA": ""}))
     assert "home" in fact.unread
+
+
+def test_icloud_passwords_extension_is_builtin_not_a_manager():
+    chrome = f"{LOCAL}\\Google\\Chrome\\User Data"
+    dirs = {chrome: ["Default", "Profile 3"], f"{chrome}\\Profile 3\\Extensions": ["pejdijmoenmkgeppbflobdenhhabjlaj"]}
+    files = {f"{chrome}\\Default\\Preferences": '{"credentials_enable_service": false}',
+             f"{chrome}\\Profile 3\\Preferences": '{"credentials_enable_service": false}'}
+    fact = pm.probe(win({pm.UNINSTALL_KEYS[0]: {}}, dirs, files))
+    assert fact.observed == {"found": [], "builtin": ["iCloud Keychain"]}
