@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from .host import DENIED, Host, Listing, NOT_FOUND
+from .host import DENIED, NOT_FOUND, Host, Listing
 
 MANAGERS = ("1Password", "Bitwarden", "Dashlane", "Keeper", "KeePassXC", "LastPass",
             "Proton Pass", "Enpass")
@@ -91,14 +91,14 @@ MAC_BUILTIN_BUNDLES = {"com.apple.passwords": APPLE_PASSWORDS}
 
 # A name as it starts a Windows uninstall DisplayName or a .desktop file's Name=.
 _NAME_PATTERNS = (
-    (re.compile(r"^1password\b", re.I), "1Password"),
-    (re.compile(r"^bitwarden\b", re.I), "Bitwarden"),
-    (re.compile(r"^dashlane\b", re.I), "Dashlane"),
-    (re.compile(r"^keeper(?:\s*®)?\s+(?:password\s+manager|desktop)\b", re.I), "Keeper"),
-    (re.compile(r"^keepassxc\b", re.I), "KeePassXC"),
-    (re.compile(r"^lastpass\b", re.I), "LastPass"),
-    (re.compile(r"^proton\s*pass\b", re.I), "Proton Pass"),
-    (re.compile(r"^enpass\b", re.I), "Enpass"),
+    (re.compile(r"^1password\b", re.IGNORECASE), "1Password"),
+    (re.compile(r"^bitwarden\b", re.IGNORECASE), "Bitwarden"),
+    (re.compile(r"^dashlane\b", re.IGNORECASE), "Dashlane"),
+    (re.compile(r"^keeper(?:\s*®)?\s+(?:password\s+manager|desktop)\b", re.IGNORECASE), "Keeper"),
+    (re.compile(r"^keepassxc\b", re.IGNORECASE), "KeePassXC"),
+    (re.compile(r"^lastpass\b", re.IGNORECASE), "LastPass"),
+    (re.compile(r"^proton\s*pass\b", re.IGNORECASE), "Proton Pass"),
+    (re.compile(r"^enpass\b", re.IGNORECASE), "Enpass"),
 )
 
 

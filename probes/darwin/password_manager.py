@@ -13,9 +13,9 @@ import posixpath
 
 from ..fact import Fact
 from ..host import Host
-from ..password_managers import (APPLE_PASSWORDS, GOOGLE_PASSWORDS, ICLOUD_KEYCHAIN, MAC_BUILTIN_BUNDLES,
-                                 MAC_BUNDLES, EDGE_PASSWORDS, Scan, env_path, manager_named, scan_chromium,
-                                 scan_firefox, to_fact)
+from ..password_managers import (APPLE_PASSWORDS, EDGE_PASSWORDS, GOOGLE_PASSWORDS, ICLOUD_KEYCHAIN,
+                                 MAC_BUILTIN_BUNDLES, MAC_BUNDLES, Scan, env_path, manager_named,
+                                 scan_chromium, scan_firefox, to_fact)
 from ._util import DEFAULTS, run
 
 join = posixpath.join

@@ -91,7 +91,7 @@ def parse_flatpak(text: str | None) -> list[str]:
 def parse_snap_list(text: str | None) -> list[str]:
     """The Name column of ``snap list`` (header line first)."""
     lines = [line for line in (text or "").splitlines() if line.strip()]
-    if not lines or not lines[0].split()[:1] == ["Name"]:
+    if not lines or lines[0].split()[:1] != ["Name"]:
         return []
     return [line.split()[0] for line in lines[1:]]
 
