@@ -1,11 +1,15 @@
 """password_manager: the judge (require, builtin_counts, unknown) and the Host seam it reads through."""
+import os
+
 import pytest
 
 from agent.checks.password_manager.judge import judge
 from agent.policy import Policy
 from agent.verdicts import status_of
+from probes.darwin import password_manager as darwin_pm
 from probes.fact import Fact
 from probes.host import Listing, RecordedHost, RecordingHost, capture_problem
+from probes.linux import password_manager as linux_pm
 
 
 def policy(**params):
@@ -129,3 +133,37 @@ def test_fix_texts_name_the_company_choice_or_a_default(entry):
         assert not any("{" in s or "}" in s for s in steps + [hint])
     assert len(e["hint"].format(names="1Password")) <= 100
     assert data["title"] == "Password manager" and ". " not in data["why"]
+
+
+# -- whole captures replayed: probe, then judge ------------------------------------------------
+TESTS = os.path.dirname(os.path.abspath(__file__))
+
+
+def _capture(os_dir, name):
+    return RecordedHost.load(os.path.join(TESTS, "probes", os_dir, "test-data", "password_manager", name))
+
+
+def test_sonoma_capture_replays():
+    f = darwin_pm.probe(_capture("darwin", "capture-sonoma.json"))
+    # Chrome's Profile 1 has no Preferences: its own saving is on by default
+    assert f.observed == {"found": ["1Password", "Bitwarden"],
+                          "builtin": ["Google Password Manager", "iCloud Keychain"]}
+    assert "denied" in f.unread["the apps in /Users/alice/Applications"]
+    assert judge(f, policy(), "darwin").outcome == "pass"
+    assert judge(f, policy(require=["Keeper"]), "darwin").outcome == "unknown"  # ~/Applications unread
+
+
+def test_fedora_capture_replays():
+    f = linux_pm.probe(_capture("linux", "capture-fedora.json"))
+    # 1Password: the extension in Chrome's Preferences; KeePassXC: flatpak export; Enpass: snap
+    assert f.observed == {"found": ["1Password", "KeePassXC", "Enpass"], "builtin": ["Google Password Manager"]}
+    assert judge(f, policy(require=["1Password"]), "linux").outcome == "pass"
+    j = judge(f, policy(require=["Bitwarden"]), "linux")
+    assert j.outcome == "warn" and j.summary == ("You use 1Password, KeePassXC and Enpass; your company "
+                                                 "asks you to use Bitwarden instead.")
+
+
+def test_denied_capture_is_unknown_with_the_reason():
+    f = linux_pm.probe(_capture("linux", "capture-denied.json"))
+    j = judge(f, policy(), "linux")
+    assert j.outcome == "unknown" and "permission was denied" in j.summary
