@@ -26,6 +26,11 @@ def test_pass_when_one_is_found():
     assert j.observed == {"found": ["Bitwarden"]}
 
 
+def test_two_found_are_installed():
+    j = judge(fact(["1Password", "KeePassXC"]), policy(), "windows")
+    assert j.summary == "1Password and KeePassXC are installed."
+
+
 def test_none_found_is_bad_and_a_nudge_at_the_default_level():
     j = judge(fact([]), policy(), "darwin")
     assert j.outcome == "bad" and status_of(j.outcome, "suggested") == "nudge"

@@ -34,6 +34,10 @@ def _listed(names: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _installed(names: list[str]) -> str:
+    return f"{_listed(names)} {'is' if len(names) == 1 else 'are'} installed."
+
+
 def judge(fact: Fact, policy, platform: str) -> Judgement:
     if "found" not in fact.observed:
         return unknown(fact, "for a password manager")
@@ -51,7 +55,7 @@ def judge(fact: Fact, policy, platform: str) -> Judgement:
         wanted = {"".join(n.lower().split()) for n in required}
         have = [n for n in counted if "".join(n.lower().split()) in wanted]
         if have:
-            return Judgement("pass", f"{_listed(have)} is installed.", obs)
+            return Judgement("pass", _installed(have), obs)
         if partly_unread:
             return unknown(fact, f"for {_listed(required)}")
         if counted:
@@ -60,7 +64,7 @@ def judge(fact: Fact, policy, platform: str) -> Judgement:
         return Judgement("bad", f"{_listed(required)} is not installed; your company asks you "
                                 "to use it for your work passwords.", obs)
     if counted:
-        return Judgement("pass", f"{_listed(counted)} is installed.", obs)
+        return Judgement("pass", _installed(counted), obs)
     if partly_unread:
         return unknown(fact, "for a password manager")
     if builtin and not builtin_counts:
