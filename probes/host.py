@@ -81,6 +81,36 @@ class Listing(list):
         return self.error is None
 
 
+@dataclass
+class FileRead:
+    """A file read through the seam: its bytes, or why a file that exists gave none.
+
+    ``data`` None and ``problem`` None: there is no such file."""
+
+    data: bytes | None = None
+    problem: str | None = None     # "is a directory", "cannot be read (Permission denied)"
+
+
+def read_local_file(path: str, limit: int = MAX_READ) -> FileRead:
+    """This machine's file at ``path`` (at most ``limit`` bytes)."""
+    try:
+        chunks, total = [], 0
+        with open(path, "rb") as fh:   # in chunks: /proc/sys files refuse one huge read()
+            while total < limit:
+                chunk = fh.read(64 * 1024)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        return FileRead(b"".join(chunks)[:limit])
+    except (FileNotFoundError, NotADirectoryError):
+        return FileRead()
+    except IsADirectoryError:
+        return FileRead(problem="is a directory")
+    except (OSError, ValueError) as exc:
+        return FileRead(problem=f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
+
+
 def decode(data: bytes | str | None) -> str:
     """Lenient text decoding: UTF-8 (with or without BOM), UTF-16 when it looks like it."""
     if data is None:
@@ -106,16 +136,22 @@ class Host:
     def read_text(self, path: str) -> str | None:
         raise NotImplementedError
 
+    def read_file(self, path: str) -> FileRead:
+        """The file's bytes (binary plists, UTF-8 checks of config files). By default the
+        text ``read_text`` gives, as UTF-8."""
+        text = self.read_text(path)
+        return FileRead() if text is None else FileRead(text.encode("utf-8"))
+
+    def list_dir(self, path: str) -> Listing:
+        """The entries of a folder (names only, no recursion)."""
+        return Listing([], NOT_FOUND)
+
     def registry(self, key: str, value: str) -> str | int | None:
         return None
 
     def registry_subkeys(self, key: str) -> list[str] | None:
         """The names of a registry key's subkeys; None when the key does not exist."""
         return None
-
-    def list_dir(self, path: str) -> Listing:
-        """The entries of a folder (names only, no recursion)."""
-        return Listing([], NOT_FOUND)
 
     def processes(self) -> list[str]:
         return []
@@ -235,19 +271,25 @@ class LiveHost(Host):
 
     # -- files, registry, processes --------------------------------------
     def read_text(self, path: str) -> str | None:
-        # Read in chunks: /proc/sys files refuse one huge read() with ENOMEM.
+        got = read_local_file(path)
+        return None if got.data is None else decode(got.data)
+
+    def read_file(self, path: str) -> FileRead:
+        return read_local_file(path)
+
+    def list_dir(self, path: str) -> Listing:
         try:
-            chunks, total = [], 0
-            with open(path, "rb") as fh:
-                while total < MAX_READ:
-                    chunk = fh.read(64 * 1024)
-                    if not chunk:
+            with os.scandir(path) as entries:
+                names = []
+                for entry in entries:
+                    names.append(entry.name)
+                    if len(names) >= MAX_ENTRIES:
                         break
-                    chunks.append(chunk)
-                    total += len(chunk)
-            return decode(b"".join(chunks)[:MAX_READ])
+        except PermissionError:
+            return Listing([], DENIED)
         except (OSError, ValueError):
-            return None
+            return Listing([], NOT_FOUND)
+        return Listing(sorted(names))
 
     def registry(self, key: str, value: str) -> str | int | None:
         if self.platform != "windows":
@@ -299,20 +341,6 @@ class LiveHost(Host):
         except OSError:
             return None
         return names
-
-    def list_dir(self, path: str) -> Listing:
-        try:
-            with os.scandir(path) as entries:
-                names = []
-                for entry in entries:
-                    names.append(entry.name)
-                    if len(names) >= MAX_ENTRIES:
-                        break
-        except PermissionError:
-            return Listing([], DENIED)
-        except (OSError, ValueError):
-            return Listing([], NOT_FOUND)
-        return Listing(sorted(names))
 
     def processes(self) -> list[str]:
         try:
@@ -453,6 +481,14 @@ class RecordedHost(Host):
     def read_text(self, path: str) -> str | None:
         return self._files.get(path)
 
+    def list_dir(self, path: str) -> Listing:
+        got = self._dirs.get(path)
+        if isinstance(got, list):
+            return Listing(sorted(n for n in got if isinstance(n, str))[:MAX_ENTRIES])
+        if got == DENIED:
+            return Listing([], DENIED)
+        return Listing([], NOT_FOUND)
+
     def registry(self, key: str, value: str) -> str | int | None:
         got = self._registry.get(key.lower(), {}).get(value.lower())
         if isinstance(got, bool):
@@ -464,14 +500,6 @@ class RecordedHost(Host):
         if low not in self._registry and low not in self._subkeys:
             return None
         return sorted(self._subkeys.get(low, {}).values(), key=str.lower)
-
-    def list_dir(self, path: str) -> Listing:
-        got = self._dirs.get(path)
-        if isinstance(got, list):
-            return Listing(sorted(n for n in got if isinstance(n, str))[:MAX_ENTRIES])
-        if got == DENIED:
-            return Listing([], DENIED)
-        return Listing([], NOT_FOUND)
 
     def processes(self) -> list[str]:
         return list(self._processes)
@@ -581,6 +609,27 @@ class RecordingHost(Host):
                 self._files[path] = text
         return text
 
+    def read_file(self, path: str) -> FileRead:
+        """Recorded as text when it is UTF-8 (a capture holds text: a binary plist read
+        here is not in the capture, and its replay reads no such file)."""
+        got = self.inner.read_file(path)
+        if got.data is not None:
+            try:
+                text = got.data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            if text is not None:
+                with self._lock:
+                    self._files[path] = text
+        return got
+
+    def list_dir(self, path: str) -> Listing:
+        got = self.inner.list_dir(path)
+        if got.error != NOT_FOUND:
+            with self._lock:
+                self._dirs[path] = list(got.names) if got.error is None else got.error
+        return got
+
     def registry(self, key: str, value: str) -> str | int | None:
         got = self.inner.registry(key, value)
         if got is not None:
@@ -595,13 +644,6 @@ class RecordingHost(Host):
                 self._registry.setdefault(key, {})
                 for name in got:
                     self._registry.setdefault(f"{key}\\{name}", {})
-        return got
-
-    def list_dir(self, path: str) -> Listing:
-        got = self.inner.list_dir(path)
-        if got.error != NOT_FOUND:
-            with self._lock:
-                self._dirs[path] = list(got.names) if got.error is None else got.error
         return got
 
     def processes(self) -> list[str]:
