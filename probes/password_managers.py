@@ -6,6 +6,8 @@ and Firefox add-on ids (docs/PASSWORD_MANAGERS.md gives the source of each). Onl
 of the managers found leave this module: never the list of apps or extensions.
 
 Everything is read through the Host seam (``list_dir``, ``read_text``), so captures replay.
+The seam never raises; a host that does is a bug this module lets through to the one layer
+that catches and logs it (probes._guard / the pipeline).
 """
 from __future__ import annotations
 
@@ -128,12 +130,9 @@ class Scan:
 
     def listing(self, host: Host, path: str, what: str) -> list[str] | None:
         """The names in ``path``; None when the folder is absent or unreadable (recorded)."""
-        try:
-            got = host.list_dir(path)
-        except Exception:  # noqa: BLE001 - a broken host must not break the probe
-            got = Listing([], "error")
+        got = host.list_dir(path)
         if not isinstance(got, Listing):
-            got = Listing([], "error")
+            got = Listing(got) if isinstance(got, list) else Listing([], "error")
         if got.error is None:
             self.read.append(what)
             return got.names
@@ -143,19 +142,13 @@ class Scan:
         return None
 
     def text(self, host: Host, path: str) -> str | None:
-        try:
-            got = host.read_text(path)
-        except Exception:  # noqa: BLE001
-            return None
+        got = host.read_text(path)
         return got if isinstance(got, str) else None
 
 
 def env_path(host: Host, name: str) -> str | None:
     """An environment variable holding a folder (HOME), or None when unset or broken."""
-    try:
-        value = host.env(name)
-    except Exception:  # noqa: BLE001 - a broken host must not break the probe
-        return None
+    value = host.env(name)
     return value.rstrip("/") if isinstance(value, str) and value.strip() else None
 
 

@@ -96,23 +96,16 @@ def parse_snap_list(text: str | None) -> list[str]:
     return [line.split()[0] for line in lines[1:]]
 
 
-def _run(host: Host, argv: list[str]):
-    try:
-        return run(host, argv)
-    except Exception:  # noqa: BLE001 - a broken host must not break the probe
-        return None
-
-
 def scan_packages(scan: Scan, host: Host) -> None:
-    result = _run(host, [FLATPAK, "list", "--app", "--columns=application"])
-    if result is not None and result.ok:
+    result = run(host, [FLATPAK, "list", "--app", "--columns=application"])
+    if result.ok:
         scan.read.append("flatpak apps")
         for app in parse_flatpak(result.stdout):
             manager = APP_IDS.get(app.lower())
             if manager:
                 scan.found.add(manager)
-    result = _run(host, [SNAP, "list"])
-    if result is not None and result.ok:
+    result = run(host, [SNAP, "list"])
+    if result.ok:
         scan.read.append("snaps")
         for name in parse_snap_list(result.stdout):
             manager = APP_IDS.get(name.lower()) or APP_IDS.get(f"{name.lower()}_{name.lower()}")

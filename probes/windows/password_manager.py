@@ -24,28 +24,19 @@ MAX_PROGRAMS = 2000
 
 def scan_programs(scan: Scan, host: Host) -> None:
     for key in UNINSTALL_KEYS:
-        try:
-            subkeys = host.registry_subkeys(key)
-        except Exception:  # noqa: BLE001 - a broken host must not break the probe
-            subkeys = None
-        if subkeys is None:
+        subkeys = host.registry_subkeys(key)
+        if not isinstance(subkeys, list):
             continue  # no such key (a 32-bit Windows has no WOW6432Node)
         scan.read.append("the installed programs")
         for sub in subkeys[:MAX_PROGRAMS]:
-            try:
-                name = host.registry(f"{key}\\{sub}", "DisplayName")
-            except Exception:  # noqa: BLE001
-                name = None
+            name = host.registry(f"{key}\\{sub}", "DisplayName")
             manager = manager_named(name) if isinstance(name, str) else None
             if manager:
                 scan.found.add(manager)
 
 
 def _folder(host: Host, name: str) -> str | None:
-    try:
-        value = host.env(name)
-    except Exception:  # noqa: BLE001
-        return None
+    value = host.env(name)
     value = value.strip().rstrip("\\") if isinstance(value, str) else ""
     return value if ntpath.isabs(value) and value[1:2] == ":" else None
 

@@ -133,16 +133,19 @@ def test_only_names_leave_the_probe():
     assert "Secret Project" not in text and "Safari" not in text and "com." not in text
 
 
-def test_probe_never_raises_on_a_broken_host():
+def test_a_broken_host_is_not_hidden():
+    # The Host seam never raises; a host that does is a bug the probe lets through to the
+    # one layer that catches it (probes._guard), which makes the check unknown.
+    from probes import _guard
+
     class Broken(RecordedHost):
         def list_dir(self, path):
             raise RuntimeError("boom")
 
-        def read_text(self, path):
-            raise OSError("boom")
-
-    fact = pm.probe(Broken({"platform": "darwin", "env": {"HOME": HOME}}))
-    assert "found" in fact.unread
+    host = Broken({"platform": "darwin", "env": {"HOME": HOME}})
+    with pytest.raises(RuntimeError, match="boom"):
+        pm.probe(host)
+    assert _guard(pm.probe, host).unread == {"_": "the check failed unexpectedly (RuntimeError)"}
 
 
 def test_secure_preferences_read_only_when_the_extensions_folder_cannot_be_listed():
