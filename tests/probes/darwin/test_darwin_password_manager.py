@@ -135,17 +135,23 @@ def test_only_names_leave_the_probe():
 
 def test_a_broken_host_is_not_hidden():
     # The Host seam never raises; a host that does is a bug the probe lets through to the
-    # one layer that catches it (probes._guard), which makes the check unknown.
-    from probes import _guard
-
+    # one layer that catches and logs it.
     class Broken(RecordedHost):
         def list_dir(self, path):
             raise RuntimeError("boom")
 
-    host = Broken({"platform": "darwin", "env": {"HOME": HOME}})
     with pytest.raises(RuntimeError, match="boom"):
-        pm.probe(host)
-    assert _guard(pm.probe, host).unread == {"_": "the check failed unexpectedly (RuntimeError)"}
+        pm.probe(Broken({"platform": "darwin", "env": {"HOME": HOME}}))
+
+
+@pytest.mark.parametrize("text", [
+    "<plist><dict><key>a</key><integer>x</integer></dict></plist>",
+    "<plist><dict><key>a</key><data>!!</data></dict></plist>",
+    "<plist><key>a</key></plist>", "<plist></dict></plist>", "<plist><date>2024-13-01T00:00:00Z</date></plist>",
+    "<plist>" + "<array>" * 5000 + "</array>" * 5000 + "</plist>",
+])
+def test_bundle_id_of_plists_plistlib_refuses(text):
+    assert pm.bundle_id(text) is None
 
 
 def test_secure_preferences_read_only_when_the_extensions_folder_cannot_be_listed():
