@@ -775,6 +775,20 @@ _PLATFORM_ALIASES = {"darwin": "darwin", "macos": "darwin", "mac": "darwin", "os
                      "linux": "linux"}
 
 
+def _fix_password_manager(platform: str, version: Any, observed: dict) -> dict:
+    """password_manager's page: its fix.toml per OS (release bands on macOS and Windows),
+    ``{names}`` filled with the company's choice (policy ``require``) or the default words."""
+    table = _check("password_manager").get(platform)
+    if platform in _BANDS:
+        band = (_mac_band(version) if platform == "darwin" else _win_band(version)) or _BANDS[platform][-1]
+        table = _pick(table, _BANDS[platform], band)
+    required = observed.get("required")
+    names = [str(n) for n in required if n] if isinstance(required, (list, tuple)) else []
+    text = _plain_list(names) if names else table["names_default"]
+    return _result("password_manager", platform, steps=[x.format(names=text) for x in table["steps"]],
+                   hint=table["hint"].format(names=text))
+
+
 def fix_for(check_id: str, platform: str, os_version: str | None = None, *,
             desktop: str | None = None, observed: dict | None = None) -> dict:
     """The fix instructions for ``check_id`` on this OS release (see the module docstring).
@@ -786,6 +800,8 @@ def fix_for(check_id: str, platform: str, os_version: str | None = None, *,
     check = str(check_id or "")
     try:
         if plat and check in _platform_checks()[plat]:
+            if check == "password_manager":
+                return _fix_password_manager(plat, os_version, obs)
             if plat == "darwin":
                 fix = _fix_darwin(check, os_version, obs)
             elif plat == "windows":

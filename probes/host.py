@@ -149,6 +149,10 @@ class Host:
     def registry(self, key: str, value: str) -> str | int | None:
         return None
 
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        """The names of a registry key's subkeys; None when the key does not exist."""
+        return None
+
     def processes(self) -> list[str]:
         return []
 
@@ -312,6 +316,32 @@ class LiveHost(Host):
             return "\n".join(str(x) for x in data)
         return None
 
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        if self.platform != "windows":
+            return None
+        try:
+            import winreg  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        roots = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKEY_LOCAL_MACHINE": winreg.HKEY_LOCAL_MACHINE,
+                 "HKCU": winreg.HKEY_CURRENT_USER, "HKEY_CURRENT_USER": winreg.HKEY_CURRENT_USER}
+        root_name, _, sub = key.partition("\\")
+        root = roots.get(root_name.upper())
+        if root is None:
+            return None
+        names: list[str] = []
+        try:
+            flags = winreg.KEY_READ | getattr(winreg, "KEY_WOW64_64KEY", 0)
+            with winreg.OpenKey(root, sub, 0, flags) as handle:
+                while len(names) < MAX_ENTRIES:
+                    try:
+                        names.append(winreg.EnumKey(handle, len(names)))
+                    except OSError:  # ERROR_NO_MORE_ITEMS
+                        break
+        except OSError:
+            return None
+        return names
+
     def processes(self) -> list[str]:
         try:
             import psutil
@@ -395,11 +425,16 @@ class RecordedHost(Host):
         files = data.get("files")
         self._files = {k: v for k, v in files.items() if isinstance(v, str)} if isinstance(files, dict) else {}
         self._registry: dict[str, dict[str, Any]] = {}
+        self._subkeys: dict[str, dict[str, str]] = {}  # key (lower) -> {subkey lower: name}
         reg = data.get("registry")
         if isinstance(reg, dict):
             for key, values in reg.items():
                 if isinstance(values, dict):
                     self._registry[key.lower()] = {str(n).lower(): v for n, v in values.items()}
+                    parent, sep, name = key.rpartition("\\")
+                    while sep and name:  # every recorded key makes its parents exist
+                        self._subkeys.setdefault(parent.lower(), {}).setdefault(name.lower(), name)
+                        parent, sep, name = parent.rpartition("\\")
         dirs = data.get("dirs")
         self._dirs: dict[str, Any] = dirs if isinstance(dirs, dict) else {}
         env = data.get("env")
@@ -459,6 +494,12 @@ class RecordedHost(Host):
         if isinstance(got, bool):
             return int(got)
         return got if isinstance(got, (str, int)) else None
+
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        low = key.lower()
+        if low not in self._registry and low not in self._subkeys:
+            return None
+        return sorted(self._subkeys.get(low, {}).values(), key=str.lower)
 
     def processes(self) -> list[str]:
         return list(self._processes)
@@ -594,6 +635,15 @@ class RecordingHost(Host):
         if got is not None:
             with self._lock:
                 self._registry.setdefault(key, {})[value] = got
+        return got
+
+    def registry_subkeys(self, key: str) -> list[str] | None:
+        got = self.inner.registry_subkeys(key)
+        if got is not None:
+            with self._lock:  # an empty table records that the key (and each subkey) exists
+                self._registry.setdefault(key, {})
+                for name in got:
+                    self._registry.setdefault(f"{key}\\{name}", {})
         return got
 
     def processes(self) -> list[str]:

@@ -1,7 +1,7 @@
 """Linux probes (see SOURCES.md, section Linux)."""
 from __future__ import annotations
 
-from . import (automatic_updates, disk_encryption, firewall, os_version, remote_login,
+from . import (automatic_updates, disk_encryption, firewall, os_version, password_manager, remote_login,
                screen_lock, system_integrity)
 from .identity import identity
 
@@ -13,6 +13,7 @@ CHECKS = {
     "automatic_updates": automatic_updates.probe,
     "system_integrity": system_integrity.probe,
     "remote_login": remote_login.probe,
+    "password_manager": password_manager.probe,
 }
 
 __all__ = ["CHECKS", "identity"]

@@ -5,8 +5,8 @@ from typing import Callable
 
 from ..fact import Fact
 from ..host import Host
-from . import (antivirus, automatic_updates, disk_encryption, firewall, os_version, remote_login,
-               screen_lock, system_integrity)
+from . import (antivirus, automatic_updates, disk_encryption, firewall, os_version, password_manager,
+               remote_login, screen_lock, system_integrity)
 from .identity import identity
 
 CHECKS: dict[str, Callable[[Host], Fact]] = {
@@ -18,6 +18,7 @@ CHECKS: dict[str, Callable[[Host], Fact]] = {
     "system_integrity": system_integrity.probe,
     "remote_login": remote_login.probe,
     "antivirus": antivirus.probe,
+    "password_manager": password_manager.probe,
 }
 
 __all__ = ["CHECKS", "identity"]

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 import probes.darwin as darwin
 from probes.fact import Fact
-from probes.host import Host, Result
+from probes.host import Host, Listing, Result
 
 # Text that looks a little like the real answers, so the parsers' deeper branches are reached.
 WORDS = st.sampled_from([
@@ -20,6 +20,13 @@ WORDS = st.sampled_from([
     '"IOPlatformUUID" = "0D9B3E71-6C2A-5F48-B317-92E4A0C6D85F"', "com.openssh.sshd = {",
     "\t", "\n", "\r\n", ":", "=", "\x00", "\ufeff"])
 TEXT = st.one_of(st.text(max_size=200), st.lists(st.one_of(WORDS, st.text(max_size=10)), max_size=12).map("".join))
+# password_manager: folders of apps and profiles, Info.plists with ids real or not.
+NAMES = st.lists(st.one_of(st.sampled_from([
+    "1Password.app", "Keeper Password Manager.app", "Safari.app", "Default", "Profile 1",
+    "aeblfdkhhhdcdjpifhhbdiojplfjncoa", "Passwords.app", "x.app"]), st.text(max_size=12)), max_size=6)
+LISTING = st.one_of(NAMES.map(Listing), st.sampled_from(["denied", "not_found"]).map(lambda e: Listing([], e)))
+PLIST = st.sampled_from(["com.1password.1password", "com.apple.Safari", "", "\x00"]).map(
+    lambda i: f"<plist><dict><key>CFBundleIdentifier</key><string>{i}</string></dict></plist>")
 RESULT = st.one_of(
     st.builds(Result, returncode=st.one_of(st.none(), st.integers(-300, 300)), stdout=TEXT, stderr=TEXT),
     st.builds(Result, error=st.sampled_from(["timeout", "not_found", "denied"])),
@@ -37,7 +44,13 @@ class ArbitraryHost(Host):
         return self._data.draw(RESULT)
 
     def read_text(self, path):
-        return self._data.draw(st.one_of(st.none(), TEXT))
+        return self._data.draw(st.one_of(st.none(), TEXT, PLIST))
+
+    def list_dir(self, path):
+        return self._data.draw(LISTING)
+
+    def env(self, name):
+        return self._data.draw(st.sampled_from([None, "", "/Users/alice", "relative"]))
 
     def is_admin(self):
         return self._admin
@@ -68,6 +81,9 @@ def test_identity_never_raises(data, admin):
 class RaisingHost(Host):
     platform = "darwin"
 
+    def list_dir(self, path):
+        raise RuntimeError("broken host")
+
     def run(self, argv, timeout=10.0):
         raise RuntimeError("broken host")
 
@@ -90,4 +106,4 @@ def test_a_raising_host_is_not_hidden_by_the_probe(check, caplog):
 
 def test_checks_cover_darwin():
     assert set(CHECKS) == {"disk_encryption", "firewall", "screen_lock", "os_version", "automatic_updates",
-                           "system_integrity", "remote_login", "gatekeeper"}
+                           "system_integrity", "remote_login", "gatekeeper", "password_manager"}

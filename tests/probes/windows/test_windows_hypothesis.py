@@ -8,7 +8,7 @@ from probes.fact import Fact
 from probes.host import RecordedHost
 from probes.windows import CHECKS, identity
 from probes.windows import antivirus, automatic_updates, disk_encryption, firewall, os_version
-from probes.windows import remote_login, screen_lock, system_integrity
+from probes.windows import password_manager, remote_login, screen_lock, system_integrity
 from probes.windows._util import ANTIVIRUS_SCRIPT, BITLOCKER_SCRIPT, ESU_SCRIPT, SERIAL_SCRIPT, UUID_SCRIPT
 
 PS = ["powershell.exe", "-NoProfile", "-NonInteractive", "-Command"]
@@ -41,6 +41,8 @@ KEYS = [
     (system_integrity.SECURE_BOOT, ["UEFISecureBootEnabled"]),
     (remote_login.TERMINAL_SERVER, ["fDenyTSConnections"]),
     (remote_login.TERMINAL_SERVICES_POLICY, ["fDenyTSConnections"]),
+    (password_manager.UNINSTALL_KEYS[0] + "\\KeePassXC", ["DisplayName"]),
+    (password_manager.UNINSTALL_KEYS[2] + "\\1Password", ["DisplayName"]),
 ]
 
 

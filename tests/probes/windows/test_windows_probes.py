@@ -29,7 +29,8 @@ def err(argv, kind):
 
 def test_checks_cover_windows_only():
     assert set(CHECKS) == {"disk_encryption", "firewall", "screen_lock", "os_version",
-                           "automatic_updates", "system_integrity", "remote_login", "antivirus"}
+                           "automatic_updates", "system_integrity", "remote_login", "antivirus",
+                           "password_manager"}
 
 
 def test_powershell_path_uses_system_root():

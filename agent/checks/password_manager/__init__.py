@@ -1,0 +1,1 @@
+"""The password_manager check: declaration, judge and fix texts."""
