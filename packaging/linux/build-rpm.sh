@@ -27,6 +27,7 @@ fi
 export CHECKUP_MAINTAINER="${CHECKUP_MAINTAINER:-Checkup packagers <checkup@example.com>}"
 ARCH="$(uname -m)"
 RPM_VERSION="${VERSION//-/_}"     # rpm versions have no "-"
+RELEASE="${CHECKUP_RPM_RELEASE:-1}"   # a rebuild of the same version: 2, 3, ...
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/checkup-rpm.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -65,7 +66,7 @@ SPEC="$WORK/checkup.spec"
 {
     echo "Name: checkup"
     echo "Version: $RPM_VERSION"
-    echo "Release: 1"
+    echo "Release: $RELEASE"
     echo "Summary: Device security health check with a tray icon"
     echo "License: Apache-2.0"
     [ -z "${CHECKUP_HOMEPAGE:-}" ] || echo "URL: $CHECKUP_HOMEPAGE"
@@ -110,7 +111,7 @@ SPEC="$WORK/checkup.spec"
     script postrm 'if [ "$1" -ge 1 ]; then set -- upgrade; else set -- purge; fi'
     echo
     echo "%changelog"
-    echo "* $WHEN $CHECKUP_MAINTAINER - $RPM_VERSION-1"
+    echo "* $WHEN $CHECKUP_MAINTAINER - $RPM_VERSION-$RELEASE"
     echo "- Checkup $VERSION."
 } >"$SPEC"
 
@@ -122,6 +123,6 @@ if ! rpmbuild -bb --quiet --define "_topdir $WORK/rpmbuild" --define "_rpmdir $O
     echo "build-rpm.sh: rpmbuild failed (spec: $SPEC)" >&2
     exit 1
 fi
-OUT="$OUT_DIR/checkup-$RPM_VERSION-1.$ARCH.rpm"
+OUT="$OUT_DIR/checkup-$RPM_VERSION-$RELEASE.$ARCH.rpm"
 [ -f "$OUT" ] || { cat "$WORK/rpmbuild.log" >&2; echo "build-rpm.sh: rpmbuild made no $OUT" >&2; exit 1; }
 echo "built $OUT ($(du -h "$OUT" | cut -f1)); Requires: $(grep -c . "$WORK/requires") capabilities, $(grep -o 'GLIBC_[0-9.]*' "$WORK/requires" | sort -t. -k2,2n -k3,3n | tail -n1)"
