@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tray", parents=[common], help="run the tray icon")
     p.add_argument("--replay", metavar="FILE", help="run on a capture file instead of this computer")
+    p.add_argument("--show", action="store_true",
+                   help="if a tray is already running, open its report instead of exiting quietly "
+                        "(the applications menu's Checkup entry)")
 
     p = sub.add_parser("capture", parents=[common], help="record what the checks read into FILE")
     p.add_argument("file", metavar="FILE")

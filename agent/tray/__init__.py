@@ -23,6 +23,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--replay", metavar="FILE")
     p.add_argument("--policy", metavar="FILE")
     p.add_argument("--config", metavar="FILE")
+    p.add_argument("--show", action="store_true")
     return p.parse_args(argv)
 
 
@@ -82,12 +83,31 @@ def reporting_hook(settings: Any):
     return on_report
 
 
+def show_running(open_url: Any = None) -> int:
+    """`checkup tray --show` while a tray runs: open the report page that tray keeps
+    up to date (the person clicked "Checkup" in the applications menu)."""
+    from .. import pages
+    path = os.path.join(pages.pages_dir(), "report.html")
+    if not os.path.isfile(path):
+        # The running tray writes it when its first check ends (a few seconds after start).
+        print("Checkup is already running: its icon is in the tray. "
+              "The report appears there when the first check is done.")
+        return 0
+    if open_url is None:
+        import webbrowser
+        open_url = webbrowser.open
+    if not open_url(pages.file_uri(path)):
+        log.warning("no web browser could open %s", path)
+        print(f"Checkup is already running. Its report is in {path}")
+    return 0
+
+
 def main(args: Any = None) -> int:
     if args is None:
         args = parse_args(sys.argv[1:])
     elif isinstance(args, (list, tuple)):
         args = parse_args(list(args))
-    for name in ("replay", "policy", "config"):
+    for name in ("replay", "policy", "config", "show"):
         if not hasattr(args, name):
             setattr(args, name, None)
     logging.basicConfig(level=os.environ.get("CHECKUP_LOG_LEVEL", "WARNING").upper(),
@@ -104,6 +124,8 @@ def main(args: Any = None) -> int:
     lock = InstanceLock(os.path.join(user_state_dir(), LOCK_NAME))
     if not lock.acquire():
         log.info("another checkup tray is running; exiting")
+        if args.show:
+            return show_running()
         return 0
 
     # A tray icon needs no OpenGL, but GDK probes GLX at start-up and maps Mesa

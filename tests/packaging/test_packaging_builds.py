@@ -313,3 +313,366 @@ def test_msi_upgrades_replace_older_versions(built_msi):
     seq = {r["Action"] for r in table(built_msi, "InstallExecuteSequence")}
     assert {"FindRelatedProducts", "RemoveExistingProducts"} <= seq
     assert any("WIX_DOWNGRADE_DETECTED" in r["Condition"] for r in table(built_msi, "LaunchCondition"))
+
+
+# -- Linux: ELF files, dependencies, lintian, rpm, launcher ---------------------------------
+
+LIBC_SONAMES = {"libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1",
+                "libutil.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+
+
+def elf_files(tree: Path) -> list[Path]:
+    out = []
+    for p in tree.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            with open(p, "rb") as fh:
+                if fh.read(4) == b"\x7fELF":
+                    out.append(p)
+    return out
+
+
+def readelf(*args) -> str:
+    return subprocess.run(["readelf", "-W", *args], capture_output=True, text=True, check=True).stdout
+
+
+def glibc_floor(tree: Path) -> tuple[int, int]:
+    """The newest GLIBC_2.N version any ELF file of the tree needs from the C library
+    (readelf's "Version needs" section), independent of dpkg-shlibdeps and elfdeps."""
+    best = (2, 0)
+    for f in elf_files(tree):
+        current = None
+        for line in readelf("-V", str(f)).splitlines():
+            if "File: " in line:
+                current = line.split("File: ", 1)[1].split()[0]
+            elif current in LIBC_SONAMES and "Name: GLIBC_" in line:
+                ver = line.split("Name: GLIBC_", 1)[1].split()[0]
+                if ver[0].isdigit():
+                    best = max(best, tuple(int(x) for x in ver.split(".")[:2]))
+    return best
+
+
+def unbundled_needs(tree: Path) -> set[str]:
+    """Sonames the tree's ELF files need that the tree does not bundle."""
+    elves = elf_files(tree)
+    have = {p.name for p in tree.rglob("*")}
+    needed = set()
+    for f in elves:
+        for line in readelf("-d", str(f)).splitlines():
+            if "(NEEDED)" in line:
+                needed.add(line.split("[", 1)[1].rstrip("]"))
+            elif "(SONAME)" in line:
+                have.add(line.split("[", 1)[1].rstrip("]"))
+    return needed - have
+
+
+def test_binary_has_no_build_machine_runpath_and_no_executable_libraries(built_binary):
+    tree = built_binary / "checkup"
+    elves = elf_files(tree)
+    assert len(elves) > 50
+    for f in elves:
+        for line in readelf("-d", str(f)).splitlines():
+            if "(RUNPATH)" in line or "(RPATH)" in line:
+                for entry in line.split("[", 1)[1].rstrip("]").split(":"):
+                    assert entry.startswith("$ORIGIN"), f"{f}: {line.strip()}"
+        if ".so" in f.name:
+            assert not f.stat().st_mode & 0o111, f"{f} is executable"
+    assert (tree / "checkup").stat().st_mode & 0o755 == 0o755
+
+
+def deb_depends(deb: Path) -> dict[str, str | None]:
+    """{package: minimum version or None} from the .deb's Depends."""
+    out = {}
+    for part in dpkg_deb("-f", str(deb), "Depends").strip().split(","):
+        part = part.strip()
+        name, _, rest = part.partition(" ")
+        out[name] = rest.strip("()").split()[-1] if rest else None
+    return out
+
+
+def test_deb_depends_are_what_the_elf_files_need_from_the_system(built_binary, built_deb):
+    deps = deb_depends(built_deb)
+    floor = glibc_floor(built_binary / "checkup")
+    assert deps["libc6"] == f"{floor[0]}.{floor[1]}"        # the binary's floor, not `ldd --version`
+    # One package per library the build does not bundle, and nothing for bundled ones
+    # (no libssl3, libgtk-3-0, libffi8...: their copies ship inside /usr/lib/checkup).
+    owners = set()
+    for soname in unbundled_needs(built_binary / "checkup"):
+        found = subprocess.run(["dpkg-query", "-S", f"*/{soname}"], capture_output=True, text=True)
+        assert found.returncode == 0, f"no Debian package has {soname}"
+        owners.add(found.stdout.split(":", 1)[0])
+    assert set(deps) == owners, (deps, owners)
+
+
+def status_entry(name: str, version: str, arch: str) -> str:
+    return (f"Package: {name}\nStatus: install ok installed\nPriority: optional\nSection: libs\n"
+            f"Maintainer: Test <test@example.org>\nArchitecture: {arch}\nVersion: {version}\n"
+            f"Description: stand-in for {name}\n")
+
+
+def install_on_old_system(deb: Path, root: Path, libc: str) -> subprocess.CompletedProcess:
+    """dpkg -i, dependencies checked (no --force-depends), into a root whose package
+    database says libc6 LIBC and every other dependency at its minimum is installed."""
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
+    for sub in ("info", "updates", "triggers"):
+        (root / "var/lib/dpkg" / sub).mkdir(parents=True, exist_ok=True)
+    entries = [status_entry("libc6", libc, arch)]
+    for name, version in deb_depends(deb).items():
+        if name != "libc6":
+            entries.append(status_entry(name, version or "1.0", arch))
+    (root / "var/lib/dpkg/status").write_text("\n".join(entries))
+    return subprocess.run(["dpkg", f"--root={root}", "--force-script-chrootless", "--force-not-root",
+                           "-i", str(deb)], capture_output=True, text=True, timeout=180)
+
+
+def test_deb_installs_on_a_system_with_exactly_its_libc_floor_and_not_below(built_deb, tmp_path):
+    floor = deb_depends(built_deb)["libc6"]
+    major, minor = (int(x) for x in floor.split("."))
+    ok = install_on_old_system(built_deb, tmp_path / "at-floor", f"{floor}-1")
+    assert ok.returncode == 0, ok.stderr
+    below = install_on_old_system(built_deb, tmp_path / "below", f"{major}.{minor - 1}-0ubuntu1")
+    assert below.returncode != 0
+    assert f"depends on libc6 (>= {floor})" in below.stderr
+    # Ubuntu 22.04 has glibc 2.35: this build installs there exactly when its floor allows.
+    jammy = install_on_old_system(built_deb, tmp_path / "jammy", "2.35-0ubuntu3.8")
+    assert (jammy.returncode == 0) == ((major, minor) <= (2, 35)), jammy.stderr
+
+
+def test_lintian_finds_no_errors_and_every_override_has_a_reason(built_deb):
+    need("lintian")
+    proc = subprocess.run(["lintian", "--show-overrides", "--tag-display-limit", "0", str(built_deb)],
+                          capture_output=True, text=True, timeout=600)
+    lines = proc.stdout.splitlines()
+    errors = [line for line in lines if line.startswith("E:")]
+    assert errors == [], "\n".join(errors)
+    # 1 = lintian itself failed. With --show-overrides, lintian 2.116 also counts the errors it
+    # shows as overridden ("O:") towards its exit status 2, so 2 is fine when no "E:" is left.
+    assert proc.returncode in (0, 2), proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert any(line.startswith("W:") or line.startswith("O:") for line in lines)  # it really ran
+    assert not [line for line in lines if "unused-override" in line or "mismatched-override" in line]
+    overridden = {line.split()[2] for line in lines if line.startswith("O:")}
+    overrides = (ROOT / "packaging/linux/lintian-overrides").read_text().splitlines()
+    tags = [line.split(":", 1)[1].split()[0] for line in overrides if line.startswith("checkup:")]
+    assert overridden == set(tags)                           # each override is still needed
+    for i, line in enumerate(overrides):
+        if line.startswith("checkup:"):
+            tag = line.split(":", 1)[1].split()[0]
+            j = i
+            while j > 0 and overrides[j - 1].startswith("# "):
+                j -= 1
+            reason = " ".join(line.lstrip("# ") for line in overrides[j:i])
+            assert reason.startswith(f"{tag}: ") and len(reason) > len(tag) + 40, f"override {tag} has no reason"
+    # the control data an admin sees: a real changelog, a configurable maintainer
+    listing = dpkg_deb("-c", str(built_deb))
+    assert "./usr/share/doc/checkup/changelog.gz" in listing
+
+
+def test_deb_maintainer_and_homepage_are_configurable(tmp_path):
+    need("dpkg-deb", "dpkg-shlibdeps", "patchelf")
+    small = tmp_path / "checkup"                             # a stand-in build: one ELF file
+    small.mkdir()
+    shutil.copy2(shutil.which("true"), small / "checkup")
+    dist = tmp_path / "dist"
+    proc = build("deb", dist, tmp_path / "work", CHECKUP_BINARY_DIR=str(small),
+                 CHECKUP_DEB_COMPRESSION="gzip", CHECKUP_MAINTAINER="Example IT <it@corp.example>",
+                 CHECKUP_HOMEPAGE="https://it.corp.example/checkup")
+    assert proc.returncode == 0, proc.stderr
+    (deb,) = dist.glob("*.deb")
+    assert dpkg_deb("-f", str(deb), "Maintainer").strip() == "Example IT <it@corp.example>"
+    assert dpkg_deb("-f", str(deb), "Homepage").strip() == "https://it.corp.example/checkup"
+    changelog = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True)
+    import io
+    import tarfile
+    import gzip
+    with tarfile.open(fileobj=io.BytesIO(changelog.stdout)) as tar:
+        text = gzip.decompress(tar.extractfile("./usr/share/doc/checkup/changelog.gz").read()).decode()
+    assert text.startswith(f"checkup ({__version__}) ") and "-- Example IT <it@corp.example>  " in text
+
+
+# -- .rpm ---------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def built_rpms(built_binary, tmp_path_factory):
+    """Release 1 and release 2 of the same build (for the upgrade)."""
+    need("rpmbuild", "rpm", "patchelf")
+    dist = tmp_path_factory.mktemp("rpm")
+    for release in ("1", "2"):
+        proc = build("rpm", dist, tmp_path_factory.mktemp("work"), CHECKUP_BINARY_DIR=str(built_binary / "checkup"),
+                     CHECKUP_RPM_PAYLOAD="w1.gzdio", CHECKUP_RPM_RELEASE=release)
+        assert proc.returncode == 0, proc.stderr
+    return sorted(dist.glob("checkup-*.rpm"))
+
+
+def rpmq(rpm: Path, *args) -> str:
+    return subprocess.run(["rpm", "-qp", *args, str(rpm)], capture_output=True, text=True, check=True).stdout
+
+
+def test_rpm_ships_the_debs_files_with_the_same_modes(built_rpms, built_deb):
+    rpm = built_rpms[0]
+    assert rpm.name == f"checkup-{__version__}-1.{os.uname().machine}.rpm"
+    rpm_files = {}
+    for line in rpmq(rpm, "--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]").splitlines():
+        perms, path = line.split(" ", 1)
+        if not perms.startswith("d"):
+            rpm_files[path] = perms
+    deb_files = {}
+    for line in dpkg_deb("-c", str(built_deb)).splitlines():
+        fields = line.split()
+        path = fields[5].lstrip(".")
+        if not fields[0].startswith("d") and not path.startswith("/usr/share/lintian/"):
+            deb_files[path] = fields[0]
+    assert rpm_files == deb_files
+    assert {"/usr/share/applications/checkup.desktop", "/etc/xdg/autostart/checkup.desktop"} <= set(rpm_files)
+    owned_dirs = {line.split(" ", 1)[1] for line in
+                  rpmq(rpm, "--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]").splitlines() if line.startswith("d")}
+    assert {"/etc/checkup", "/etc/checkup/config.d", "/usr/lib/checkup"} <= owned_dirs
+    assert "/usr" not in owned_dirs and "/etc" not in owned_dirs   # the system's, not ours
+
+
+def test_rpm_config_files_requires_and_scripts(built_rpms, built_binary):
+    rpm = built_rpms[0]
+    assert rpmq(rpm, "--configfiles").split() == ["/etc/checkup/config.toml", "/etc/xdg/autostart/checkup.desktop"]
+    requires = rpmq(rpm, "--requires").splitlines()
+    major, minor = glibc_floor(built_binary / "checkup")
+    glibc = sorted({tuple(int(x) for x in r.split("GLIBC_", 1)[1].split(")")[0].split(".")[:2])
+                    for r in requires if r.startswith("libc.so.6(GLIBC_2")})
+    assert glibc[-1] == (major, minor)                       # rpm checks the same glibc floor
+    sonames = {r.split("(", 1)[0] for r in requires if ".so" in r}
+    assert sonames == unbundled_needs(built_binary / "checkup")   # nothing the build bundles
+    assert "libpython3.11.so.1.0" not in "\n".join(requires)
+    provides = rpmq(rpm, "--provides").split("\n")
+    assert not [p for p in provides if ".so" in p]           # bundled libraries are private
+    scripts = rpmq(rpm, "--scripts")
+    for name in ("postinst", "prerm", "postrm"):
+        body = (ROOT / "packaging/linux" / name).read_text().split("\n", 1)[1]
+        assert body in scripts, name
+
+
+def scriptlet(rpm: Path, tag: str, arg: str, root: Path) -> subprocess.CompletedProcess:
+    text = rpmq(rpm, "--qf", f"%{{{tag}}}")
+    return subprocess.run(["sh", "-c", text, tag, arg], capture_output=True, text=True,
+                          env=dict(os.environ, DPKG_ROOT=str(root)), timeout=60)
+
+
+def test_rpm_installs_upgrades_and_erases_in_an_empty_root(built_rpms, tmp_path):
+    need("rpm")
+    first, second = built_rpms
+    root = tmp_path / "root"
+    root.mkdir()
+
+    def rpm(*args):
+        return subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--nodeps",
+                               "--noscripts", *args], capture_output=True, text=True, timeout=180)
+
+    def query(name):
+        return subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "-q", name],
+                              capture_output=True, text=True, timeout=60).stdout.strip()
+    installed = rpm("-i", str(first))
+    assert installed.returncode == 0, installed.stderr
+    post = scriptlet(first, "POSTIN", "1", root)                # %post of a first install
+    assert post.returncode == 0 and "the tray starts at each user's next desktop login" in post.stdout
+    exe = root / "usr/bin/checkup"
+    out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == f"checkup {__version__}", out.stderr
+    assert query("checkup") == f"checkup-{__version__}-1.{os.uname().machine}"
+    assert (root / "etc/checkup/config.d").is_dir()
+
+    config_file = root / "etc/checkup/config.toml"
+    config_file.write_text(config_file.read_text() + '\n[server]\nurl = "https://checkup.corp.example"\n')
+    upgraded = rpm("-U", str(second))
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert query("checkup") == f"checkup-{__version__}-2.{os.uname().machine}"
+    assert "https://checkup.corp.example" in config_file.read_text()   # IT's edit survives
+    assert not list(root.rglob("*.rpmnew"))                  # unchanged upstream: no .rpmnew
+    post = scriptlet(second, "POSTIN", "2", root)               # %post of an upgrade: quiet
+    assert post.returncode == 0 and post.stdout == ""
+    for tag, arg in (("PREUN", "1"), ("POSTUN", "1")):          # old package's steps in an upgrade
+        step = scriptlet(first, tag, arg, root)
+        assert step.returncode == 0, step.stderr
+
+    (root / "etc/checkup/config.d/50-site.toml").write_text("[agent]\ninterval_minutes = 30\n")
+    erased = rpm("-e", "checkup")
+    assert erased.returncode == 0, erased.stderr
+    postun = scriptlet(second, "POSTUN", "0", root)
+    assert postun.returncode == 0 and "kept /etc/checkup" in postun.stderr
+    left = leftovers(root)
+    assert not any(p.startswith("usr/lib/checkup") or p == "usr/bin/checkup" for p in left)
+    assert "etc/checkup/config.toml.rpmsave" in left          # IT's edited file is kept aside
+    assert "etc/checkup/config.d/50-site.toml" in left
+    assert "etc/xdg/autostart/checkup.desktop" not in left    # no autostart after erase
+    (root / "etc/checkup/config.d/50-site.toml").unlink()
+    (root / "etc/checkup/config.toml.rpmsave").unlink()
+    assert scriptlet(second, "POSTUN", "0", root).returncode == 0
+    # Nothing of ours is left; only the system's own folders (the `filesystem` package's on a
+    # real system), which rpm created for our files and does not own.
+    assert [p for p in leftovers(root) if not (root / p).is_dir()] == []
+    assert not (root / "etc/checkup").exists()
+
+
+# -- the applications-menu launcher ---------------------------------------------------------
+
+def desktop_exec(path: Path) -> list[str]:
+    import configparser
+    import shlex
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str
+    entry.read(path)
+    return shlex.split(entry["Desktop Entry"]["Exec"])
+
+
+@pytest.fixture
+def launcher_env(built_deb, dpkg_root, tmp_path):
+    """The .deb installed in a throwaway root, a home folder, and a BROWSER that records."""
+    root, dpkg = dpkg_root
+    assert dpkg("-i", str(built_deb)).returncode == 0
+    home = tmp_path / "home"
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    browser.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_STATE_HOME": str(home / "state"),
+           "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
+           "BROWSER": f"{browser} %s"}
+    argv = desktop_exec(root / "usr/share/applications/checkup.desktop")
+    assert argv[0] == "/usr/bin/checkup"
+    return [str(root) + argv[0], *argv[1:]], env, home, opened
+
+
+def hold_tray_lock(home: Path):
+    """A running tray, as far as a second one can tell: its lock is held."""
+    lock = home / "state" / "Checkup" / "tray.lock"
+    lock.parent.mkdir(parents=True)
+    holder = subprocess.Popen(["python3", "-c", "import fcntl,sys,time; f=open(sys.argv[1],'a+');"
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(120)",
+                               str(lock)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_launcher_opens_the_running_trays_report(launcher_env):
+    argv, env, home, opened = launcher_env
+    holder = hold_tray_lock(home)
+    try:
+        report = home / "data" / "Checkup" / "pages" / "report.html"
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert "already running" in proc.stdout and not opened.exists()   # no report yet: says so
+        report.parent.mkdir(parents=True)
+        report.write_text("<!doctype html><title>Checkup</title>")
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 0, proc.stderr
+        import time
+        deadline = time.time() + 10
+        while not opened.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text().split() == [report.as_uri()]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_launcher_starts_the_tray_when_none_runs(launcher_env):
+    argv, env, home, opened = launcher_env
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)  # no DISPLAY here
+    assert proc.returncode == 3
+    assert "checkup tray needs a desktop session" in proc.stderr
+    assert not opened.exists()

@@ -18,7 +18,8 @@ from agent.tomlcompat import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "packaging"
-SCRIPTS = [PKG / "build", PKG / "linux" / "build-deb.sh", PKG / "linux" / "postinst",
+SCRIPTS = [PKG / "build", PKG / "linux" / "build-deb.sh", PKG / "linux" / "build-rpm.sh",
+           PKG / "linux" / "stage.sh", PKG / "linux" / "fix-elf.sh", PKG / "linux" / "postinst",
            PKG / "linux" / "prerm", PKG / "linux" / "postrm", PKG / "windows" / "build-msi.sh",
            PKG / "macos" / "build-pkg.sh", PKG / "macos" / "uninstall.sh",
            PKG / "macos" / "scripts" / "preinstall", PKG / "macos" / "scripts" / "postinstall"]
@@ -119,6 +120,35 @@ def test_autostart_entry_runs_the_tray():
         assert "error" not in proc.stdout.lower(), proc.stdout
 
 
+def desktop_entry(name: str):
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.optionxform = str
+    cp.read_string((PKG / "linux" / name).read_text())
+    return cp["Desktop Entry"]
+
+
+@pytest.mark.parametrize("name", ["checkup.desktop", "checkup-launcher.desktop"])
+def test_desktop_entries_validate(name):
+    if not shutil.which("desktop-file-validate"):
+        pytest.skip("needs desktop-file-validate (Debian package desktop-file-utils)")
+    proc = subprocess.run(["desktop-file-validate", str(PKG / "linux" / name)], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stdout + proc.stderr
+
+
+def test_menu_launcher_is_visible_and_starts_or_shows_the_tray():
+    launcher = desktop_entry("checkup-launcher.desktop")
+    assert launcher["Name"] == "Checkup" and launcher["Type"] == "Application"
+    assert "NoDisplay" not in launcher and "Hidden" not in launcher      # in the applications menu
+    assert launcher["Exec"] == "/usr/bin/checkup tray --show"
+    assert launcher["TryExec"] == "/usr/bin/checkup" and launcher["Terminal"] == "false"
+    assert "System" in launcher["Categories"].split(";")
+    autostart = desktop_entry("checkup.desktop")
+    assert autostart["NoDisplay"] == "true"                              # the login one stays hidden
+    from agent.cli import build_parser
+    args = build_parser().parse_args(launcher["Exec"].split()[1:])        # the agent accepts it
+    assert args.command == "tray" and args.show is True
+
+
 def test_example_config_is_all_comments_and_names_every_key():
     text = (PKG / "linux" / "config.toml").read_text()
     data = tomllib.loads(text)
@@ -205,8 +235,8 @@ def test_build_without_target_prints_usage():
 
 
 def test_build_unknown_target():
-    proc = run_build("rpm")
-    assert proc.returncode == 2 and "unknown target 'rpm'" in proc.stderr
+    proc = run_build("snap")                  # rpm was the example until it became a target
+    assert proc.returncode == 2 and "unknown target 'snap'" in proc.stderr
 
 
 def test_build_pkg_on_linux_is_one_clear_line():
