@@ -195,7 +195,9 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
            "<section class=\"card\">", f"<h1>{esc(title)}</h1>", badge(status)]
     if check.get("summary"):
         out.append(f"<p class=\"summary\">{esc(check['summary'])}</p>")
-    out.append(f"<p class=\"muted\">{esc(t('page.last_checked', when=format_when(report.get('checked_at')), hostname=device.get('hostname') or '?'))}</p>")
+    last = t("page.last_checked", when=format_when(report.get("checked_at")),
+             hostname=device.get("hostname") or "?")
+    out.append(f"<p class=\"muted\">{esc(last)}</p>")
     out.append("</section>")
     if status in ("fail", "nudge") or (status == "unknown" and fix):
         if fix.get("why"):

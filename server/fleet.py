@@ -66,7 +66,8 @@ def overview(conn: Connection, stale_after_days: int) -> dict:
         .join(Device, Device.id == Change.device_id)
         .where(Change.at >= week_ago, Change.worse.is_(True), Change.check_id == "", LIVE)
         .order_by(Change.at.desc()).limit(15)).all()
-    return {"total": total, "reported": total - never, "by_status": {s: by_status.get(s, 0) for s in reversed(STATUS_ORDER)},
+    return {"total": total, "reported": total - never,
+            "by_status": {s: by_status.get(s, 0) for s in reversed(STATUS_ORDER)},
             "stale": stale, "never": never, "stale_after_days": stale_after_days,
             "revoked": revoked, "unowned": unowned,
             "checks": checks, "by_os": by_os, "worse_devices": worse_devices,

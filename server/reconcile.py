@@ -438,8 +438,8 @@ def reconcile(agents: Sequence[AgentDevice], records: Sequence[MdmRecord], *,
                               for r in _one_per_source(recs))
         if agent_idx:
             detail = (f"{seen_bits}; its last Checkup report was {_since(agent_seen, now)} "
-                      f"(silent after {silent_after_days} day{'' if silent_after_days == 1 else 's'}). Checkup may have been removed, "
-                      "or the device is switched off or lost.")
+                      f"(silent after {silent_after_days} day{'' if silent_after_days == 1 else 's'}). "
+                      "Checkup may have been removed, or the device is switched off or lost.")
         else:
             detail = (f"{seen_bits}; Checkup has never reported from it. Install Checkup on it, "
                       "or retire the record if the device is gone.")

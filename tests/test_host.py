@@ -5,9 +5,7 @@ import json
 import os
 import stat
 import time
-from pathlib import Path
 
-import pytest
 
 from probes.host import LiveHost, RecordedHost, RecordingHost, decode, program_key
 

@@ -1,5 +1,4 @@
 """The check path stays lean: no tray, imaging or HTTP libraries are imported."""
-import json
 import subprocess
 import sys
 from pathlib import Path

@@ -30,7 +30,7 @@ import datetime as dt
 import pytest
 
 from mdmstubs import GoogleStub, IntuneStub, JamfStub
-from server.mdm import GoogleConnector, IntuneConnector, JamfConnector
+from server.mdm import GoogleConnector, JamfConnector
 from server.mdm.records import split_os_version
 from server.reconcile import agent_device_from_report, reconcile
 from test_mdm_google import key_file, mobile as google_mobile, rsa_key  # noqa: F401 - fixture

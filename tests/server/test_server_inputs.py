@@ -15,7 +15,6 @@ import socket
 import sys
 import uuid
 
-import pytest
 import requests
 from sqlalchemy import text
 
@@ -212,7 +211,7 @@ def test_no_hostile_input_gives_a_5xx(live_server):
         for p in ("q", "status", "check", "platform", "seen", "kind", "next"):
             v = requests.utils.quote(q, safe="")
             urls += [f"/devices?{p}={v}", f"/reconcile?{p}={v}", f"/login?{p}={v}"]
-        urls += [f"/devices?q=%ED%A0%80", "/devices?q=%FF%FE", "/login?next=%ED%A0%80"]
+        urls += ["/devices?q=%ED%A0%80", "/devices?q=%FF%FE", "/login?next=%ED%A0%80"]
     for page in ("-1", "0", str(10 ** 30), "abc", "1e400", "%00", "NaN", "-" + "9" * 400):
         urls += [f"/devices?page={page}", f"/reconcile?page={page}", f"/reconcile?kind=silent&page={page}"]
     urls += ["/devices/%00", "/devices/a%00b", "/devices/" + "a" * 300, "/devices/%ED%A0%80",
@@ -329,7 +328,7 @@ def test_bidi_controls_do_not_reach_it_pages(live_server):
                                 serial="C02BIDI0001")
     rep = report(dev, device=dict(dev, os_name=f"mac{RLO}OS", os_version="14\u061c.6"))
     rep["checks"][0]["summary"] = f"Firewall {RLO}ffo si{PDI} on"
-    rep["checks"][0]["title"] = f"\u202bFirewall\u202c"
+    rep["checks"][0]["title"] = "\u202bFirewall\u202c"
     rep["checks"][0]["fix"] = {"steps": [f"Open {RLO}sgnitteS"], "link": f"https://x.example/{RLO}"}
     rep["checks"][0]["observed"] = {f"k{RLO}": f"v{RLO}"}
     assert post_raw(srv, secret, json.dumps(rep).encode()).status_code == 202

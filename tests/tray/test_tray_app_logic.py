@@ -1,5 +1,4 @@
 """TrayApp without a display: menu contents, snooze, notification clicks, pages, state."""
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 

@@ -23,10 +23,10 @@ def real_report() -> dict:
         fx = json.load(fh)
     rep = copy.deepcopy(run_check(RecordedHost.load(path), load_policy(text=fx.get("policy"))))
     rep["device"]["hostname"] = f"invoice{RLO}fdp.exe"
-    rep["device"]["os_name"] = f"mac\u2066OS\u2069"
+    rep["device"]["os_name"] = "mac\u2066OS\u2069"
     c = rep["checks"][0]
     c["summary"] = f"Firewall {RLO}ffo si\u202c on\x1b[31m"
-    c["title"] = f"\u200fTitle\u061c"
+    c["title"] = "\u200fTitle\u061c"
     c["status"] = "fail"
     c.setdefault("fix", {})["steps"] = [f"Open {RLO}sgnitteS"]
     return rep
