@@ -291,7 +291,8 @@ class LiveHost(Host):
             return Listing([], NOT_FOUND)
         return Listing(sorted(names))
 
-    def registry(self, key: str, value: str) -> str | int | None:
+    def _winreg_key(self, key: str):  # noqa: ANN202 - (winreg, root, sub key) or None
+        """Where ``HKLM\\...`` / ``HKCU\\...`` points, on Windows; None elsewhere."""
         if self.platform != "windows":
             return None
         try:
@@ -302,8 +303,13 @@ class LiveHost(Host):
                  "HKCU": winreg.HKEY_CURRENT_USER, "HKEY_CURRENT_USER": winreg.HKEY_CURRENT_USER}
         root_name, _, sub = key.partition("\\")
         root = roots.get(root_name.upper())
-        if root is None:
+        return None if root is None else (winreg, root, sub)
+
+    def registry(self, key: str, value: str) -> str | int | None:
+        where = self._winreg_key(key)
+        if where is None:
             return None
+        winreg, root, sub = where
         try:
             flags = winreg.KEY_READ | getattr(winreg, "KEY_WOW64_64KEY", 0)
             with winreg.OpenKey(root, sub, 0, flags) as handle:
@@ -317,18 +323,10 @@ class LiveHost(Host):
         return None
 
     def registry_subkeys(self, key: str) -> list[str] | None:
-        if self.platform != "windows":
+        where = self._winreg_key(key)
+        if where is None:
             return None
-        try:
-            import winreg  # type: ignore[import-not-found]
-        except ImportError:
-            return None
-        roots = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKEY_LOCAL_MACHINE": winreg.HKEY_LOCAL_MACHINE,
-                 "HKCU": winreg.HKEY_CURRENT_USER, "HKEY_CURRENT_USER": winreg.HKEY_CURRENT_USER}
-        root_name, _, sub = key.partition("\\")
-        root = roots.get(root_name.upper())
-        if root is None:
-            return None
+        winreg, root, sub = where
         names: list[str] = []
         try:
             flags = winreg.KEY_READ | getattr(winreg, "KEY_WOW64_64KEY", 0)

@@ -28,7 +28,6 @@ checked on the email's domain.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 import os
 import re
@@ -90,14 +89,9 @@ class Settings:
 
 
 def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """The agent's rule for a loopback host (127.0.0.0/8, ::1, ``localhost``)."""
+    from agent.reporting import _is_loopback
+    return bool(host) and _is_loopback(host)
 
 
 def _url_ok(url: str) -> bool:
