@@ -166,3 +166,37 @@ def test_secrets_reach_steps_only_through_env():
     for path, job_id, job, step in _steps():
         assert "secrets." not in step.get("run", ""), f"{path.name} {job_id}: {step.get('name')}"
         assert "secrets." not in str(step.get("if", "")), f"{path.name} {job_id}: if uses a secret"
+
+
+def test_the_release_runs_on_tags_and_attaches_every_installer():
+    doc = _load(WORKFLOWS / "release.yml")
+    assert doc["on"] == {"push": {"tags": ["v*"]}, "workflow_dispatch": None}
+    assert doc["permissions"] == {"contents": "read"}
+    jobs = doc["jobs"]
+    release = jobs["release"]
+    assert release["if"] == "startsWith(github.ref, 'refs/tags/v')"
+    assert release["permissions"] == {"contents": "write"}
+    assert set(release["needs"]) == set(jobs) - {"release"}
+    uploads = {step["with"]["name"]: step["with"]["path"]
+               for job in jobs.values() for step in job["steps"]
+               if step.get("uses", "").startswith("actions/upload-artifact@")}
+    attached = {name: path for name, path in uploads.items() if name.startswith("release-")}
+    assert attached == {"release-windows-zip": "release/*.zip", "release-msi": "dist/*.msi",
+                        "release-pkg": "dist/*.pkg"}
+    download = next(s for s in release["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert download["with"]["pattern"] == "release-*"
+    # The msi job builds from exactly what the windows job uploaded, where packaging/build looks.
+    fetched = next(s for s in jobs["msi"]["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert fetched["with"] == {"name": "windows-binary", "path": "dist/windows/checkup"}
+    assert uploads["windows-binary"] == "dist/checkup/"
+    for job_id, job in jobs.items():
+        assert 0 < job["timeout-minutes"] <= 60, job_id
+
+
+def test_ci_runs_what_ci_run_runs():
+    doc = _load(WORKFLOWS / "ci.yml")
+    runs = [s["run"] for s in doc["jobs"]["test"]["steps"] if "run" in s]
+    assert runs == ["bash .ci/run"]
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    assert "bash .ci/setup" in ci_run and ci_run.rstrip().endswith("python3 -m pytest -q")
+    assert "bash .ci/setup && python3 -m pytest -q" in (ROOT / "README.md").read_text()
