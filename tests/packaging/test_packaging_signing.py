@@ -227,3 +227,18 @@ def test_a_wrong_token_pin_fails_clearly(pki, token, tmp_path):
     assert "token key pkcs11:token=Checkup" in bad.stderr
     assert "the token did not give the key: a wrong PIN" in bad.stderr
     assert verify(exe, pki / "ca.pem").returncode != 0
+
+
+def test_a_named_openssl_engine_is_used_for_the_token(pki, token, tmp_path):
+    engine = next((p for p in Path("/usr/lib").glob("*/engines-3/pkcs11.so")), None)
+    if engine is None:
+        pytest.skip("needs the pkcs11 engine (Debian package libengine-pkcs11-openssl)")
+    exe = tmp_path / "a.exe"
+    shutil.copy(real_pe("w64.exe"), exe)
+    ok = sign(exe, CHECKUP_SIGN_KEY_PASS_FILE=tmp_path / "pin", CHECKUP_SIGN_PKCS11_ENGINE=engine, **token)
+    assert ok.returncode == 0, ok.stderr
+    assert verify(exe, pki / "ca.pem").returncode == 0
+    missing = sign(exe, CHECKUP_SIGN_KEY_PASS_FILE=tmp_path / "pin",
+                   CHECKUP_SIGN_PKCS11_ENGINE=tmp_path / "no-engine.so", **token)
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "osslsigncode says:" in missing.stderr
