@@ -29,9 +29,14 @@ install -m 644 "$HERE/com.checkup.agent.plist" "$ROOT/Library/LaunchAgents/com.c
 plutil -lint "$ROOT/Library/LaunchAgents/com.checkup.agent.plist" >/dev/null
 
 if [ -n "${CHECKUP_SIGN_APP:-}" ]; then
-    # Sign inside out: every bundled library, then the app, with the hardened runtime.
-    find "$ROOT/Applications/Checkup.app/Contents" -type f \( -name '*.so' -o -name '*.dylib' \) -print0 \
-        | xargs -0 codesign --force --timestamp --options runtime --sign "$CHECKUP_SIGN_APP"
+    # Sign inside out, with the hardened runtime: every Mach-O file (by its magic bytes: the
+    # Python.framework/.../Python that PyInstaller keeps has no extension, PyInstaller #8029)
+    # and nested bundle, deepest first (sign-order.sh), then the app itself, without --deep.
+    bash "$HERE/sign-order.sh" "$ROOT/Applications/Checkup.app" >"$WORK/sign-order.txt"
+    while IFS= read -r item; do
+        codesign --force --timestamp --options runtime --sign "$CHECKUP_SIGN_APP" "$item"
+    done <"$WORK/sign-order.txt"
+    echo "signed $(wc -l <"$WORK/sign-order.txt" | tr -d ' ') Mach-O files and bundles inside Checkup.app"
     codesign --force --timestamp --options runtime --entitlements "$HERE/entitlements.plist" \
         --sign "$CHECKUP_SIGN_APP" "$ROOT/Applications/Checkup.app"
     codesign --verify --strict --deep "$ROOT/Applications/Checkup.app"

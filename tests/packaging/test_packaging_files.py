@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "packaging"
 SCRIPTS = [PKG / "build", PKG / "linux" / "build-deb.sh", PKG / "linux" / "build-rpm.sh",
            PKG / "linux" / "stage.sh", PKG / "linux" / "fix-elf.sh", PKG / "linux" / "postinst",
-           PKG / "linux" / "prerm", PKG / "linux" / "postrm", PKG / "windows" / "build-msi.sh",
-           PKG / "macos" / "build-pkg.sh", PKG / "macos" / "uninstall.sh",
+           PKG / "linux" / "prerm", PKG / "linux" / "postrm", PKG / "windows" / "build-msi.sh", PKG / "windows" / "sign.sh",
+           PKG / "macos" / "build-pkg.sh", PKG / "macos" / "sign-order.sh", PKG / "macos" / "uninstall.sh",
            PKG / "macos" / "scripts" / "preinstall", PKG / "macos" / "scripts" / "postinstall"]
 
 
