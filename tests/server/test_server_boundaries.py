@@ -1,4 +1,4 @@
-"""The server imports nothing of the agent but the shared policy contract."""
+"""The server imports nothing of the agent but the shared contract (policy, check registry, status, serials)."""
 import subprocess
 import sys
 
@@ -12,4 +12,8 @@ print(sorted(m for m in sys.modules if m == 'agent' or m.startswith(('agent.', '
 def test_server_imports_only_the_shared_policy_contract():
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "['agent', 'agent.policy', 'agent.tomlcompat']"
+    # the shared contract: the policy, the check registry, the status rule and the
+    # placeholder serials (one copy each, issue 14); probes.serials brings its package
+    assert out.stdout.strip().splitlines()[-1] == (
+        "['agent', 'agent.checks', 'agent.policy', 'agent.status', 'agent.tomlcompat', "
+        "'probes', 'probes.fact', 'probes.host', 'probes.serials']")
