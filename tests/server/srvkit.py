@@ -337,3 +337,26 @@ def agent_settings(url: str, token: str):
     s.values["server"]["url"] = url
     s.values["server"]["enroll_token"] = token
     return s
+
+
+def server_cli(database_url: str, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    """`checkup-server ARGS` in this process on ``database_url``: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+    import sys
+
+    from server.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    old_env, old_stdin = os.environ.get("DATABASE_URL"), sys.stdin
+    os.environ["DATABASE_URL"] = database_url
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdin = old_stdin
+        if old_env is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = old_env
+    return code, out.getvalue(), err.getvalue()

@@ -3,8 +3,6 @@ laptop back in; IT revokes devices and leaked tokens; a reused report_id is a co
 Every test runs the attack itself against the real server, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -61,19 +59,7 @@ def device_row(srv, device_id):
 
 
 def cli(srv, *args):
-    from server.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    old = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = srv.cfg.get("server", "database_url")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        if old is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = old
-    return code, out.getvalue(), err.getvalue()
+    return srvkit.server_cli(srv.cfg.get("server", "database_url"), *args)
 
 
 def it_session(srv):

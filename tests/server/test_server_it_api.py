@@ -5,8 +5,6 @@ real (loopback Jamf) sync, token expiry and revocation, viewer vs admin on the o
 route, and the audit rows of token create/revoke and of a revocation through the API."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -40,19 +38,7 @@ def srv(database_url):
 # -- helpers: the CLI in this process, agents, the API -------------------------------
 
 def cli(srv, *args: str) -> tuple[int, str, str]:
-    from server.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    old = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = srv.cfg.get("server", "database_url")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        if old is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = old
-    return code, out.getvalue(), err.getvalue()
+    return srvkit.server_cli(srv.cfg.get("server", "database_url"), *args)
 
 
 def new_token(srv, role: str = "viewer", label: str = "test", expires: str | None = None) -> str:

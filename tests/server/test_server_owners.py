@@ -3,13 +3,11 @@ every source over every source, clearing, emails, the audit row of every change,
 `checkup-server owner set|clear`."""
 from __future__ import annotations
 
-import contextlib
 import getpass
-import io
-import os
 import uuid
 
 import pytest
+import srvkit
 from sqlalchemy import select
 
 from server import owners
@@ -146,19 +144,7 @@ def test_change_and_audit_row_commit_together(engine):
 
 
 def cli(database_url, *args):
-    from server.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    old = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = database_url
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        if old is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = old
-    return code, out.getvalue(), err.getvalue()
+    return srvkit.server_cli(database_url, *args)
 
 
 def test_cli_owner_set_and_clear(engine, database_url):

@@ -6,9 +6,7 @@ processes, and an unknown user name is answered exactly like a real one."""
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import datetime as dt
-import io
 import os
 import re
 import subprocess
@@ -69,21 +67,7 @@ def csrf_of(s: requests.Session, url: str) -> str:
 
 def admin_cli(srv, *args: str, stdin: str = "") -> tuple[int, str, str]:
     """`checkup-server admin ...` in this process, on the server's database."""
-    from server.cli import main as cli
-    out, err = io.StringIO(), io.StringIO()
-    old_env, old_stdin = os.environ.get("DATABASE_URL"), sys.stdin
-    os.environ["DATABASE_URL"] = srv.cfg.get("server", "database_url")
-    sys.stdin = io.StringIO(stdin)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli(["admin", *args])
-    finally:
-        sys.stdin = old_stdin
-        if old_env is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = old_env
-    return code, out.getvalue(), err.getvalue()
+    return srvkit.server_cli(srv.cfg.get("server", "database_url"), "admin", *args, stdin=stdin)
 
 
 def failure_row(srv, name: str):
