@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import hmac
 import logging
 
 from fastapi import APIRouter, Request
@@ -17,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import claims, owners
 from ..access import IT_CHANGE, ME, Caller, device, require
 from ..schemas import Problem
+from ..web import csrf_ok
 
 log = logging.getLogger("checkup.server")
 router = APIRouter()
@@ -93,7 +93,7 @@ async def claim_it(request: Request, code: str, caller: Caller = require(ME)):
     engine = request.app.state.checkup.engine
     form = await request.form()
     sess = caller.session
-    if sess is None or not hmac.compare_digest(str(form.get("csrf", "")), sess.csrf):
+    if sess is None or not csrf_ok(sess, form):
         log.warning("claim without the page's form token refused (%s from %s)", caller.actor,
                     _address(request))
         claim = await run_in_threadpool(claims.look_up, engine, code,
@@ -115,7 +115,7 @@ async def set_device_owner(request: Request, device_id: str, caller: Caller = re
     engine = request.app.state.checkup.engine
     form = await request.form()
     sess = caller.session
-    if sess is None or not hmac.compare_digest(str(form.get("csrf", "")), sess.csrf):
+    if sess is None or not csrf_ok(sess, form):
         return Response("Bad request (CSRF token missing or wrong)", status_code=400)
     device_id = device_id[:64]
     clear = str(form.get("action", "")) == "clear"
