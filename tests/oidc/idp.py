@@ -38,12 +38,8 @@ def new_key(kid: str) -> dict:
 
 
 def free_port() -> int:
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    from srvkit import free_port as port   # tests/server/srvkit.py: the one free-port picker
+    return port()
 
 
 class Idp:
