@@ -156,6 +156,7 @@ class DeviceDay(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     failing: Mapped[str] = mapped_column(String(1024), default="")
+    checks: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON {check_id: status}; NULL before 0009
     __table_args__ = (Index("ix_device_days_day", "day"), {"sqlite_with_rowid": False})
 
 
@@ -181,6 +182,19 @@ class OrgPolicy(Base):
     etag: Mapped[str] = mapped_column(String(80))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class PolicyVersion(Base):
+    """Every saved organisation policy, in force from ``saved_at`` until the next row (empty
+    text = cleared: agents use their own policy). Written with each change to ``org_policy``."""
+    __tablename__ = "policy_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str] = mapped_column(String(80))
+    saved_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    saved_by: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    __table_args__ = (Index("ix_policy_versions_saved_at", "saved_at"),)
 
 
 class MdmRecordRow(Base):

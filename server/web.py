@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 
 from . import audit
 from .db import utcnow
-from .models import Admin, OrgPolicy
+from .models import Admin, OrgPolicy, PolicyVersion
 from .policy_check import CHECK_IDS, body_etag
 from .security import check_password
 from .untrusted import shown
@@ -191,6 +191,9 @@ def _save_policy(engine, text: str, who: str, role: str = "", address: str = "",
     transaction. ``actor`` is the audit log's who (default ``who``)."""
     with engine.begin() as conn:
         conn.execute(OrgPolicy.__table__.delete().where(OrgPolicy.id == 1))
+        kept = text if text.strip() else ""
+        conn.execute(PolicyVersion.__table__.insert().values(
+            text=kept, etag=body_etag(kept) if kept else "", saved_at=utcnow(), saved_by=who))
         if text.strip():
             etag = body_etag(text)
             conn.execute(OrgPolicy.__table__.insert().values(

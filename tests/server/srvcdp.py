@@ -35,6 +35,14 @@ class Browser:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
 
+        # Move both ends above 4 first: in a process with few files open, os.pipe() may hand
+        # out 3 and 4 themselves, and dup2 would then overwrite one end with the other.
+        import fcntl
+        hi_r, hi_w = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_chrome_r, from_chrome_w))
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        to_chrome_r, from_chrome_w = hi_r, hi_w
+
         def fds():
             os.dup2(to_chrome_r, 3)
             os.dup2(from_chrome_w, 4)
