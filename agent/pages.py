@@ -72,7 +72,7 @@ def format_when(checked_at: Any) -> str:
 
 CSS = """
 :root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1d2125;--card:#fff;--muted:#5d6670;--line:#d9dde2;
---pass:#1e8a3c;--nudge:#9a6700;--fail:#c62828;--unknown:#5f6b76;--skip:#5f6b76;--btn:#0b57d0;--btnfg:#fff}
+--pass:#1a7f37;--nudge:#9a6700;--fail:#c62828;--unknown:#5f6b76;--skip:#5f6b76;--btn:#0b57d0;--btnfg:#fff}
 @media (prefers-color-scheme:dark){:root{--bg:#16191c;--fg:#e8eaed;--card:#202428;--muted:#a4acb5;
 --line:#3a4046;--pass:#5bd17a;--nudge:#f2c14e;--fail:#ff6b6b;--unknown:#a4acb5;--skip:#a4acb5;
 --btn:#8ab4f8;--btnfg:#0b1a33}}
@@ -84,7 +84,7 @@ main{max-width:760px;margin:0 auto;padding:24px 20px 40px}
 h1{font-size:1.6em;margin:.2em 0}
 h2{font-size:1.15em;margin:0 0 .5em}
 .badge{display:inline-flex;align-items:center;gap:.45em;font-weight:600;padding:.2em .75em .2em .3em;
-border-radius:999px;border:2px solid currentColor}
+border-radius:999px;border:2px solid currentColor;white-space:nowrap}
 .badge .sym{display:inline-block;width:1.5em;height:1.5em;line-height:1.5em;text-align:center;border-radius:50%;
 color:var(--card);font-weight:700}
 .pass{color:var(--pass)}.pass .sym{background:var(--pass)}
@@ -106,6 +106,13 @@ th{font-size:.85em;color:var(--muted);font-weight:600;border-top:0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0}dt{color:var(--muted)}dd{margin:0;
 word-break:break-word}
 .help{white-space:pre-line}
+td{overflow-wrap:break-word;hyphens:none}
+pre.cmd{user-select:all;-webkit-user-select:all}
+details.na{margin-top:1em}details.na summary{cursor:pointer;color:var(--muted);font-weight:600}
+@media (max-width:600px){main{padding:12px 10px 32px}.card{padding:16px}
+table.checks,table.checks tbody,table.checks tr,table.checks td{display:block;width:100%}
+table.checks tr.head{display:none}table.checks tr{border-top:1px solid var(--line);padding:.5em 0}
+table.checks td{border-top:0;padding:.15em 0}}
 nav a{color:var(--btn)}
 footer{color:var(--muted);font-size:.85em;margin-top:24px}
 """
@@ -144,15 +151,44 @@ def _help_card(org: dict | None) -> str:
     return "<section class=\"card\">" + "".join(parts) + "</section>"
 
 
-def _observed(observed: Any) -> str:
+# Observed values that never matter for a verdict (not shown on the page).
+_OBS_NOT_SHOWN = frozenset({"installation_type"})
+
+
+def _not_shown(check_id: str | None, observed: dict) -> set[str]:
+    """Keys whose value does not matter for this verdict: a lock delay of a screen lock that is
+    off, an empty list of settings that are off when every setting is on, a value not read."""
+    hidden = {k for k, v in observed.items() if v is None or k in _OBS_NOT_SHOWN}
+    if check_id == "screen_lock" and observed.get("enabled") is False:
+        hidden |= {"idle_seconds", "lock_delay_seconds"}
+    if check_id == "automatic_updates" and observed.get("settings_off") == []:
+        hidden.add("settings_off")
+    if check_id == "os_version" and observed.get("end_of_life") is False:
+        hidden.add("end_of_life")
+    return hidden
+
+
+def observed_label(check_id: str | None, key: str) -> str | None:
+    """The words for an observed field (per check first, then shared), None if it has none."""
+    for name in (f"observed.{check_id}.{key}", f"observed.{key}"):
+        label = t(name)
+        if label != name:
+            return label
+    return None
+
+
+def _observed(observed: Any, check_id: str | None = None) -> str:
     if not isinstance(observed, dict) or not observed:
         return ""
+    hidden = _not_shown(check_id, observed)
     rows = []
     for key, value in observed.items():
-        label = t(f"observed.{key}")
-        if label == f"observed.{key}":
-            label = key.replace("_", " ")
+        if key in hidden:
+            continue
+        label = observed_label(check_id, key) or key.replace("_", " ")
         rows.append(f"<dt>{esc(label)}</dt><dd>{esc(_shown(key, value))}</dd>")
+    if not rows:
+        return ""
     return (f"<section class=\"card\"><h2>{esc(t('page.observed'))}</h2><dl>{''.join(rows)}</dl></section>")
 
 
@@ -181,9 +217,36 @@ def _shown(key: str, value: Any) -> str:
                          t("value.up_to_date") if item.get("up_to_date") else t("value.out_of_date")]
                 parts.append(f"{item.get('name') or '?'} ({', '.join(state)})")
             else:
-                parts.append(str(item))
+                words = t(f"setting.{item}") if key == "settings_off" else str(item)
+                parts.append(str(item) if words == f"setting.{item}" else words)
         return ", ".join(parts)
     return str(value)
+
+
+def _open_command(fix: dict, link: str | None) -> str:
+    """The desktop's settings command (Linux: ``gnome-control-center privacy``) as text to copy.
+
+    Only where there is no button: the page never runs anything (it has no JavaScript)."""
+    argv = fix.get("open")
+    if link or not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        return ""
+    if argv[0] in ("/usr/bin/open", "explorer.exe"):      # the agent's way of opening a link
+        return ""
+    return (f"<p>{esc(t('page.open_command'))}</p>"
+            f"<pre class=\"cmd\"><code>{esc(' '.join(argv))}</code></pre>")
+
+
+def _unknown_card(check: dict, fix: dict) -> str:
+    """A check that could not be checked: what could not be read and what to do (usually
+    nothing). Never the failure's steps: nothing is known to be off."""
+    parts = [f"<section class=\"card\"><h2>{esc(t('page.unknown_heading'))}</h2>",
+             f"<p>{esc(t('page.unknown'))}</p>",
+             f"<h2>{esc(t('page.unknown_todo_heading'))}</h2><p>{esc(t('page.unknown_todo'))}</p>"]
+    menu = fix.get("menu_path") if isinstance(fix, dict) else None
+    if isinstance(menu, str) and menu:
+        parts.append(f"<p class=\"path\">{esc(t('page.unknown_look', path=menu))}</p>")
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
@@ -199,7 +262,9 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
              hostname=device.get("hostname") or "?")
     out.append(f"<p class=\"muted\">{esc(last)}</p>")
     out.append("</section>")
-    if status in ("fail", "nudge") or (status == "unknown" and fix):
+    if status == "unknown":
+        out.append(_unknown_card(check, fix))
+    elif status in ("fail", "nudge"):
         if fix.get("why"):
             out.append(f"<section class=\"card\"><h2>{esc(t('page.why'))}</h2><p>{esc(fix['why'])}</p></section>")
         steps = [s for s in (fix.get("steps") or []) if isinstance(s, str) and s.strip()]
@@ -213,6 +278,7 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
                 out.append(f"<p><a class=\"button\" href=\"{esc(link)}\">{esc(t('page.open_settings'))}</a></p>")
             if menu:
                 out.append(f"<p class=\"path\">{esc(t('page.menu_path', path=menu))}</p>")
+            out.append(_open_command(fix, link))
             if steps:
                 out.append("<ol class=\"steps\">" + "".join(f"<li>{esc(s)}</li>" for s in steps) + "</ol>")
             if fix.get("command"):
@@ -224,13 +290,11 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
             out.append("</section>")
         else:
             out.append(f"<section class=\"card\"><p>{esc(t('page.no_fix'))}</p></section>")
-    elif status == "unknown":
-        out.append(f"<section class=\"card\"><p>{esc(t('page.unknown'))}</p></section>")
     elif status == "skip":
         out.append(f"<section class=\"card\"><p>{esc(t('page.skip'))}</p></section>")
     else:
         out.append(f"<section class=\"card\"><p>{esc(t('page.passing'))}</p></section>")
-    out.append(_observed(check.get("observed")))
+    out.append(_observed(check.get("observed"), check.get("id")))
     out.append(_help_card(org))
     return _doc(t("page.title", title=title), "".join(out))
 
@@ -241,8 +305,12 @@ def render_report(report: dict, org: dict | None = None) -> str:
     hostname = device.get("hostname") or "?"
     os_words = " ".join(str(x) for x in (device.get("os_name"), device.get("os_version")) if x) or "?"
     checks = sorted(report.get("checks") or [], key=lambda c: ORDER.get(c.get("status"), 9))
-    rows = []
+    rows, not_here = [], []
     for c in checks:
+        if c.get("status") == "skip":       # collapsed under "Not on this computer"
+            not_here.append(f"<li><a href=\"{esc(page_name(c.get('id', '')))}\">"
+                            f"{esc(c.get('title') or c.get('id'))}</a>: {esc(c.get('summary') or '')}</li>")
+            continue
         name = page_name(c.get("id", ""))
         link = (f" <a href=\"{esc(name)}\">{esc(t('page.open_fix'))}</a>" if c.get("status") in ("fail", "nudge")
                 else f" <a href=\"{esc(name)}\">{esc(t('page.details'))}</a>")
@@ -254,9 +322,12 @@ def render_report(report: dict, org: dict | None = None) -> str:
             f"<p class=\"muted\">{esc(t('page.device', os=os_words, hostname=hostname))}<br>"
             f"{esc(t('page.last_checked', when=format_when(report.get('checked_at')), hostname=hostname))}</p>",
             "</section>",
-            f"<section class=\"card\"><h2>{esc(t('page.checks_heading'))}</h2><table>"
-            f"<tr><th>{esc(t('page.col_check'))}</th><th>{esc(t('page.col_status'))}</th>"
-            f"<th>{esc(t('page.col_detail'))}</th></tr>{''.join(rows)}</table></section>",
+            f"<section class=\"card\"><h2>{esc(t('page.checks_heading'))}</h2><table class=\"checks\">"
+            f"<tr class=\"head\"><th>{esc(t('page.col_check'))}</th><th>{esc(t('page.col_status'))}</th>"
+            f"<th>{esc(t('page.col_detail'))}</th></tr>{''.join(rows)}</table>"
+            + (f"<details class=\"na\"><summary>{esc(t('page.not_here', n=len(not_here)))}</summary>"
+               f"<ul>{''.join(not_here)}</ul></details>" if not_here else "")
+            + "</section>",
             _help_card(org)]
     return _doc(t("page.report_title", hostname=hostname), "".join(body))
 
