@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", metavar="YYYY-MM-DD",
                    help="judge end-of-support dates as on this day (default: today)")
 
+    for name in ("explain", "fix"):
+        p = sub.add_parser(name, parents=[common],
+                           help="check this computer and say how to fix one check (CHECK: a check id, "
+                                "e.g. firewall)" if name == "explain" else "the same as explain")
+        p.add_argument("check_id", metavar="CHECK")
+        p.add_argument("--replay", metavar="FILE", help="check a capture file instead of this computer")
+        p.add_argument("--date", metavar="YYYY-MM-DD", help=argparse.SUPPRESS)
+
     p = sub.add_parser("tray", parents=[common], help="run the tray icon")
     p.add_argument("--replay", metavar="FILE", help="run on a capture file instead of this computer")
     p.add_argument("--show", action="store_true",
@@ -82,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         command = args.command or "check"
         if command == "check":
             return cmd_check(args)
+        if command in ("explain", "fix"):
+            return cmd_explain(args)
         if command == "capture":
             return cmd_capture(args)
         if command == "policy":
@@ -107,19 +117,53 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def cmd_check(args) -> int:
+def _run(args) -> tuple[dict, object]:
     from .pipeline import run_check
     host = make_host(getattr(args, "replay", None))
     settings = load_settings_for(args, host)
     policy = load_policy_for(args, settings)
-    report = run_check(host, policy, today=_check_date(getattr(args, "date", None)))
+    return run_check(host, policy, today=_check_date(getattr(args, "date", None))), policy
+
+
+def _write_pages(report: dict, policy) -> dict[str, str]:
+    """The fix pages for this result (the tray's pages directory); {} if they can't be written."""
+    from . import pages
+    try:
+        return pages.write_pages(report, getattr(policy, "organization", None))
+    except OSError as exc:
+        _err(f"checkup: could not write the report page: {exc}")
+        return {}
+
+
+def cmd_check(args) -> int:
+    report, policy = _run(args)
     if getattr(args, "json", False):
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     else:
-        from .table import render_table
-        sys.stdout.write(render_table(report, color=_use_color()))
+        from .pages import file_uri
+        from .table import render_table, terminal_width
+        paths = _write_pages(report, policy)
+        page = file_uri(paths["report"]) if paths.get("report") else None
+        sys.stdout.write(render_table(report, color=_use_color(), width=terminal_width(), page=page))
     sys.stdout.flush()
     return EXIT.get(report["status"], EXIT_ERROR)
+
+
+def cmd_explain(args) -> int:
+    """`checkup explain CHECK`: one check's fix steps, where to click and the link."""
+    from .pages import file_uri
+    from .table import render_explain, terminal_width
+    report, policy = _run(args)
+    wanted = str(args.check_id).strip().lower().replace("-", "_")
+    check = next((c for c in report["checks"] if c.get("id") == wanted), None)
+    if check is None:
+        ids = ", ".join(c["id"] for c in report["checks"])
+        raise UsageError(f"checkup: no check called {args.check_id!r} (the checks: {ids})")
+    paths = _write_pages(report, policy)
+    page = file_uri(paths[wanted]) if paths.get(wanted) else None
+    sys.stdout.write(render_explain(check, width=terminal_width(), page=page))
+    sys.stdout.flush()
+    return EXIT.get(check["status"], EXIT_ERROR) if check["status"] != "skip" else 0
 
 
 def _check_date(text: str | None):

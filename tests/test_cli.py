@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -13,11 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 COMPLIANT_MAC = FIXTURES / "macos" / "sonoma-14-6-compliant.json"
 FAILING_WIN = FIXTURES / "windows" / "win10-22h2-bitlocker-off-firewall-partly-off.json"
+PAGES_HOME = tempfile.mkdtemp(prefix="checkup-cli-pages-")
 
 
 def checkup(*args, env=None, stdin=None):
     full_env = dict(os.environ)
     full_env.pop("NO_COLOR", None)
+    full_env.pop("COLUMNS", None)
+    full_env["XDG_DATA_HOME"] = PAGES_HOME   # the report pages `checkup` writes go here
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
                           timeout=60, env=full_env, cwd=ROOT, input=stdin)
@@ -265,3 +272,130 @@ def test_tray_without_a_display_says_so_in_words():
     proc = subprocess.run([sys.executable, "-m", "agent.cli", "tray", "--replay", str(COMPLIANT_MAC)],
                           capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     one_line_error(proc, "needs a desktop session", "no display was found")
+
+
+# --------------------------------------------------------------------------------------
+# Wrapping to the terminal's width; `checkup explain`; where the report page is
+# --------------------------------------------------------------------------------------
+
+WRAP_CASES = [FAILING_WIN, FIXTURES / "linux" / "debian-12-no-systemd-dropbear-running-unencrypted-vda.json",
+              FIXTURES / "linux" / "ubuntu-22-04-gnome-lock-disabled-mokutil-missing.json",
+              FIXTURES / "macos" / "ventura-13-6-filevault-off-remote-login-admin.json"]
+
+
+def _unbreakable(report: dict) -> list[str]:
+    """Every command a line must never split: the fixes' commands, their settings commands and
+    anything in backticks."""
+    out = []
+    for check in report["checks"]:
+        fix = check.get("fix") or {}
+        if fix.get("command"):
+            out.append(fix["command"])
+        if fix.get("open"):
+            out.append(" ".join(fix["open"]))
+        for text in (check.get("summary") or "", fix.get("hint") or ""):
+            out += re.findall(r"`[^`]*`", text)
+    return [c for c in out if " " in c]
+
+
+def _check_wrapped(out: str, cols: int, report: dict) -> None:
+    flat = " ".join(out.split())
+    for line in out.splitlines():
+        if len(line) > cols:   # only a single piece that cannot be split may run past the edge
+            assert " " not in line.strip() or any(c in line for c in _unbreakable(report)) \
+                or line.strip().startswith("$ "), (cols, line)
+    for cmd in _unbreakable(report):
+        if cmd in flat:
+            assert any(cmd in line for line in out.splitlines()), (cols, cmd, out)
+    for word in re.findall(r"[A-Za-z]{4,}", flat):   # no word cut in two
+        assert word in out, (cols, word)
+
+
+@pytest.mark.parametrize("cols", [60, 80, 120])
+@pytest.mark.parametrize("capture", WRAP_CASES, ids=[c.stem for c in WRAP_CASES])
+def test_table_wraps_to_the_terminal_width_never_inside_a_command(capture, cols, tmp_path):
+    policy = fixture_policy(capture, tmp_path)
+    report = json.loads(checkup("check", "--json", "--replay", str(capture), "--policy", policy).stdout)
+    out = checkup("check", "--replay", str(capture), "--policy", policy, env={"COLUMNS": str(cols)}).stdout
+    _check_wrapped(out, cols, report)
+    assert max(len(line) for line in out.splitlines()) > cols * 0.8   # it does use the width
+    # every summary and hint is there, whole, once the line breaks are undone
+    flat = " ".join(out.split())
+    for check in report["checks"]:
+        assert " ".join(check["summary"].split()) in flat, check["id"]
+        if check["status"] in ("fail", "nudge"):
+            assert " ".join(check["fix"]["hint"].split()) in flat
+    page = re.search(r"file://\S+/report\.html", out)
+    assert page and Path(page.group(0)[len("file://"):]).is_file()
+
+
+def test_a_pipe_gets_one_line_per_item(tmp_path):
+    proc = checkup("check", "--replay", str(FAILING_WIN), "--policy", fixture_policy(FAILING_WIN, tmp_path))
+    assert any(len(line) > 120 for line in proc.stdout.splitlines())
+    assert "Details and how to fix each one: file://" in proc.stdout
+
+
+def test_a_long_command_stays_on_one_line():
+    from agent.table import wrap
+    cmd = "sudo apt install unattended-upgrades && sudo dpkg-reconfigure -plow unattended-upgrades"
+    lines = wrap(f"Run {cmd} in a terminal, then `sudo systemctl restart x` to finish.", "-> ", 3, 40, [cmd])
+    assert cmd in lines[1] and any("`sudo systemctl restart x`" in line for line in lines)
+    assert all(len(line) <= 40 for line in lines if cmd not in line)
+
+
+def test_explain_prints_the_steps_and_the_link(tmp_path):
+    proc = checkup("explain", "firewall", "--replay", str(FAILING_WIN),
+                   "--policy", fixture_policy(FAILING_WIN, tmp_path), env={"COLUMNS": "80"})
+    assert proc.returncode == 2, proc.stderr
+    report = json.loads(checkup("check", "--json", "--replay", str(FAILING_WIN),
+                                "--policy", fixture_policy(FAILING_WIN, tmp_path)).stdout)
+    fix = next(c for c in report["checks"] if c["id"] == "firewall")["fix"]
+    flat = " ".join(proc.stdout.split())
+    for step in fix["steps"]:
+        assert " ".join(step.split()) in flat
+    assert fix["link"] in proc.stdout and fix["menu_path"] in flat
+    page = re.search(r"file://\S+/firewall\.html", proc.stdout)
+    assert page and Path(page.group(0)[len("file://"):]).is_file()
+    _check_wrapped(proc.stdout, 80, report)
+
+
+def test_explain_an_unknown_claims_nothing_and_fix_is_the_same(tmp_path):
+    capture = FIXTURES / "linux" / "ubuntu-22-04-gnome-lock-disabled-mokutil-missing.json"
+    proc = checkup("fix", "system-integrity", "--replay", str(capture), "--policy", fixture_policy(capture, tmp_path))
+    assert proc.returncode == 3
+    assert "IT will look into it" in proc.stdout
+    assert "Secure Boot is off" not in proc.stdout and "Contact IT" not in proc.stdout
+    screen = checkup("explain", "screen_lock", "--replay", str(capture), "--policy", fixture_policy(capture, tmp_path))
+    assert "$ gnome-control-center lock" in screen.stdout   # the Linux settings command
+
+
+def test_explain_a_check_that_does_not_exist(tmp_path):
+    proc = checkup("explain", "nope", "--replay", str(FAILING_WIN), "--policy", fixture_policy(FAILING_WIN, tmp_path))
+    assert proc.returncode == 3 and "no check called 'nope'" in proc.stderr and "firewall" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+def test_in_tmux_at_80_columns(tmp_path):
+    """A real terminal: tmux at 80 columns, no COLUMNS set; nothing wraps by the terminal."""
+    capture = FIXTURES / "linux" / "debian-12-no-systemd-dropbear-running-unencrypted-vda.json"
+    policy = fixture_policy(capture, tmp_path)
+    out = tmp_path / "out.txt"
+    sock = str(tmp_path / "tmux.sock")
+    script = tmp_path / "run.sh"
+    script.write_text(f"unset COLUMNS; export XDG_DATA_HOME={PAGES_HOME} PYTHONPATH={ROOT}; cd {ROOT}; "
+                      f"{sys.executable} -m agent.cli check --replay {capture} --policy {policy} "
+                      f"> /dev/tty; tmux -S {sock} capture-pane -p -J -S - > {out}.tmp; mv {out}.tmp {out}; sleep 30\n")
+    subprocess.run(["tmux", "-S", sock, "new-session", "-d", "-x", "80", "-y", "60", "bash", str(script)],
+                   check=True, timeout=10)
+    try:
+        deadline = time.time() + 60
+        while not out.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        text = out.read_text()
+    finally:
+        subprocess.run(["tmux", "-S", sock, "kill-server"], timeout=10)
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert any(line.startswith("  FAIL") for line in lines), text
+    assert [line for line in lines if len(line) > 80 and "$ " not in line] == [], text
+    assert "\033[" not in text and any(len(line) > 60 for line in lines)
