@@ -161,6 +161,8 @@ def _not_shown(check_id: str | None, observed: dict) -> set[str]:
     hidden = {k for k, v in observed.items() if v is None or k in _OBS_NOT_SHOWN}
     if check_id == "screen_lock" and observed.get("enabled") is False:
         hidden |= {"idle_seconds", "lock_delay_seconds"}
+    if check_id == "firewall" and observed.get("enabled") is False:
+        hidden.add("stealth")              # stealth mode of a firewall that is off
     if check_id == "automatic_updates" and observed.get("settings_off") == []:
         hidden.add("settings_off")
     if check_id == "os_version" and observed.get("end_of_life") is False:

@@ -91,7 +91,7 @@ def test_what_checkup_saw_is_in_words():
                       "profiles": {"domain": True, "private": False, "public": False},
                       "products": [{"name": "Windows Defender", "enabled": True, "up_to_date": False}],
                       "missing": ["falcond", "<b>x</b>"]})
-    assert "<dt>Turned on</dt><dd>No</dd>" in html
+    assert "<dt>Turned on</dt><dd>No</dd>" in html   # no check id: the shared words
     assert "<dd>never</dd>" in html and "<dd>5 minutes</dd>" in html
     assert "Domain: on, Private: off, Public: off" in html
     assert "Windows Defender (on, out of date)" in html

@@ -94,6 +94,8 @@ def test_a_screen_lock_that_is_off_shows_no_lock_delay():
     saw = pages._observed({"enabled": False, "idle_seconds": 0, "lock_delay_seconds": 0}, "screen_lock")
     assert "Locks by itself" in saw and "No" in saw
     assert "immediately" not in saw and "never" not in saw
+    saw = pages._observed({"enabled": False, "stealth": True}, "firewall")
+    assert "Firewall on" in saw and "Stealth" not in saw
 
 
 def test_linux_pages_show_the_settings_command_as_text(reports):
