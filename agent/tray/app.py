@@ -289,16 +289,25 @@ class TrayApp:
         icon.visible = True
         if self._notifier_choice == "auto":
             from ..notify import choose_notifier
-            icon_png = os.path.join(self.pages_dir, "checkup.png")
-            try:
-                os.makedirs(self.pages_dir, exist_ok=True)
-                draw_icon("fail", 64).save(icon_png)
-            except OSError:
-                icon_png = ""
-            self.notifier = choose_notifier(on_action=self.on_notification_action, app_icon=icon_png)
+            self.notifier = choose_notifier(on_action=self.on_notification_action,
+                                            icons=self.notification_icons())
         else:
             self.notifier = self._notifier_choice
         self.scheduler.start()
+
+    def notification_icons(self) -> dict[str, str]:
+        """One PNG per state (checkup-fail.png, ...), so each notification shows the icon
+        of what it says: a thank-you is the green check, not the stop sign."""
+        icons: dict[str, str] = {}
+        try:
+            os.makedirs(self.pages_dir, exist_ok=True)
+            for state in ("pass", "nudge", "fail", "unknown"):
+                path = os.path.join(self.pages_dir, f"checkup-{state}.png")
+                draw_icon(state, 64).save(path)
+                icons[state] = path
+        except OSError:
+            log.exception("could not write the notification icons")
+        return icons
 
     def run(self) -> int:
         icon = self.build_icon()
