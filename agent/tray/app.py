@@ -36,6 +36,13 @@ def icon_state(report: dict | None, checking: bool) -> str:
     return status if status in ("pass", "nudge", "fail") else "unknown"
 
 
+def menu_groups(report: dict | None) -> list[tuple[str, list[dict]]]:
+    """[("fail", [...]), ("nudge", [...]), ("unknown", [...])], empty groups left out."""
+    checks = (report or {}).get("checks") or []
+    return [(status, group) for status in ("fail", "nudge", "unknown")
+            if (group := [c for c in checks if c.get("status") == status])]
+
+
 def unknown_report(error: BaseException | None) -> dict:
     return {"status": "unknown", "checks": [], "device": {}, "checked_at": None,
             "error": f"{type(error).__name__}: {error}" if error else None}
@@ -88,7 +95,10 @@ class TrayApp:
         return icon
 
     def menu_items(self, item, menu) -> list:
-        """The menu, rebuilt from the latest report each time pystray asks."""
+        """The menu, rebuilt from the latest report each time pystray asks: the state in
+        words and when it was checked, then what is required (✕), suggested (!) and could
+        not be checked (?), each under its heading. "Open report" is the default item:
+        a left click where the platform has one, the menu's first choice where not."""
         report = self.report
         items = []
         if self.checking and report is None:
@@ -98,10 +108,16 @@ class TrayApp:
         else:
             status_line = pages.device_words(report)
         items.append(item(status_line, None, enabled=False))
-        for check in self._not_passing(report):
-            key = "menu.unknown_item" if check.get("status") == "unknown" else "menu.fix_item"
-            items.append(item(t(key, title=check.get("title") or check.get("id")),
-                              self._opener(check.get("id"))))
+        when = self.last_checked_words(report)
+        if when:
+            items.append(item(when, None, enabled=False))
+        groups = menu_groups(report)
+        for status, checks in groups:
+            items.append(menu.SEPARATOR)
+            items.append(item(t(f"menu.group_{status}"), None, enabled=False))
+            for check in checks:
+                items.append(item(t(f"menu.item_{status}", title=check.get("title") or check.get("id")),
+                                  self._opener(check.get("id"))))
         items.append(menu.SEPARATOR)
         items.append(item(t("menu.checking") if self.checking else t("menu.check_now"),
                           lambda: self.check_now(), enabled=not self.checking))
@@ -116,12 +132,22 @@ class TrayApp:
         items.append(item(t("menu.quit"), lambda: self.quit()))
         return items
 
-    @staticmethod
-    def _not_passing(report: dict | None) -> list[dict]:
-        if not report:
-            return []
-        checks = [c for c in report.get("checks") or [] if c.get("status") in ("fail", "nudge", "unknown")]
-        return sorted(checks, key=lambda c: pages.ORDER.get(c.get("status"), 9))
+    def last_checked_words(self, report: dict | None) -> str | None:
+        """"Last checked 10:42" (today) or "Last checked 26 Nov, 10:42"; None before any check."""
+        at = (report or {}).get("checked_at")
+        if not isinstance(at, str) or not at:
+            return None
+        try:
+            when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            return t("menu.last_checked", when=at)
+        now = self.now()
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=now.tzinfo)
+        when = when.astimezone(now.tzinfo)
+        words = when.strftime("%H:%M") if when.date() == now.date() else \
+            f"{when.day} {when.strftime('%b')}, {when.strftime('%H:%M')}"
+        return t("menu.last_checked", when=words)
 
     def _opener(self, check_id):
         return lambda: self.open_fix(check_id)
