@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from urllib.parse import quote
 from datetime import datetime, timezone
 from typing import Any, Iterable
 from pathlib import Path
@@ -111,8 +112,9 @@ footer{color:var(--muted);font-size:.85em;margin-top:24px}
 """
 
 
-def _doc(title: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+def _doc(title: str, body: str, refresh_s: int | None = None) -> str:
+    refresh = f"<meta http-equiv=\"refresh\" content=\"{int(refresh_s)}\">" if refresh_s else ""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + refresh +
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
             "style-src 'unsafe-inline'; img-src data:\">"
@@ -186,7 +188,30 @@ def _shown(key: str, value: Any) -> str:
     return str(value)
 
 
-def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
+def check_again_card(key: str, status: str, again: dict | None) -> str:
+    """The "I fixed it — check again" loop (the tray's ``again``: ``url`` of its loopback
+    re-check link, ``refresh_s`` while a re-check is due, ``at`` "10:47" of the last one)."""
+    if not again:
+        return ""
+    out = []
+    if again.get("at"):
+        if key == "report":
+            words = t("again.report_pass") if status == "pass" else t("again.report_still")
+        else:
+            words = t("again.fixed") if status in ("pass", "skip") else \
+                t("again.unknown") if status == "unknown" else t("again.still")
+        out.append(f"<p class=\"summary\"><strong>{esc(t('again.checked_at', when=again['at'], words=words))}"
+                   "</strong></p>")
+    url = safe_url(again.get("url"), ("http",))
+    if url and status in ("fail", "nudge", "unknown"):
+        out.append(f"<p><a class=\"button\" id=\"check-again\" href=\"{esc(url)}?page={esc(quote(key, safe=''))}\">"
+                   f"{esc(t('again.button'))}</a></p>")
+    if again.get("refresh_s"):
+        out.append(f"<p class=\"muted\">{esc(t('again.pending'))}</p>")
+    return "<section class=\"card\">" + "".join(out) + "</section>" if out else ""
+
+
+def render_fix_page(check: dict, report: dict, org: dict | None = None, again: dict | None = None) -> str:
     status = check.get("status") or "unknown"
     fix = check.get("fix") if isinstance(check.get("fix"), dict) else {}
     title = check.get("title") or check.get("id") or ""
@@ -199,6 +224,7 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
              hostname=device.get("hostname") or "?")
     out.append(f"<p class=\"muted\">{esc(last)}</p>")
     out.append("</section>")
+    out.append(check_again_card(str(check.get("id") or ""), status, again))
     if status in ("fail", "nudge") or (status == "unknown" and fix):
         if fix.get("why"):
             out.append(f"<section class=\"card\"><h2>{esc(t('page.why'))}</h2><p>{esc(fix['why'])}</p></section>")
@@ -232,10 +258,10 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
         out.append(f"<section class=\"card\"><p>{esc(t('page.passing'))}</p></section>")
     out.append(_observed(check.get("observed")))
     out.append(_help_card(org))
-    return _doc(t("page.title", title=title), "".join(out))
+    return _doc(t("page.title", title=title), "".join(out), (again or {}).get("refresh_s"))
 
 
-def render_report(report: dict, org: dict | None = None) -> str:
+def render_report(report: dict, org: dict | None = None, again: dict | None = None) -> str:
     device = report.get("device") or {}
     status = report.get("status") or "unknown"
     hostname = device.get("hostname") or "?"
@@ -253,12 +279,12 @@ def render_report(report: dict, org: dict | None = None) -> str:
             f"<p class=\"summary\">{esc(device_words(report))}</p>",
             f"<p class=\"muted\">{esc(t('page.device', os=os_words, hostname=hostname))}<br>"
             f"{esc(t('page.last_checked', when=format_when(report.get('checked_at')), hostname=hostname))}</p>",
-            "</section>",
+            "</section>", check_again_card("report", status, again),
             f"<section class=\"card\"><h2>{esc(t('page.checks_heading'))}</h2><table>"
             f"<tr><th>{esc(t('page.col_check'))}</th><th>{esc(t('page.col_status'))}</th>"
             f"<th>{esc(t('page.col_detail'))}</th></tr>{''.join(rows)}</table></section>",
             _help_card(org)]
-    return _doc(t("page.report_title", hostname=hostname), "".join(body))
+    return _doc(t("page.report_title", hostname=hostname), "".join(body), (again or {}).get("refresh_s"))
 
 
 def render_about(org: dict | None, server_url: str | None, state_dir: str | None) -> str:
@@ -284,7 +310,8 @@ def pages_dir(data_dir: str | None = None) -> str:
 
 
 def write_pages(report: dict, org: dict | None = None, out_dir: str | None = None,
-                server_url: str | None = None, state_dir: str | None = None) -> dict[str, str]:
+                server_url: str | None = None, state_dir: str | None = None,
+                again: dict | None = None) -> dict[str, str]:
     """Write report.html, about.html and one page per check. Returns {check id or
     'report'/'about': absolute path}."""
     out_dir = out_dir or pages_dir()
@@ -295,10 +322,10 @@ def write_pages(report: dict, org: dict | None = None, out_dir: str | None = Non
         if not isinstance(cid, str):
             continue
         path = os.path.join(out_dir, page_name(cid))
-        atomic_write_text(path, render_fix_page(check, report, org))
+        atomic_write_text(path, render_fix_page(check, report, org, again))
         paths[cid] = path
     paths["report"] = os.path.join(out_dir, "report.html")
-    atomic_write_text(paths["report"], render_report(report, org))
+    atomic_write_text(paths["report"], render_report(report, org, again))
     paths["about"] = os.path.join(out_dir, "about.html")
     atomic_write_text(paths["about"], render_about(org, server_url, state_dir))
     return paths

@@ -77,6 +77,23 @@ STRINGS: dict[str, str] = {
     "notify.action_snooze": "Remind me tomorrow",
     "notify.action_settings": "Open Settings",
 
+    # -- "I fixed it — check again" ---------------------------------------------
+    "again.button": "I fixed it — check again",
+    "again.checked_at": "Checked again at {when}: {words}",
+    "again.fixed": "fixed, thank you!",
+    "again.still": "not fixed yet. The steps below still apply.",
+    "again.unknown": "Checkup could not check it this time.",
+    "again.check_fixed": "{title} is fixed, thank you!",
+    "again.check_still": "{title} is not fixed yet. The steps on its page still apply.",
+    "again.check_unknown": "Checkup could not check {title} this time.",
+    "again.report_pass": "everything looks good, thank you!",
+    "again.report_still": "some things still need fixing.",
+    "again.pending": "Checkup checks again in a few minutes; this page updates by itself.",
+    "again.checking": "Checking again…",
+    "again.checking_body": "This takes a few seconds. This page shows the result by itself.",
+    "again.back": "Go back to the fix page (your browser's Back button): it shows the new result too.",
+    "again.expired": "This link is from an earlier start of Checkup. Open the Checkup icon and choose Check now.",
+
     # -- pages -------------------------------------------------------------------
     "page.title": "{title} — Checkup",
     "page.report_title": "Checkup report for {hostname}",

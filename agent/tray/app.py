@@ -24,6 +24,9 @@ from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
+RECHECK_AFTER_S = 180.0     # after a fix page was opened, check again in 3 minutes
+PAGE_REFRESH_S = 20         # the fix pages reload themselves this often while that is due
+
 
 def tooltip_for(report: dict | None, checking: bool = False) -> str:
     return tooltip_words(report, checking)
@@ -81,6 +84,15 @@ class TrayApp:
         self.server_url = settings.get("server", "url") if settings is not None else None
         self.reporting_on = bool(str(self.server_url or "").strip())
         self.devices_message: str | None = None   # what "See all my devices" last said
+        # "I fixed it — check again": the loopback link (see recheck.py), a re-check a few
+        # minutes after a fix page was opened, and the pages reloading until it is done.
+        self.recheck_server = None
+        self.recheck_after_s = RECHECK_AFTER_S
+        self.page_refresh_s = PAGE_REFRESH_S
+        self.recheck_due = False        # a re-check is planned or asked for
+        self.rechecked_at: str | None = None   # "10:47": the last check was one of those
+        self.checks_done = 0
+        self._seq = threading.Condition()
 
     # -- pystray ------------------------------------------------------------------------
     def build_icon(self):
@@ -204,10 +216,58 @@ class TrayApp:
         if check_id is None or check_id not in self.page_paths:
             self.open_page("report")
             return
+        self.plan_recheck()
         self.open_page(check_id)
         check = next((c for c in (self.report or {}).get("checks", []) if c.get("id") == check_id), None)
         if check and not self.replay:
             threading.Thread(target=open_settings, args=(check.get("fix") or {},), daemon=True).start()
+
+    def plan_recheck(self) -> None:
+        """A fix page is being opened: check again in a few minutes, and until then the
+        pages reload themselves, so the one in front of the person shows the result."""
+        self.recheck_due = True
+        if self.report is not None:
+            self._write_pages(self.report)
+        self.scheduler.check_in(self.recheck_after_s)
+
+    def ask_recheck(self, key: str) -> int:
+        """The "I fixed it — check again" link was followed: check now. Returns how
+        many checks had finished before, which the waiting page compares against."""
+        with self._seq:
+            seq = self.checks_done
+        self.recheck_due = True
+        self.scheduler.check_now()
+        return seq
+
+    def recheck_result(self, key: str, seq: int) -> tuple[bool, str]:
+        """(done, words) for the waiting page: waits a little for a check after ``seq``."""
+        with self._seq:
+            self._seq.wait_for(lambda: self.checks_done > seq, timeout=1.5)
+            if self.checks_done <= seq or self.report is None:
+                return False, ""
+            report, at = self.report, self.rechecked_at or self.now().strftime("%H:%M")
+        if key == "report":
+            words = t("again.report_pass") if report.get("status") == "pass" else t("again.report_still")
+        else:
+            check = next((c for c in report.get("checks") or [] if c.get("id") == key), None)
+            status, title = (check or {}).get("status"), (check or {}).get("title") or key
+            words = t("again.check_fixed", title=title) if status in ("pass", "skip") else \
+                t("again.check_still", title=title) if status in ("fail", "nudge") else \
+                t("again.check_unknown", title=title)
+        return True, t("again.checked_at", when=at, words=words)
+
+    def start_recheck_server(self) -> None:
+        from .recheck import RecheckServer
+        try:
+            self.recheck_server = RecheckServer(self.ask_recheck, self.recheck_result).start()
+        except OSError:
+            log.exception("the check-again link is not available")
+            self.recheck_server = None
+
+    def _again(self) -> dict:
+        return {"url": self.recheck_server.url if self.recheck_server else None,
+                "refresh_s": self.page_refresh_s if self.recheck_due else None,
+                "at": self.rechecked_at}
 
     def snooze(self, how: str, check_ids: list[str] | None = None) -> list[str]:
         now = self.now()
@@ -229,6 +289,8 @@ class TrayApp:
 
     def quit(self) -> None:
         self.scheduler.stop(timeout=0)
+        if self.recheck_server:
+            self.recheck_server.close()
         if self.notifier:
             self.notifier.close()
         if self.icon:
@@ -245,8 +307,14 @@ class TrayApp:
         self.checking = False
         if report is None:
             report = unknown_report(error)
-        self.report = report
+        with self._seq:
+            self.rechecked_at = self.now().strftime("%H:%M") if self.recheck_due else None
+            self.recheck_due = False
+            self.report = report
         self._write_pages(report)
+        with self._seq:                 # the pages are written: a waiting "check again" may say so
+            self.checks_done += 1
+            self._seq.notify_all()
         note = None
         with self._lock:
             try:
@@ -264,7 +332,8 @@ class TrayApp:
         try:
             state_dir = os.path.dirname(self.state_file)
             self.page_paths = pages.write_pages(report, self.org, self.pages_dir,
-                                                server_url=self.server_url or None, state_dir=state_dir)
+                                                server_url=self.server_url or None, state_dir=state_dir,
+                                                again=self._again())
         except OSError:
             log.exception("could not write the fix pages")
 
@@ -319,6 +388,7 @@ class TrayApp:
                                             icons=self.notification_icons())
         else:
             self.notifier = self._notifier_choice
+        self.start_recheck_server()
         self.scheduler.start()
 
     def notification_icons(self) -> dict[str, str]:
