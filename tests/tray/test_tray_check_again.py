@@ -143,3 +143,15 @@ def test_without_the_loopback_link_the_pages_show_no_button(tmp_path):
     a._on_result(report("fail"), None)
     assert "check again" not in open(a.page_paths["firewall"]).read().lower()
     assert a.recheck_server is None
+
+
+def test_the_button_and_the_waiting_page_pass_axe(app):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import axekit
+    if axekit.skip_reason():
+        pytest.skip(axekit.skip_reason())
+    with axekit.axe_browser() as b:
+        b.goto(file_uri(app.page_paths["firewall"]))
+        assert axekit.serious(b) == []
+        b.goto(app.recheck_server.url + "?page=firewall&wait=0")     # the result page
+        assert "Firewall is not fixed yet" in b.text() and axekit.serious(b) == []
