@@ -200,11 +200,12 @@ def check_again_card(key: str, status: str, again: dict | None) -> str:
         else:
             words = t("again.fixed") if status in ("pass", "skip") else \
                 t("again.unknown") if status == "unknown" else t("again.still")
-        out.append(f"<p class=\"summary\" style=\"margin:.2em 0\"><strong>{esc(t('again.checked_at', when=again['at'], words=words))}"
-                   "</strong></p>")
+        said = t("again.checked_at", when=again["at"], words=words)
+        out.append(f"<p class=\"summary\" style=\"margin:.2em 0\"><strong>{esc(said)}</strong></p>")
     url = safe_url(again.get("url"), ("http",))
     if url and status in ("fail", "nudge", "unknown"):
-        out.append(f"<p style=\"margin:.2em 0\"><a class=\"button\" id=\"check-again\" href=\"{esc(url)}?page={esc(quote(key, safe=''))}\">"
+        href = f"{url}?page={quote(key, safe='')}"
+        out.append(f"<p style=\"margin:.2em 0\"><a class=\"button\" id=\"check-again\" href=\"{esc(href)}\">"
                    f"{esc(t('again.button'))}</a></p>")
     if again.get("refresh_s"):
         out.append(f"<p class=\"muted\" style=\"margin:.2em 0\">{esc(t('again.pending'))}</p>")
