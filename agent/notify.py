@@ -41,6 +41,15 @@ class NotAvailable(Exception):
     pass
 
 
+def icon_state(note: Notification) -> str:
+    """The tray state whose icon a notification shows: what it says, not the worst case.
+    A required problem is the red stop sign, only suggested ones the amber "!", a
+    thank-you the green check, anything else (e.g. "can't open your devices") grey."""
+    if note.problems:
+        return "fail" if any(p.get("status") == "fail" for p in note.problems) else "nudge"
+    return "pass" if note.fixed else "unknown"
+
+
 class Notifier:
     clickable = False
     name = "none"
@@ -71,7 +80,8 @@ class DBusNotifier(Notifier):
 
     name = "dbus"
 
-    def __init__(self, on_action: Action | None = None, app_icon: str = "", timeout: float = 5.0):
+    def __init__(self, on_action: Action | None = None, app_icon: str = "", timeout: float = 5.0,
+                 icons: dict[str, str] | None = None):
         try:
             from jeepney import DBusAddress, MatchRule, new_method_call  # noqa: F401
             from jeepney.bus_messages import message_bus
@@ -84,6 +94,7 @@ class DBusNotifier(Notifier):
         self._timeout = timeout
         self.on_action = on_action
         self.app_icon = app_icon
+        self.icons = dict(icons or {})          # icon_state -> PNG path
         try:
             self._conn = open_dbus_connection(bus="SESSION")
         except Exception as exc:  # noqa: BLE001 - no bus = no D-Bus notifications
@@ -133,7 +144,7 @@ class DBusNotifier(Notifier):
             replaces = self._last_id if self._last_id in self._sent else 0
             try:
                 (nid,) = self._call("Notify", "susssasa{sv}i",
-                                    (t("app_name"), replaces, self.app_icon, note.title, body,
+                                    (t("app_name"), replaces, self.icon_for(note), note.title, body,
                                      actions, hints, -1))
             except Exception as exc:  # noqa: BLE001
                 log.warning("notification not shown: %s", exc)
@@ -142,6 +153,9 @@ class DBusNotifier(Notifier):
             self._sent[nid] = note
             self._last_id = nid
         return True
+
+    def icon_for(self, note: Notification) -> str:
+        return self.icons.get(icon_state(note)) or self.app_icon
 
     def _listen(self) -> None:
         while True:
@@ -306,11 +320,11 @@ class PlyerNotifier(Notifier):
 
 
 def choose_notifier(on_action: Action | None = None, platform: str | None = None,
-                    app_icon: str = "") -> Notifier | None:
+                    app_icon: str = "", icons: dict[str, str] | None = None) -> Notifier | None:
     platform = platform or sys.platform
     candidates: list[Callable[[], Notifier]] = []
     if platform.startswith("linux") or "bsd" in platform:
-        candidates.append(lambda: DBusNotifier(on_action=on_action, app_icon=app_icon))
+        candidates.append(lambda: DBusNotifier(on_action=on_action, app_icon=app_icon, icons=icons))
     elif platform in ("win32", "windows"):
         candidates.append(WindowsToastNotifier)
     elif platform == "darwin":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from urllib.parse import quote
 from datetime import datetime, timezone
 from typing import Any, Iterable
 from pathlib import Path
@@ -118,8 +119,9 @@ footer{color:var(--muted);font-size:.85em;margin-top:24px}
 """
 
 
-def _doc(title: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+def _doc(title: str, body: str, refresh_s: int | None = None) -> str:
+    refresh = f"<meta http-equiv=\"refresh\" content=\"{int(refresh_s)}\">" if refresh_s else ""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + refresh +
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
             "style-src 'unsafe-inline'; img-src data:\">"
@@ -251,7 +253,31 @@ def _unknown_card(check: dict, fix: dict) -> str:
     return "".join(parts)
 
 
-def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
+def check_again_card(key: str, status: str, again: dict | None) -> str:
+    """The "I fixed it — check again" loop (the tray's ``again``: ``url`` of its loopback
+    re-check link, ``refresh_s`` while a re-check is due, ``at`` "10:47" of the last one)."""
+    if not again:
+        return ""
+    out = []
+    if again.get("at"):
+        if key == "report":
+            words = t("again.report_pass") if status == "pass" else t("again.report_still")
+        else:
+            words = t("again.fixed") if status in ("pass", "skip") else \
+                t("again.unknown") if status == "unknown" else t("again.still")
+        said = t("again.checked_at", when=again["at"], words=words)
+        out.append(f"<p class=\"summary\" style=\"margin:.2em 0\"><strong>{esc(said)}</strong></p>")
+    url = safe_url(again.get("url"), ("http",))
+    if url and status in ("fail", "nudge", "unknown"):
+        href = f"{url}?page={quote(key, safe='')}"
+        out.append(f"<p style=\"margin:.2em 0\"><a class=\"button\" id=\"check-again\" href=\"{esc(href)}\">"
+                   f"{esc(t('again.button'))}</a></p>")
+    if again.get("refresh_s"):
+        out.append(f"<p class=\"muted\" style=\"margin:.2em 0\">{esc(t('again.pending'))}</p>")
+    return "<section class=\"card\">" + "".join(out) + "</section>" if out else ""
+
+
+def render_fix_page(check: dict, report: dict, org: dict | None = None, again: dict | None = None) -> str:
     status = check.get("status") or "unknown"
     fix = check.get("fix") if isinstance(check.get("fix"), dict) else {}
     title = check.get("title") or check.get("id") or ""
@@ -264,6 +290,7 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
              hostname=device.get("hostname") or "?")
     out.append(f"<p class=\"muted\">{esc(last)}</p>")
     out.append("</section>")
+    out.append(check_again_card(str(check.get("id") or ""), status, again))
     if status == "unknown":
         out.append(_unknown_card(check, fix))
     elif status in ("fail", "nudge"):
@@ -298,10 +325,10 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None) -> str:
         out.append(f"<section class=\"card\"><p>{esc(t('page.passing'))}</p></section>")
     out.append(_observed(check.get("observed"), check.get("id")))
     out.append(_help_card(org))
-    return _doc(t("page.title", title=title), "".join(out))
+    return _doc(t("page.title", title=title), "".join(out), (again or {}).get("refresh_s"))
 
 
-def render_report(report: dict, org: dict | None = None) -> str:
+def render_report(report: dict, org: dict | None = None, again: dict | None = None) -> str:
     device = report.get("device") or {}
     status = report.get("status") or "unknown"
     hostname = device.get("hostname") or "?"
@@ -323,7 +350,7 @@ def render_report(report: dict, org: dict | None = None) -> str:
             f"<p class=\"summary\">{esc(device_words(report))}</p>",
             f"<p class=\"muted\">{esc(t('page.device', os=os_words, hostname=hostname))}<br>"
             f"{esc(t('page.last_checked', when=format_when(report.get('checked_at')), hostname=hostname))}</p>",
-            "</section>",
+            "</section>", check_again_card("report", status, again),
             f"<section class=\"card\"><h2>{esc(t('page.checks_heading'))}</h2><table class=\"checks\">"
             f"<tr class=\"head\"><th>{esc(t('page.col_check'))}</th><th>{esc(t('page.col_status'))}</th>"
             f"<th>{esc(t('page.col_detail'))}</th></tr>{''.join(rows)}</table>"
@@ -331,7 +358,7 @@ def render_report(report: dict, org: dict | None = None) -> str:
                f"<ul>{''.join(not_here)}</ul></details>" if not_here else "")
             + "</section>",
             _help_card(org)]
-    return _doc(t("page.report_title", hostname=hostname), "".join(body))
+    return _doc(t("page.report_title", hostname=hostname), "".join(body), (again or {}).get("refresh_s"))
 
 
 def render_about(org: dict | None, server_url: str | None, state_dir: str | None) -> str:
@@ -357,7 +384,8 @@ def pages_dir(data_dir: str | None = None) -> str:
 
 
 def write_pages(report: dict, org: dict | None = None, out_dir: str | None = None,
-                server_url: str | None = None, state_dir: str | None = None) -> dict[str, str]:
+                server_url: str | None = None, state_dir: str | None = None,
+                again: dict | None = None) -> dict[str, str]:
     """Write report.html, about.html and one page per check. Returns {check id or
     'report'/'about': absolute path}."""
     out_dir = out_dir or pages_dir()
@@ -368,10 +396,10 @@ def write_pages(report: dict, org: dict | None = None, out_dir: str | None = Non
         if not isinstance(cid, str):
             continue
         path = os.path.join(out_dir, page_name(cid))
-        atomic_write_text(path, render_fix_page(check, report, org))
+        atomic_write_text(path, render_fix_page(check, report, org, again))
         paths[cid] = path
     paths["report"] = os.path.join(out_dir, "report.html")
-    atomic_write_text(paths["report"], render_report(report, org))
+    atomic_write_text(paths["report"], render_report(report, org, again))
     paths["about"] = os.path.join(out_dir, "about.html")
     atomic_write_text(paths["about"], render_about(org, server_url, state_dir))
     return paths

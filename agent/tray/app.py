@@ -24,6 +24,9 @@ from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
+RECHECK_AFTER_S = 180.0     # after a fix page was opened, check again in 3 minutes
+PAGE_REFRESH_S = 20         # the fix pages reload themselves this often while that is due
+
 
 def tooltip_for(report: dict | None, checking: bool = False) -> str:
     return tooltip_words(report, checking)
@@ -34,6 +37,13 @@ def icon_state(report: dict | None, checking: bool) -> str:
         return "checking" if checking else "unknown"
     status = report.get("status")
     return status if status in ("pass", "nudge", "fail") else "unknown"
+
+
+def menu_groups(report: dict | None) -> list[tuple[str, list[dict]]]:
+    """[("fail", [...]), ("nudge", [...]), ("unknown", [...])], empty groups left out."""
+    checks = (report or {}).get("checks") or []
+    return [(status, group) for status in ("fail", "nudge", "unknown")
+            if (group := [c for c in checks if c.get("status") == status])]
 
 
 def unknown_report(error: BaseException | None) -> dict:
@@ -74,6 +84,15 @@ class TrayApp:
         self.server_url = settings.get("server", "url") if settings is not None else None
         self.reporting_on = bool(str(self.server_url or "").strip())
         self.devices_message: str | None = None   # what "See all my devices" last said
+        # "I fixed it — check again": the loopback link (see recheck.py), a re-check a few
+        # minutes after a fix page was opened, and the pages reloading until it is done.
+        self.recheck_server = None
+        self.recheck_after_s = RECHECK_AFTER_S
+        self.page_refresh_s = PAGE_REFRESH_S
+        self.recheck_due = False        # a re-check is planned or asked for
+        self.rechecked_at: str | None = None   # "10:47": the last check was one of those
+        self.checks_done = 0
+        self._seq = threading.Condition()
 
     # -- pystray ------------------------------------------------------------------------
     def build_icon(self):
@@ -88,7 +107,10 @@ class TrayApp:
         return icon
 
     def menu_items(self, item, menu) -> list:
-        """The menu, rebuilt from the latest report each time pystray asks."""
+        """The menu, rebuilt from the latest report each time pystray asks: the state in
+        words and when it was checked, then what is required (✕), suggested (!) and could
+        not be checked (?), each under its heading. "Open report" is the default item:
+        a left click where the platform has one, the menu's first choice where not."""
         report = self.report
         items = []
         if self.checking and report is None:
@@ -98,10 +120,16 @@ class TrayApp:
         else:
             status_line = pages.device_words(report)
         items.append(item(status_line, None, enabled=False))
-        for check in self._not_passing(report):
-            key = "menu.unknown_item" if check.get("status") == "unknown" else "menu.fix_item"
-            items.append(item(t(key, title=check.get("title") or check.get("id")),
-                              self._opener(check.get("id"))))
+        when = self.last_checked_words(report)
+        if when:
+            items.append(item(when, None, enabled=False))
+        groups = menu_groups(report)
+        for status, checks in groups:
+            items.append(menu.SEPARATOR)
+            items.append(item(t(f"menu.group_{status}"), None, enabled=False))
+            for check in checks:
+                items.append(item(t(f"menu.item_{status}", title=check.get("title") or check.get("id")),
+                                  self._opener(check.get("id"))))
         items.append(menu.SEPARATOR)
         items.append(item(t("menu.checking") if self.checking else t("menu.check_now"),
                           lambda: self.check_now(), enabled=not self.checking))
@@ -116,12 +144,22 @@ class TrayApp:
         items.append(item(t("menu.quit"), lambda: self.quit()))
         return items
 
-    @staticmethod
-    def _not_passing(report: dict | None) -> list[dict]:
-        if not report:
-            return []
-        checks = [c for c in report.get("checks") or [] if c.get("status") in ("fail", "nudge", "unknown")]
-        return sorted(checks, key=lambda c: pages.ORDER.get(c.get("status"), 9))
+    def last_checked_words(self, report: dict | None) -> str | None:
+        """"Last checked 10:42" (today) or "Last checked 26 Nov, 10:42"; None before any check."""
+        at = (report or {}).get("checked_at")
+        if not isinstance(at, str) or not at:
+            return None
+        try:
+            when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            return t("menu.last_checked", when=at)
+        now = self.now()
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=now.tzinfo)
+        when = when.astimezone(now.tzinfo)
+        words = when.strftime("%H:%M") if when.date() == now.date() else \
+            f"{when.day} {when.strftime('%b')}, {when.strftime('%H:%M')}"
+        return t("menu.last_checked", when=words)
 
     def _opener(self, check_id):
         return lambda: self.open_fix(check_id)
@@ -178,10 +216,58 @@ class TrayApp:
         if check_id is None or check_id not in self.page_paths:
             self.open_page("report")
             return
+        self.plan_recheck()
         self.open_page(check_id)
         check = next((c for c in (self.report or {}).get("checks", []) if c.get("id") == check_id), None)
         if check and not self.replay:
             threading.Thread(target=open_settings, args=(check.get("fix") or {},), daemon=True).start()
+
+    def plan_recheck(self) -> None:
+        """A fix page is being opened: check again in a few minutes, and until then the
+        pages reload themselves, so the one in front of the person shows the result."""
+        self.recheck_due = True
+        if self.report is not None:
+            self._write_pages(self.report)
+        self.scheduler.check_in(self.recheck_after_s)
+
+    def ask_recheck(self, key: str) -> int:
+        """The "I fixed it — check again" link was followed: check now. Returns how
+        many checks had finished before, which the waiting page compares against."""
+        with self._seq:
+            seq = self.checks_done
+        self.recheck_due = True
+        self.scheduler.check_now()
+        return seq
+
+    def recheck_result(self, key: str, seq: int) -> tuple[bool, str]:
+        """(done, words) for the waiting page: waits a little for a check after ``seq``."""
+        with self._seq:
+            self._seq.wait_for(lambda: self.checks_done > seq, timeout=1.5)
+            if self.checks_done <= seq or self.report is None:
+                return False, ""
+            report, at = self.report, self.rechecked_at or self.now().strftime("%H:%M")
+        if key == "report":
+            words = t("again.report_pass") if report.get("status") == "pass" else t("again.report_still")
+        else:
+            check = next((c for c in report.get("checks") or [] if c.get("id") == key), None)
+            status, title = (check or {}).get("status"), (check or {}).get("title") or key
+            words = t("again.check_fixed", title=title) if status in ("pass", "skip") else \
+                t("again.check_still", title=title) if status in ("fail", "nudge") else \
+                t("again.check_unknown", title=title)
+        return True, t("again.checked_at", when=at, words=words)
+
+    def start_recheck_server(self) -> None:
+        from .recheck import RecheckServer
+        try:
+            self.recheck_server = RecheckServer(self.ask_recheck, self.recheck_result).start()
+        except OSError:
+            log.exception("the check-again link is not available")
+            self.recheck_server = None
+
+    def _again(self) -> dict:
+        return {"url": self.recheck_server.url if self.recheck_server else None,
+                "refresh_s": self.page_refresh_s if self.recheck_due else None,
+                "at": self.rechecked_at}
 
     def snooze(self, how: str, check_ids: list[str] | None = None) -> list[str]:
         now = self.now()
@@ -203,6 +289,8 @@ class TrayApp:
 
     def quit(self) -> None:
         self.scheduler.stop(timeout=0)
+        if self.recheck_server:
+            self.recheck_server.close()
         if self.notifier:
             self.notifier.close()
         if self.icon:
@@ -219,8 +307,14 @@ class TrayApp:
         self.checking = False
         if report is None:
             report = unknown_report(error)
-        self.report = report
+        with self._seq:
+            self.rechecked_at = self.now().strftime("%H:%M") if self.recheck_due else None
+            self.recheck_due = False
+            self.report = report
         self._write_pages(report)
+        with self._seq:                 # the pages are written: a waiting "check again" may say so
+            self.checks_done += 1
+            self._seq.notify_all()
         note = None
         with self._lock:
             try:
@@ -238,7 +332,8 @@ class TrayApp:
         try:
             state_dir = os.path.dirname(self.state_file)
             self.page_paths = pages.write_pages(report, self.org, self.pages_dir,
-                                                server_url=self.server_url or None, state_dir=state_dir)
+                                                server_url=self.server_url or None, state_dir=state_dir,
+                                                again=self._again())
         except OSError:
             log.exception("could not write the fix pages")
 
@@ -289,16 +384,26 @@ class TrayApp:
         icon.visible = True
         if self._notifier_choice == "auto":
             from ..notify import choose_notifier
-            icon_png = os.path.join(self.pages_dir, "checkup.png")
-            try:
-                os.makedirs(self.pages_dir, exist_ok=True)
-                draw_icon("fail", 64).save(icon_png)
-            except OSError:
-                icon_png = ""
-            self.notifier = choose_notifier(on_action=self.on_notification_action, app_icon=icon_png)
+            self.notifier = choose_notifier(on_action=self.on_notification_action,
+                                            icons=self.notification_icons())
         else:
             self.notifier = self._notifier_choice
+        self.start_recheck_server()
         self.scheduler.start()
+
+    def notification_icons(self) -> dict[str, str]:
+        """One PNG per state (checkup-fail.png, ...), so each notification shows the icon
+        of what it says: a thank-you is the green check, not the stop sign."""
+        icons: dict[str, str] = {}
+        try:
+            os.makedirs(self.pages_dir, exist_ok=True)
+            for state in ("pass", "nudge", "fail", "unknown"):
+                path = os.path.join(self.pages_dir, f"checkup-{state}.png")
+                draw_icon(state, 64).save(path)
+                icons[state] = path
+        except OSError:
+            log.exception("could not write the notification icons")
+        return icons
 
     def run(self) -> int:
         icon = self.build_icon()

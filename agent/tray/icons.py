@@ -4,7 +4,7 @@ pass      green circle with a check mark
 nudge     yellow (amber) triangle with "!"
 fail      red octagon (a stop sign) with a white cross
 unknown   grey circle with "?"
-checking  grey ring with three dots
+checking  grey disc with three white dots (apart even at 22 px)
 
 Each shape has a dark outline and a light glyph, so it reads on light and dark
 bars; it is drawn at 4x and scaled down for crisp edges at 16-32 px.
@@ -70,15 +70,13 @@ def draw_icon(state: str, size: int = 64) -> Image.Image:
         d.arc((c - ar, n * 0.2, c + ar, n * 0.2 + 2 * ar), start=180, end=90, fill=GLYPH, width=w)
         d.line([(c, n * 0.2 + 2 * ar - w / 2), (c, n * 0.62)], fill=GLYPH, width=w)
         d.ellipse((c - w * 0.6, n * 0.7, c + w * 0.6, n * 0.7 + w * 1.2), fill=GLYPH)
-    else:  # checking
-        r = n * 0.44
-        ring = max(w, round(n * 0.12))
-        d.ellipse((c - r - edge / 2, c - r - edge / 2, c + r + edge / 2, c + r + edge / 2), outline=OUTLINE, width=edge)
-        d.ellipse((c - r + edge / 2, c - r + edge / 2, c + r - edge / 2, c + r - edge / 2), outline=color, width=ring)
-        dot = w * 0.75
-        for dx in (-0.2, 0.0, 0.2):
+    else:  # checking: a grey disc with three white dots and clear gaps between them
+        r = n * 0.46
+        d.ellipse((c - r, c - r, c + r, c + r), fill=color, outline=OUTLINE, width=edge)
+        dot = n * 0.08                           # radius: 3.5 px across at 22 px
+        for dx in (-0.26, 0.0, 0.26):            # centres 5.7 px apart at 22 px: 2 px of grey between
             x = c + dx * n
-            d.ellipse((x - dot, c - dot, x + dot, c + dot), fill=color, outline=OUTLINE, width=max(1, edge // 2))
+            d.ellipse((x - dot, c - dot, x + dot, c + dot), fill=GLYPH)
     return img.resize((size, size), Image.LANCZOS)
 
 

@@ -61,6 +61,14 @@ class Scheduler:
             self._requested = True
         self._event.set()
 
+    def check_in(self, seconds: float) -> None:
+        """A check in ``seconds`` (sooner than planned; a later plan is kept)."""
+        with self._lock:
+            at = self._mono() + max(0.0, seconds)
+            if self.next_at is None or at < self.next_at:
+                self.next_at = at
+        self._event.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop = True
         self._event.set()

@@ -65,14 +65,31 @@ def test_menu_lists_problems_then_the_fixed_items(tmp_path):
     app, notifier = make_app(tmp_path, opened)
     app._on_result(report(), None)
     texts = [i.text if isinstance(i, Item) else i for i in app.menu_items(Item, Menu)]
-    assert texts == ["2 things need your attention.", "Fix: Firewall", "Fix: Remote login", "---", "Check now",
+    assert texts == ["2 things need your attention.", "Last checked 10:00",
+                     "---", "Required", "✕ Firewall", "---", "Suggested", "! Remote login", "---", "Check now",
                      "Open report", "Snooze reminders", "About & privacy", "Quit"]
     items = app.menu_items(Item, Menu)
-    assert items[0].enabled is False and items[5].default is True
-    items[1].action()
+    assert [i.enabled for i in items[:2]] == [False, False] and items[3].enabled is False
+    assert [i.text for i in items if isinstance(i, Item) and i.default] == ["Open report"]
+    items[4].action()
     assert wait(lambda: opened) and opened[-1].endswith("/pages/firewall.html")
     assert tooltip_for(app.report) == "Checkup: 2 things need your attention"
     assert len(notifier.sent) == 1 and notifier.sent[0][1].endswith("/pages/report.html")
+
+
+def test_menu_groups_unknown_checks_and_says_the_day_of_an_older_check(tmp_path):
+    opened = []
+    app, _ = make_app(tmp_path, opened)
+    r = report(fw="unknown", rl="nudge")
+    r["checked_at"] = "2026-02-26T14:09:00Z"
+    app._on_result(r, None)
+    texts = [i.text if isinstance(i, Item) else i for i in app.menu_items(Item, Menu)]
+    assert texts[:9] == ["1 thing is worth fixing soon. 1 more could not be checked.", "Last checked 26 Feb, 15:09",
+                         "---", "Suggested", "! Remote login", "---", "Could not check", "? Firewall", "---"]
+    app.report = {"status": "pass", "checked_at": "not a date", "checks": []}
+    texts = [i.text if isinstance(i, Item) else i for i in app.menu_items(Item, Menu)]
+    assert texts[:3] == ["Everything looks good.", "Last checked not a date", "---"]
+    assert "Required" not in texts and "Suggested" not in texts
 
 
 def test_snooze_from_the_menu_until_none_left(tmp_path):

@@ -43,7 +43,7 @@ def test_tray_red_then_click_through_then_green(desktop, browser, tmp_path):
         assert urls and urls[-1].startswith("file://") and urls[-1].endswith("/pages/firewall.html"), urls
         history = wait_until(lambda: _all_notifications(desktop), 5)
         assert any(n.get("summary") == "Checkup: Firewall needs your attention" and n.get("appname") == "Checkup"
-                   for n in history), history
+                   and str(n.get("icon_path")).endswith("/pages/checkup-fail.png") for n in history), history
         page = urls[-1][len("file://"):]
         assert "Network &gt; Firewall" in open(page).read()
 
@@ -59,8 +59,9 @@ def test_tray_red_then_click_through_then_green(desktop, browser, tmp_path):
         assert wait_until(lambda: tray.icon_colour(str(tmp_path / "green.png")) == "green", 10), tray.output()
         assert tray.icon_window()["name"] == "Checkup: everything looks good"
         # ... and says thank you
-        assert wait_until(lambda: any("fixed, thank you" in (n.get("summary") or "") for n in
-                                      _all_notifications(desktop)), 5)
+        thanks = wait_until(lambda: [n for n in _all_notifications(desktop)
+                                     if "fixed, thank you" in (n.get("summary") or "")], 5)
+        assert thanks and str(thanks[-1].get("icon_path")).endswith("/pages/checkup-pass.png"), thanks
 
         # 5. a second `checkup tray` for the same user exits quietly
         second = subprocess.run(tray.argv, env=tray.env, cwd=os.path.dirname(FIXTURES), capture_output=True,

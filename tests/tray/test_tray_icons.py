@@ -47,3 +47,26 @@ def test_outline_reads_on_light_and_dark_bars():
 
 def test_unknown_state_names_draw_grey():
     assert dominant(draw_icon("bogus")) == dominant(draw_icon("unknown"))
+
+
+def test_checking_dots_stay_apart_at_22px_on_light_and_dark_panels():
+    """Three bright dots, each pair split by a clearly darker gap, on both kinds of panel
+    (the old grey dots on a transparent ring merged into one grey bar)."""
+    from PIL import Image
+    for panel in ((240, 240, 240), (246, 245, 244), (30, 30, 30), (0, 0, 0)):
+        img = Image.new("RGBA", (22, 22), panel + (255,))
+        img.alpha_composite(draw_icon("checking", 22))
+        row = [img.convert("L").getpixel((x, 11)) for x in range(22)]
+        inner = row[3:19]                      # inside the disc's outline
+        runs, prev = [], False
+        for x, v in enumerate(inner):
+            bright = v >= 200
+            if bright and not prev:
+                runs.append([x, x])
+            elif bright:
+                runs[-1][1] = x
+            prev = bright
+        assert len(runs) == 3, (panel, row)
+        for (_, end), (start, _) in zip(runs, runs[1:]):
+            gap = min(inner[end + 1:start])
+            assert gap <= 160 and start - end >= 2, (panel, row)   # >= 95 grey levels below the dots

@@ -57,3 +57,12 @@ def test_unclickable_notifiers_name_the_menu():
     assert "menu bar" in mac.body_for(note())
     fixed = note(problems=[], fixed=[{"id": "firewall"}], body="Thanks.")
     assert Plain().body_for(fixed) == "Thanks."
+
+
+def test_each_notification_shows_the_icon_of_what_it_says():
+    from agent.notify import icon_state
+    assert icon_state(note()) == "fail"
+    assert icon_state(note(problems=[{"id": "screen_lock", "status": "nudge"}])) == "nudge"
+    assert icon_state(note(problems=[{"id": "a", "status": "nudge"}, {"id": "b", "status": "fail"}])) == "fail"
+    assert icon_state(note(problems=[], fixed=[{"id": "firewall"}], target=None)) == "pass"
+    assert icon_state(note(problems=[], fixed=[], target=None)) == "unknown"
