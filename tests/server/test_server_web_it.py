@@ -217,6 +217,30 @@ def test_observed_words_and_os_release():
     assert os_release(None, None, None) == "unknown"
 
 
+def shots(b, srv, ids, tmp_path) -> None:
+    """The README's IT screenshots from the real pages (signed in as the last role, so as
+    admin again first): the overview, the device list, a device. Written to docs/screenshots
+    only with CHECKUP_WRITE_SCREENSHOTS=1; always taken and checked not blank."""
+    from PIL import Image
+    token, _ = create_session(srv.engine, "it-admin", "local", "admin", "127.0.0.1", 1)
+    b.call("Network.setCookie", {"name": SESSION_COOKIE, "value": token, "url": srv.url,
+                                 "httpOnly": True}, session=True)
+    for name, path in (("it-overview", "/"), ("it-devices", "/devices?sort=device&owner=example.com"),
+                       ("it-device", f"/devices/{ids['mac']}")):
+        b.width(1280)
+        b.goto(srv.url + path)
+        height = min(int(b.js("document.documentElement.scrollHeight")), 1600)
+        b.width(1280, height)
+        shot = tmp_path / f"{name}.png"
+        b.screenshot(str(shot))
+        with Image.open(shot) as im:
+            assert im.size == (1280, height)
+            assert len(im.convert("RGB").resize((64, 64)).getcolors(4096) or ()) > 20
+        if os.environ.get("CHECKUP_WRITE_SCREENSHOTS") == "1":
+            import shutil
+            shutil.copy(shot, os.path.join(srvkit.ROOT, "docs", "screenshots", f"{name}-1280.png"))
+
+
 # -- axe-core: every IT page, 1280 and 390 px, as the roles that see it ----------------------
 
 def test_axe_on_every_it_page(tmp_path):
@@ -255,6 +279,7 @@ def test_axe_on_every_it_page(tmp_path):
                     for width in (1280, 390):
                         b.width(width)
                         found[(role, path, width)] = axekit.serious(b)
+            shots(b, srv, ids, tmp_path)
         bad = {k: v for k, v in found.items() if v}
         assert bad == {}, json.dumps({" ".join(map(str, k)): v for k, v in bad.items()}, indent=1)
         assert len(found) == 2 + 2 * (len(pages["admin"]) + len(pages["viewer"]) + len(pages["employee"]))
