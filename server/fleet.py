@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
+from agent import checks as checks_registry   # the shared check registry (issue 14)
+from agent.strings import STRINGS             # the agent's words for what a probe observed
+
 from .db import utcnow
 from .models import Change, Device, DeviceCheck, DeviceDay, OrgPolicy, Report
 from .schemas import STATUS_ORDER
 
 PAGE_SIZE = 100
+CHECK_TITLES = checks_registry.titles()   # "screen_lock" -> "Screen lock" (agent/checks/*/check.toml)
+
+
+def check_title(check_id: str | None) -> str:
+    """A check's title for people; an id the registry does not know is shown as it is."""
+    return CHECK_TITLES.get(check_id or "", check_id or "")
 NO_OWNER = "none"    # /devices?owner=none: devices nobody owns (no email is "none")
 SEEN_FILTERS = {"1d": ("within", 1), "7d": ("within", 7), "30d": ("within", 30),
                 "stale": ("stale", None), "never": ("never", None)}
@@ -47,9 +56,10 @@ def overview(conn: Connection, stale_after_days: int) -> dict:
             .group_by(DeviceCheck.check_id, DeviceCheck.status)):
         by_check.setdefault(check_id, {})[status] = n
     checks = sorted(by_check.items(), key=lambda kv: (-kv[1].get("fail", 0), -kv[1].get("nudge", 0), kv[0]))
-    by_os = conn.execute(select(Device.platform, Device.os_name, func.count().label("n")).where(LIVE)
-                         .group_by(Device.platform, Device.os_name)
-                         .order_by(func.count().desc()).limit(30)).all()
+    by_os = os_releases(conn.execute(
+        select(Device.platform, Device.os_name, Device.os_version, func.count()).where(LIVE)
+        .group_by(Device.platform, Device.os_name, Device.os_version)
+        .order_by(func.count().desc()).limit(2000)).all())
     week_ago = now - dt.timedelta(days=7)
     worse_by_check = dict(conn.execute(
         select(Change.check_id, func.count(func.distinct(Change.device_id)))
@@ -75,6 +85,41 @@ def overview(conn: Connection, stale_after_days: int) -> dict:
             "better_devices": better, "recent_worse": recent}
 
 
+# Windows' feature releases by build number (the third part of 10.0.<build>.<ubr>):
+# the name IT knows them by. An unlisted build is shown as "build <n>", never guessed.
+WINDOWS_RELEASES = {"19044": "21H2", "19045": "22H2", "22000": "21H2", "22621": "22H2",
+                    "22631": "23H2", "26100": "24H2", "26200": "25H2"}
+
+
+def os_release(platform: str | None, os_name: str | None, os_version: str | None) -> str:
+    """What "By operating system" calls a device's OS: "macOS 15.2", "Windows 11 Pro 24H2",
+    "Ubuntu 24.04"; the patch level (15.2.1's .1, Windows' UBR) is left out."""
+    name = (os_name or "").strip()
+    version = (os_version or "").strip()
+    if platform == "windows" and version.count(".") >= 2:
+        build = version.split(".")[2]
+        version = WINDOWS_RELEASES.get(build, f"build {build}" if build.isdigit() else version)
+    elif platform == "darwin" and version:
+        version = ".".join(version.split(".")[:2])
+    return " ".join(x for x in (name, version) if x) or "unknown"
+
+
+def os_releases(rows, limit: int = 30) -> list[tuple[str, str, int]]:  # noqa: ANN001
+    """(platform, release, devices) from (platform, os_name, os_version, n) rows, most first."""
+    counts: dict[tuple[str, str], int] = {}
+    for platform, os_name, os_version, n in rows:
+        key = (platform or "", os_release(platform, os_name, os_version))
+        counts[key] = counts.get(key, 0) + n
+    return [(p, r, n) for (p, r), n in
+            sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
+# /devices?sort=: the columns a list may be sorted by (a whitelist; anything else is the default)
+SORTS = {"device": (Device.hostname,), "platform": (Device.platform,),
+         "os": (Device.os_name, Device.os_version), "seen": (Device.last_seen_at,),
+         "owner": (Device.owner,)}   # "status" (the default) is the status rank
+
+
 @dataclass
 class DeviceFilter:
     status: str = ""
@@ -84,6 +129,20 @@ class DeviceFilter:
     q: str = ""
     owner: str = ""      # an email (exact), part of one, or NO_OWNER
     page: int = 1
+    sort: str = ""       # a SORTS key or "status"; "" is status, worst first
+    dir: str = ""        # "asc" or "desc"; "" is each column's natural order
+
+    def order_by(self) -> list:
+        """The list's order: a whitelisted column, then hostname and id (a stable order,
+        so paging never repeats or skips a device)."""
+        desc = self.dir == "desc"
+        if self.sort in SORTS:
+            cols = [c.desc() if desc else c.asc() for c in SORTS[self.sort]]
+            cols = [c.nulls_last() for c in cols]
+        else:   # status: worst first unless asked for ascending
+            rank = case({s: i for i, s in enumerate(STATUS_ORDER)}, value=Device.status, else_=0)
+            cols = [rank.asc() if self.dir == "asc" else rank.desc()]
+        return [*cols, Device.hostname, Device.id]
 
     def where(self, stale_after_days: int):
         now = utcnow()
@@ -127,20 +186,44 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+LIST_COLUMNS = (Device.id, Device.hostname, Device.platform, Device.os_name, Device.os_version,
+                Device.status, Device.failing, Device.last_seen_at, Device.serial,
+                Device.revoked_at, Device.owner, Device.owner_source)
+
+
+def _list_query(f: DeviceFilter, stale_after_days: int, columns=LIST_COLUMNS):  # noqa: ANN001, ANN202
+    where = f.where(stale_after_days)
+    q = select(*columns)
+    return (q.where(where) if where is not None else q).order_by(*f.order_by())
+
+
 def device_list(conn: Connection, f: DeviceFilter, stale_after_days: int) -> tuple[list, int]:
     where = f.where(stale_after_days)
     count_q = select(func.count()).select_from(Device)
-    q = select(Device.id, Device.hostname, Device.platform, Device.os_name, Device.os_version,
-               Device.status, Device.failing, Device.last_seen_at, Device.serial, Device.revoked_at,
-               Device.owner, Device.owner_source)
     if where is not None:
         count_q = count_q.where(where)
-        q = q.where(where)
     total = conn.execute(count_q).scalar_one()
-    rank = case({s: i for i, s in enumerate(STATUS_ORDER)}, value=Device.status, else_=0)
-    q = q.order_by(rank.desc(), Device.hostname, Device.id) \
-         .limit(PAGE_SIZE).offset((max(1, f.page) - 1) * PAGE_SIZE)
+    q = _list_query(f, stale_after_days).limit(PAGE_SIZE).offset((max(1, f.page) - 1) * PAGE_SIZE)
     return conn.execute(q).all(), total
+
+
+EXPORT_COLUMNS = LIST_COLUMNS + (Device.os_build, Device.model, Device.agent_version,
+                                 Device.last_checked_at, Device.enrolled_at)
+
+
+def export_rows(engine, f: DeviceFilter, stale_after_days: int, batch: int = 500):  # noqa: ANN001, ANN201
+    """Every device the filter matches (all pages), in the list's order, ``batch`` rows per
+    query: a 5,000-device export never holds more than one batch, nor a connection between
+    batches."""
+    offset = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(_list_query(f, stale_after_days, EXPORT_COLUMNS)
+                                .limit(batch).offset(offset)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        offset += batch
 
 
 def device_detail(conn: Connection, device_id: str) -> dict | None:
@@ -178,3 +261,83 @@ def check_ids(conn: Connection) -> list[str]:
 
 def current_policy(conn: Connection):
     return conn.execute(select(OrgPolicy).where(OrgPolicy.id == 1)).first()
+
+
+EXPORT_FIELDS = ("id", "hostname", "serial", "status", "failing", "platform", "os_name",
+                 "os_version", "os_build", "model", "agent_version", "last_seen_at",
+                 "last_checked_at", "enrolled_at", "revoked_at", "owner", "owner_source")
+
+
+def _when(value: dt.datetime | None) -> str | None:
+    return value.replace(tzinfo=dt.timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+def export_record(row) -> dict:  # noqa: ANN001
+    """One device of /devices.csv and /devices.json (times in RFC 3339 UTC)."""
+    rec = {k: getattr(row, k) for k in EXPORT_FIELDS}
+    rec["failing"] = [c for c in (row.failing or "").split(",") if c]
+    for k in ("last_seen_at", "last_checked_at", "enrolled_at", "revoked_at"):
+        rec[k] = _when(rec[k])
+    return rec
+
+
+def export_chunks(rows, fmt: str):  # noqa: ANN001, ANN201
+    """The export's text, a piece at a time: CSV through server.untrusted.write_csv (no
+    formulas, no bidi controls), JSON through json_text (bidi controls escaped)."""
+    import io
+
+    from .untrusted import json_text, write_csv
+    if fmt == "csv":
+        buf = io.StringIO()
+        write_csv(buf, EXPORT_FIELDS, [])
+        yield buf.getvalue()
+        for row in rows:
+            buf = io.StringIO()
+            rec = export_record(row)
+            write_csv(buf, (), [[rec[k] for k in EXPORT_FIELDS]])
+            yield buf.getvalue().split("\n", 1)[1]   # the row, without the empty header line
+        return
+    yield '{"devices": ['
+    first = True
+    for row in rows:
+        yield ("" if first else ",") + "\n" + json_text(export_record(row))
+        first = False
+    yield "\n]}\n"
+
+
+def observed_words(observed) -> list[tuple[str, str]]:  # noqa: ANN001
+    """What the laptop saw, in words for the device page: (label, value) pairs with the
+    agent's own labels (agent/strings.py, "observed.<key>"); Yes/No, minutes, on/off.
+    Keys and values come from the agent: the page escapes them."""
+    if not isinstance(observed, dict):
+        return []
+    return [(STRINGS.get(f"observed.{k}") or str(k).replace("_", " ").capitalize(),
+             _value_words(str(k), v, STRINGS)) for k, v in observed.items()]
+
+
+def _value_words(key: str, value, words: dict) -> str:  # noqa: ANN001
+    if isinstance(value, bool):
+        return words["value.yes"] if value else words["value.no"]
+    if value is None:
+        return words["value.none"]
+    if key.endswith("_seconds") and isinstance(value, int):
+        if value == 0:
+            return words["value.never"] if key == "idle_seconds" else words["value.immediately"]
+        if value % 60 == 0:
+            return words["value.minutes"].format(n=value // 60)
+        return words["value.seconds"].format(n=value)
+    if isinstance(value, dict):   # Windows firewall profiles
+        return ", ".join(f"{str(k).capitalize()}: {words['value.on'] if v else words['value.off']}"
+                         if isinstance(v, bool) else f"{k}: {_value_words('', v, words)}"
+                         for k, v in value.items())
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, dict):   # antivirus products
+                state = [words["value.on"] if item.get("enabled") else words["value.off"],
+                         words["value.up_to_date"] if item.get("up_to_date") else words["value.out_of_date"]]
+                parts.append(f"{item.get('name') or '?'} ({', '.join(state)})")
+            else:
+                parts.append(str(item))
+        return ", ".join(parts) or words["value.none"]
+    return str(value)

@@ -81,6 +81,9 @@ def make_env() -> Environment:
                       finalize=_finalize)
     env.filters["ago"] = _ago
     env.filters["plural"] = plural
+    from .fleet import check_title, observed_words
+    env.filters["check_title"] = check_title   # "screen_lock" -> "Screen lock"
+    env.filters["observed_words"] = observed_words
     env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else "—"
     env.globals.update(STATUS_WORDS=STATUS_WORDS, PLATFORM_WORDS=PLATFORM_WORDS, CHECK_IDS=CHECK_IDS)
     from .oidc import login_options    # the login page's choices: SSO button, local form

@@ -7,11 +7,12 @@ import os
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..access import IT_CHANGE, IT_READ, ME, Caller, public, require
-from ..fleet import DeviceFilter, current_policy, device_detail, device_list, overview
+from ..fleet import (SORTS, DeviceFilter, current_policy, device_detail, device_list,
+                     export_chunks, export_rows, overview)
 from ..policy_check import CHECK_IDS, PolicyInvalid, validate_policy
 from ..web import HERE, _save_policy, csrf_ok, query_text, render
 
@@ -45,15 +46,23 @@ def index(request: Request, caller: Caller = require(ME)):
     return render(request, "overview.html", sess=sess, ov=ov, nav="overview")
 
 
+def _device_filter(status: str, check: str, platform: str, seen: str, q: str, owner: str,
+                   page: int, sort: str, dir: str) -> DeviceFilter:  # noqa: A002
+    """The device list's filters and order, the same for the page and its exports."""
+    return DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
+                        platform=platform, seen=seen, q=query_text(q),
+                        owner=query_text(owner, 320).strip(), page=max(1, min(page, 100000)),
+                        sort=sort if sort in SORTS or sort == "status" else "",
+                        dir=dir if dir in ("asc", "desc") else "")
+
+
 @router.get("/devices", response_class=HTMLResponse)
 def devices(request: Request, status: str = "", check: str = "", platform: str = "",
-            seen: str = "", q: str = "", owner: str = "", page: int = 1,
-            caller: Caller = require(IT_READ)):
+            seen: str = "", q: str = "", owner: str = "", page: int = 1, sort: str = "",
+            dir: str = "", caller: Caller = require(IT_READ)):  # noqa: A002
     state = request.app.state.checkup
     sess = caller.session
-    f = DeviceFilter(status=status, check=check if check in CHECK_IDS else "",
-                     platform=platform, seen=seen, q=query_text(q),
-                     owner=query_text(owner, 320).strip(), page=max(1, min(page, 100000)))
+    f = _device_filter(status, check, platform, seen, q, owner, page, sort, dir)
     from ..devices import pending_requests
     with state.engine.connect() as conn:
         rows, total = device_list(conn, f, state.stale_days)
@@ -61,6 +70,22 @@ def devices(request: Request, status: str = "", check: str = "", platform: str =
     args = {k: v for k, v in vars(f).items() if v and k != "page"}
     return render(request, "devices.html", sess=sess, rows=rows, total=total, f=f, nav="devices",
                   page_size=100, args=args, urlencode=urlencode, waiting=waiting)
+
+
+@router.get("/devices.{fmt}", dependencies=[require(IT_READ)])
+def devices_export(request: Request, fmt: str, status: str = "", check: str = "",
+                   platform: str = "", seen: str = "", q: str = "", owner: str = "",
+                   sort: str = "", dir: str = ""):  # noqa: A002
+    """The filtered device list, every page of it, as CSV or JSON (streamed in batches)."""
+    if fmt not in ("csv", "json"):
+        return Response("Not found", status_code=404)
+    state = request.app.state.checkup
+    f = _device_filter(status, check, platform, seen, q, owner, 1, sort, dir)
+    body = export_chunks(export_rows(state.engine, f, state.stale_days), fmt)
+    ctype = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return StreamingResponse(body, media_type=ctype, headers={
+        "Cache-Control": "no-store",
+        "Content-Disposition": f"attachment; filename=checkup-devices.{fmt}"})
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)

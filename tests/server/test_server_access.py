@@ -62,6 +62,7 @@ def test_every_route_declares_exactly_one_decision(tmp_path):
         ("GET", "/"): ("require", ME),
         ("GET", "/devices"): ("require", IT_READ),
         ("GET", "/devices/{device_id}"): ("require", IT_READ),
+        ("GET", "/devices.{fmt}"): ("require", IT_READ),
         ("POST", "/devices/{device_id}/revoke"): ("require", IT_CHANGE),
         ("POST", "/devices/{device_id}/requests/{request_id}/{action}"): ("require", IT_CHANGE),
         ("GET", "/reconcile"): ("require", IT_READ),
