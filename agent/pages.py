@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .state import atomic_write_text
+from .observed import observed_label, rows as observed_rows  # noqa: F401 - observed_label is part of this API
 from .strings import device_words, t  # noqa: F401 - device_words is part of this API
 
 SETTINGS_SCHEMES = ("x-apple.systempreferences", "ms-settings", "windowsdefender", "macappstore",
@@ -153,78 +154,12 @@ def _help_card(org: dict | None) -> str:
     return "<section class=\"card\">" + "".join(parts) + "</section>"
 
 
-# Observed values that never matter for a verdict (not shown on the page).
-_OBS_NOT_SHOWN = frozenset({"installation_type"})
-
-
-def _not_shown(check_id: str | None, observed: dict) -> set[str]:
-    """Keys whose value does not matter for this verdict: a lock delay of a screen lock that is
-    off, an empty list of settings that are off when every setting is on, a value not read."""
-    hidden = {k for k, v in observed.items() if v is None or k in _OBS_NOT_SHOWN}
-    if check_id == "screen_lock" and observed.get("enabled") is False:
-        hidden |= {"idle_seconds", "lock_delay_seconds"}
-    if check_id == "firewall" and observed.get("enabled") is False:
-        hidden.add("stealth")              # stealth mode of a firewall that is off
-    if check_id == "automatic_updates" and observed.get("settings_off") == []:
-        hidden.add("settings_off")
-    if check_id == "os_version" and observed.get("end_of_life") is False:
-        hidden.add("end_of_life")
-    return hidden
-
-
-def observed_label(check_id: str | None, key: str) -> str | None:
-    """The words for an observed field (per check first, then shared), None if it has none."""
-    for name in (f"observed.{check_id}.{key}", f"observed.{key}"):
-        label = t(name)
-        if label != name:
-            return label
-    return None
-
-
 def _observed(observed: Any, check_id: str | None = None) -> str:
-    if not isinstance(observed, dict) or not observed:
+    found = observed_rows(observed, check_id)
+    if not found:
         return ""
-    hidden = _not_shown(check_id, observed)
-    rows = []
-    for key, value in observed.items():
-        if key in hidden:
-            continue
-        label = observed_label(check_id, key) or key.replace("_", " ")
-        rows.append(f"<dt>{esc(label)}</dt><dd>{esc(_shown(key, value))}</dd>")
-    if not rows:
-        return ""
-    return (f"<section class=\"card\"><h2>{esc(t('page.observed'))}</h2><dl>{''.join(rows)}</dl></section>")
-
-
-def _shown(key: str, value: Any) -> str:
-    """An observed value in words: Yes/No, durations, lists, profiles, products."""
-    if isinstance(value, bool):
-        return t("value.yes") if value else t("value.no")
-    if value is None:
-        return t("value.none")
-    if key.endswith("_seconds") and isinstance(value, int):
-        if value == 0:
-            return t("value.never") if key == "idle_seconds" else t("value.immediately")
-        if value % 60 == 0:
-            return t("value.minutes", n=value // 60)
-        return t("value.seconds", n=value)
-    if isinstance(value, dict):  # Windows firewall profiles
-        return ", ".join(f"{str(k).capitalize()}: {t('value.on') if v else t('value.off')}"
-                         if isinstance(v, bool) else f"{k}: {v}" for k, v in value.items())
-    if isinstance(value, list):
-        if not value:
-            return t("value.none")
-        parts = []
-        for item in value:
-            if isinstance(item, dict):  # antivirus products
-                state = [t("value.on") if item.get("enabled") else t("value.off"),
-                         t("value.up_to_date") if item.get("up_to_date") else t("value.out_of_date")]
-                parts.append(f"{item.get('name') or '?'} ({', '.join(state)})")
-            else:
-                words = t(f"setting.{item}") if key == "settings_off" else str(item)
-                parts.append(str(item) if words == f"setting.{item}" else words)
-        return ", ".join(parts)
-    return str(value)
+    items = "".join(f"<dt>{esc(label)}</dt><dd>{esc(words)}</dd>" for label, words in found)
+    return f"<section class=\"card\"><h2>{esc(t('page.observed'))}</h2><dl>{items}</dl></section>"
 
 
 def _open_command(fix: dict, link: str | None) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection
 
 from agent import checks as checks_registry   # the shared check registry (issue 14)
-from agent.strings import STRINGS             # the agent's words for what a probe observed
+from agent.observed import rows as observed_rows  # the agent's words for what a probe observed
 
 from .db import utcnow
 from .models import Change, Device, DeviceCheck, DeviceDay, OrgPolicy, Report
@@ -305,39 +305,8 @@ def export_chunks(rows, fmt: str):  # noqa: ANN001, ANN201
     yield "\n]}\n"
 
 
-def observed_words(observed) -> list[tuple[str, str]]:  # noqa: ANN001
-    """What the laptop saw, in words for the device page: (label, value) pairs with the
-    agent's own labels (agent/strings.py, "observed.<key>"); Yes/No, minutes, on/off.
-    Keys and values come from the agent: the page escapes them."""
-    if not isinstance(observed, dict):
-        return []
-    return [(STRINGS.get(f"observed.{k}") or str(k).replace("_", " ").capitalize(),
-             _value_words(str(k), v, STRINGS)) for k, v in observed.items()]
-
-
-def _value_words(key: str, value, words: dict) -> str:  # noqa: ANN001
-    if isinstance(value, bool):
-        return words["value.yes"] if value else words["value.no"]
-    if value is None:
-        return words["value.none"]
-    if key.endswith("_seconds") and isinstance(value, int):
-        if value == 0:
-            return words["value.never"] if key == "idle_seconds" else words["value.immediately"]
-        if value % 60 == 0:
-            return words["value.minutes"].format(n=value // 60)
-        return words["value.seconds"].format(n=value)
-    if isinstance(value, dict):   # Windows firewall profiles
-        return ", ".join(f"{str(k).capitalize()}: {words['value.on'] if v else words['value.off']}"
-                         if isinstance(v, bool) else f"{k}: {_value_words('', v, words)}"
-                         for k, v in value.items())
-    if isinstance(value, list):
-        parts = []
-        for item in value:
-            if isinstance(item, dict):   # antivirus products
-                state = [words["value.on"] if item.get("enabled") else words["value.off"],
-                         words["value.up_to_date"] if item.get("up_to_date") else words["value.out_of_date"]]
-                parts.append(f"{item.get('name') or '?'} ({', '.join(state)})")
-            else:
-                parts.append(str(item))
-        return ", ".join(parts) or words["value.none"]
-    return str(value)
+def observed_words(observed, check_id: str | None = None) -> list[tuple[str, str]]:  # noqa: ANN001
+    """What the laptop saw, in words for the device page: the agent's own formatter
+    (agent/observed.py, shared contract), so both pages say the same. Keys and values come
+    from the agent: the page escapes them."""
+    return observed_rows(observed, check_id)

@@ -14,7 +14,7 @@ def test_server_imports_only_the_shared_policy_contract():
     assert out.returncode == 0, out.stderr
     # the shared contract: the policy, the check registry, the status rule and the
     # placeholder serials (one copy each, issue 14), and the agent's words for observed facts
-    # (agent.strings, for the device page); probes.serials brings its package
+    # (agent.observed and agent.strings, for the device page); probes.serials brings its package
     assert out.stdout.strip().splitlines()[-1] == (
-        "['agent', 'agent.checks', 'agent.policy', 'agent.status', 'agent.strings', 'agent.tomlcompat', "
+        "['agent', 'agent.checks', 'agent.observed', 'agent.policy', 'agent.status', 'agent.strings', 'agent.tomlcompat', "
         "'probes', 'probes.fact', 'probes.host', 'probes.serials']")

@@ -206,7 +206,9 @@ def test_observed_words_and_os_release():
                            "odd_key": None}) == [
         ("Turned on", "Yes"), ("Locks after inactivity of", "never"),
         ("Then asks for the password after", "2 minutes"), ("Networks", "Domain: on, Public: off"),
-        ("Not running", "none"), ("Antivirus", "Defender (on, out of date)"), ("Odd key", "none")]
+        ("Not running", "none"), ("Antivirus", "Defender (on, out of date)")]   # a value not read: not shown
+    # the same words as the agent's fix page (one formatter, agent/observed.py), per check
+    assert observed_words({"enabled": False, "idle_seconds": 0}, "screen_lock") == [("Locks by itself", "No")]
     assert observed_words("not a dict") == [] and observed_words(None) == []
     assert os_release("darwin", "macOS", "15.2.1") == "macOS 15.2"
     assert os_release("windows", "Windows 11 Pro", "10.0.26100.2605") == "Windows 11 Pro 24H2"

@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import axekit  # noqa: E402
 
-from agent import pages  # noqa: E402
+from agent import observed as obsmod, pages  # noqa: E402
 from agent.cli import main  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -72,13 +72,13 @@ def test_every_observed_field_of_every_fixture_has_words(reports):
     for name, report in reports.items():
         for check in report["checks"]:
             observed = check.get("observed") or {}
-            hidden = pages._not_shown(check["id"], observed)
+            hidden = obsmod.not_shown(check["id"], observed)
             for key, value in observed.items():
                 if key in hidden:
                     continue
                 walked += 1
-                assert pages.observed_label(check["id"], key), f"{name}: {check['id']}.{key} has no words"
-                shown = pages._shown(key, value)
+                assert obsmod.observed_label(check["id"], key), f"{name}: {check['id']}.{key} has no words"
+                shown = obsmod.shown(key, value)
                 assert shown and not re.search(r"\b(True|False|None|true|false|null)\b", shown), \
                     (name, check["id"], key, shown)
                 if key == "settings_off":
