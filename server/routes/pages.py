@@ -178,16 +178,22 @@ def policy_page(request: Request, caller: Caller = require(IT_READ)):
 
 
 async def _proposed(request: Request, caller: Caller):
-    """A POST of the editor: (form, proposed TOML, typed values, errors) or a 400 response.
-    ``source=form`` is the per-check form (the server writes its TOML); else the TOML box."""
+    """A POST of the editor: (proposed TOML, typed values) of a valid policy, or the answer
+    (400 without the CSRF token; 422, the page with the problems marked). ``source=form`` is
+    the per-check form (the server writes its TOML); else the TOML box."""
     from .. import policy_edit as pe
     form = await request.form()
     if not _form_ok(caller, form):
         return Response("Bad request (CSRF token missing or wrong)", status_code=400)
+    values, errors = None, {}
     if form.get("source") == "form":
         text, values, errors = pe.form_policy(form, pe.effective(""))
-        return form, text, values, errors
-    return form, str(form.get("policy", "")).replace("\r\n", "\n"), None, {}
+    else:
+        text = str(form.get("policy", "")).replace("\r\n", "\n")
+    error = None if errors else pe.check_text(text)
+    if errors or error:
+        return _policy_page(request, caller, 422, text, values, errors, error or "see the marked fields")
+    return text, values
 
 
 @router.post("/policy/preview", response_class=HTMLResponse)
@@ -196,10 +202,7 @@ async def policy_preview(request: Request, caller: Caller = require(IT_CHANGE)):
     got = await _proposed(request, caller)
     if isinstance(got, Response):
         return got
-    _, text, values, errors = got
-    error = None if errors else pe.check_text(text)
-    if errors or error:
-        return _policy_page(request, caller, 422, text, values, errors, error or "see the marked fields")
+    text, values = got
     engine = request.app.state.checkup.engine
 
     def compute():
@@ -213,15 +216,11 @@ async def policy_preview(request: Request, caller: Caller = require(IT_CHANGE)):
 
 @router.post("/policy", response_class=HTMLResponse)
 async def policy_save(request: Request, caller: Caller = require(IT_CHANGE)):
-    from .. import policy_edit as pe
     state = request.app.state.checkup
     got = await _proposed(request, caller)
     if isinstance(got, Response):
         return got
-    _, text, values, errors = got
-    error = None if errors else pe.check_text(text)
-    if errors or error:
-        return _policy_page(request, caller, 422, text, values, errors, error or "see the marked fields")
+    text, _ = got
     await run_in_threadpool(_save_policy, state.engine, text, caller.actor, caller.role,
                             request.client.host if request.client else "")
     log.warning("organisation policy %s by account %r from %s",
