@@ -189,22 +189,24 @@ def _check_login(engine, username: str, password: str):  # noqa: ANN001
 
 
 def _save_policy(engine, text: str, who: str, role: str = "", address: str = "",  # noqa: ANN001
-                 actor: str | None = None) -> None:
+                 actor: str | None = None, note: str = "") -> None:
     """Set (or, with empty text, clear) the organisation policy, and its audit row, in one
-    transaction. ``actor`` is the audit log's who (default ``who``)."""
+    transaction. ``actor`` is the audit log's who (default ``who``); ``note`` says why
+    (e.g. "revert to version 7"), on the version and in the audit row."""
     with engine.begin() as conn:
         conn.execute(OrgPolicy.__table__.delete().where(OrgPolicy.id == 1))
         kept = text if text.strip() else ""
         conn.execute(PolicyVersion.__table__.insert().values(
-            text=kept, etag=body_etag(kept) if kept else "", saved_at=utcnow(), saved_by=who))
+            text=kept, etag=body_etag(kept) if kept else "", saved_at=utcnow(), saved_by=who,
+            note=note[:256]))
         if text.strip():
             etag = body_etag(text)
             conn.execute(OrgPolicy.__table__.insert().values(
                 id=1, text=text, etag=etag, updated_at=utcnow(), updated_by=who))
             audit.record(conn, actor=actor or who, action="policy.change", role=role,
                          target="organisation policy", address=address,
-                         detail=f"{len(text.encode())} bytes, ETag {etag}")
+                         detail=f"{len(text.encode())} bytes, ETag {etag}" + (f"; {note}" if note else ""))
         else:
             audit.record(conn, actor=actor or who, action="policy.clear", role=role,
                          target="organisation policy", address=address,
-                         detail="cleared: agents use their own policy")
+                         detail="cleared: agents use their own policy" + (f"; {note}" if note else ""))

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ..access import IT_CHANGE, IT_READ, ME, Caller, public, require
 from ..fleet import (SORTS, DeviceFilter, current_policy, device_detail, device_list,
                      export_chunks, export_rows, overview)
-from ..policy_check import CHECK_IDS, PolicyInvalid, validate_policy
+from ..policy_check import CHECK_IDS
 from ..web import HERE, _save_policy, csrf_ok, query_text, render
 
 log = logging.getLogger("checkup.server")
@@ -176,35 +176,103 @@ def reconcile_export(request: Request, fmt: str):
         "Content-Disposition": f"attachment; filename=checkup-reconciliation.{fmt}"})
 
 
-@router.get("/policy", response_class=HTMLResponse)
-def policy_page(request: Request, caller: Caller = require(IT_READ)):
+def _policy_page(request: Request, caller: Caller, status: int = 200, proposed: str | None = None,
+                 values: dict | None = None, errors: dict | None = None, error: str | None = None,
+                 preview=None, saved: str | None = None) -> HTMLResponse:  # noqa: ANN001
+    """The policy editor: the effective policy as a form and as TOML, a preview, the history."""
+    from .. import policy_edit as pe, policy_store
     state = request.app.state.checkup
-    sess = caller.session
     with state.engine.connect() as conn:
         pol = current_policy(conn)
-    return render(request, "policy.html", sess=sess, nav="policy", pol=pol,
-                  text=pol.text if pol else "", error=None, saved=request.query_params.get("saved"))
+        history, total = policy_store.versions(conn)
+    text = pol.text if pol else ""
+    default = pe.effective("")
+    shown = pe.effective(proposed) if proposed is not None and not error and not errors else pe.effective(text)
+    return render(request, "policy.html", status=status, sess=caller.session, nav="policy", pol=pol,
+                  text=text if proposed is None or errors else proposed, error=error, saved=saved,
+                  forms=pe.build_form(shown, default, values, errors), errors=errors or {},
+                  org=pe.org_fields(shown, values), levels=pe.LEVEL_WORDS, preview=preview,
+                  effective_toml=pe.effective(text).to_toml(), history=history, history_total=total,
+                  admin=caller.may(IT_CHANGE))
+
+
+@router.get("/policy", response_class=HTMLResponse)
+def policy_page(request: Request, caller: Caller = require(IT_READ)):
+    saved = request.query_params.get("saved", "")[:20]
+    return _policy_page(request, caller, saved=saved or None)
+
+
+async def _proposed(request: Request, caller: Caller):
+    """A POST of the editor: (proposed TOML, typed values) of a valid policy, or the answer
+    (400 without the CSRF token; 422, the page with the problems marked). ``source=form`` is
+    the per-check form (the server writes its TOML); else the TOML box."""
+    from .. import policy_edit as pe
+    form = await request.form()
+    if not _form_ok(caller, form):
+        return Response("Bad request (CSRF token missing or wrong)", status_code=400)
+    values, errors = None, {}
+    if form.get("source") == "form":
+        text, values, errors = pe.form_policy(form, pe.effective(""))
+    else:
+        text = str(form.get("policy", "")).replace("\r\n", "\n")
+    error = None if errors else pe.check_text(text)
+    if errors or error:
+        return _policy_page(request, caller, 422, text, values, errors, error or "see the marked fields")
+    return text, values
+
+
+@router.post("/policy/preview", response_class=HTMLResponse)
+async def policy_preview(request: Request, caller: Caller = require(IT_CHANGE)):
+    from .. import policy_edit as pe, policy_store
+    got = await _proposed(request, caller)
+    if isinstance(got, Response):
+        return got
+    text, values = got
+    engine = request.app.state.checkup.engine
+
+    def compute():
+        with engine.connect() as conn:
+            pol = current_policy(conn)
+            rows = policy_store.newest_reports(conn)
+        return pe.preview(rows, pe.effective(pol.text if pol else ""), pe.effective(text))
+    result = await run_in_threadpool(compute)
+    return _policy_page(request, caller, 200, text, values, None, None, preview=result)
 
 
 @router.post("/policy", response_class=HTMLResponse)
 async def policy_save(request: Request, caller: Caller = require(IT_CHANGE)):
     state = request.app.state.checkup
-    sess = caller.session
-    form = await request.form()
-    if not _form_ok(caller, form):
-        return Response("Bad request (CSRF token missing or wrong)", status_code=400)
-    text = str(form.get("policy", "")).replace("\r\n", "\n")
-    with state.engine.connect() as conn:
-        pol = current_policy(conn)
-    if text.strip():
-        try:
-            validate_policy(text)
-        except PolicyInvalid as exc:
-            return render(request, "policy.html", status=422, sess=sess, nav="policy", pol=pol,
-                          text=text, error=str(exc), saved=None)
+    got = await _proposed(request, caller)
+    if isinstance(got, Response):
+        return got
+    text, _ = got
     await run_in_threadpool(_save_policy, state.engine, text, caller.actor, caller.role,
                             request.client.host if request.client else "")
     log.warning("organisation policy %s by account %r from %s",
                 "changed" if text.strip() else "cleared (agents use their own)", caller.actor,
                 request.client.host if request.client else "?")
     return RedirectResponse("/policy?saved=1", status_code=303)
+
+
+@router.post("/policy/revert/{version_id}", response_class=HTMLResponse)
+async def policy_revert(request: Request, version_id: str, caller: Caller = require(IT_CHANGE)):
+    """Save an earlier version's text again (a change of its own in the history and audit log)."""
+    from .. import policy_edit as pe, policy_store
+    state = request.app.state.checkup
+    form = await request.form()
+    if not _form_ok(caller, form):
+        return Response("Bad request (CSRF token missing or wrong)", status_code=400)
+    row = None
+    if version_id.isdigit() and len(version_id) <= 12:
+        with state.engine.connect() as conn:
+            row = policy_store.version(conn, int(version_id))
+    if row is None:
+        return _policy_page(request, caller, 404, error=f"there is no version {version_id[:20]} to go back to")
+    problem = pe.check_text(row.text)
+    if problem:
+        return _policy_page(request, caller, 409, error=f"version {row.id} no longer validates: {problem}")
+    await run_in_threadpool(lambda: _save_policy(
+        state.engine, row.text, caller.actor, caller.role,
+        request.client.host if request.client else "", note=f"revert to version {row.id}"))
+    log.warning("organisation policy reverted to version %d by account %r", row.id, caller.actor)
+    return RedirectResponse(f"/policy?saved=revert-{row.id}", status_code=303)

@@ -69,6 +69,8 @@ def test_every_route_declares_exactly_one_decision(tmp_path):
         ("GET", "/reconcile.{fmt}"): ("require", IT_READ),
         ("GET", "/policy"): ("require", IT_READ),
         ("POST", "/policy"): ("require", IT_CHANGE),
+        ("POST", "/policy/preview"): ("require", IT_CHANGE),
+        ("POST", "/policy/revert/{version_id}"): ("require", IT_CHANGE),
     }
     for key, decision in expected.items():
         assert declared.get(key) == decision, (key, declared.get(key))

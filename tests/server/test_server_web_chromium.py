@@ -100,7 +100,7 @@ def test_it_pages_in_chromium(live_server, tmp_path, browser):
     assert "No organisation policy is set" in b.text()
     b.fill("#policy", "[screen_lok]\nmax_seconds = 600\n")
     b.submit_by_click("#save")
-    assert "unknown check id [screen_lok]" in b.text()
+    assert "[screen_lok] is not a check" in b.text()
     assert srv.count("org_policy") == 0
     b.fill("#policy", '[organization]\nname = "Example Ltd"\n\n[screen_lock]\nmax_seconds = 600\n')
     b.submit_by_click("#save")
