@@ -1,0 +1,146 @@
+"""The evidence report (server/evidence.py) on SQLite and PostgreSQL: devices stored by real
+ingest (write_batch), read back through `checkup-server evidence` as JSON, CSV and PDF (the
+PDF rendered with poppler's pdftoppm and its text read with pdftotext)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import shutil
+import subprocess
+
+import pytest
+from sqlalchemy import text
+
+from server.db import make_engine, migrate
+from server.ingest import Item, write_batch
+from server.models import Device, PolicyVersion
+from server.security import sha256_hex
+from tests.server.srvkit import server_cli
+
+D1, D2 = dt.date(2026, 11, 18), dt.date(2026, 11, 19)
+T1 = dt.datetime(2026, 11, 18, 9, 0)
+NASTY = "=HYPERLINK(\"http://x\")"
+
+
+def _item(dev, rid, at, checks):
+    status = "fail" if "fail" in checks.values() else "pass"
+    return Item(device_id=dev, secret_hash=sha256_hex("s-" + dev), report_id=rid, checked_at=at,
+                status=status, device={"platform": "macos", "hostname": dev + "-mbp",
+                                       "os_name": "macOS", "os_version": "14.5"},
+                agent_version="1.0", checks=checks, body=json.dumps({"r": rid}))
+
+
+def _seed(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    enrolled = dt.datetime(2026, 11, 1)
+    with engine.begin() as conn:
+        conn.execute(Device.__table__.insert(), [dict(
+            id=d, secret_hash=sha256_hex("s-" + d), enrolled_at=enrolled, status="unknown",
+            failing="", platform="macos", revoked_by="", hostname=h, owner=o,
+            revoked_at=r) for d, h, o, r in (
+                ("alice", "alice-mbp", "alice@example.com", None),
+                ("bob", "bob-mbp", None, None),
+                ("carol", NASTY, NASTY, None),                       # never reports
+                ("dave", "dave-mbp", None, dt.datetime(2026, 11, 10)))])   # revoked before
+        conn.execute(PolicyVersion.__table__.insert(), [
+            dict(text="[organization]\nname = \"Acme Nov 18\"\n", etag="e1",
+                 saved_at=dt.datetime(2026, 11, 18, 8, 0), saved_by="it@example.com", note=""),
+            dict(text="", etag="e2", saved_at=dt.datetime(2026, 11, 19, 23, 0),
+                 saved_by="it@example.com", note="")])
+    write_batch(engine, [_item("alice", "a1", T1, {"disk_encryption": "pass", "screen_lock": "pass",
+                                                   "firewall": "fail"})])
+    write_batch(engine, [_item("bob", "b1", T1, {"disk_encryption": "pass", "firewall": "pass"})])
+    with engine.begin() as conn:   # bob's day as stored before migration 0009
+        conn.execute(text("UPDATE device_days SET checks = NULL WHERE device_id = 'bob'"))
+    write_batch(engine, [_item("alice", "a2", T1 + dt.timedelta(days=1),
+                               {"disk_encryption": "pass", "screen_lock": "pass", "firewall": "pass"})])
+    engine.dispose()
+
+
+def test_evidence_json_counts_only_what_was_reported(database_url):
+    _seed(database_url)
+    code, out, err = server_cli(database_url, "evidence", "--at", "2026-11-18", "--to", "2026-11-19",
+                                "--format", "json")
+    assert code == 0, err
+    rep = json.loads(out)
+    d1, d2 = rep["days"]
+    assert d1["date"] == "2026-11-18" and d1["devices_counted"] == 3   # dave was revoked
+    assert d1["devices_reported"] == 2 and d1["devices_without_detail"] == 1   # bob
+    dev = {d["device_id"]: d for d in d1["devices"]}
+    assert dev["carol"]["status"] == "no report" and dev["carol"]["last_report"] is None
+    assert dev["bob"]["status"] == "pass" and dev["bob"]["checks"] is None   # not recorded
+    assert dev["alice"]["checks"]["firewall"] == "fail" and dev["alice"]["owner"] == "alice@example.com"
+    checks = {c["check_id"]: c for c in d1["checks"]}
+    # bob passed disk_encryption, but that day's detail was not recorded: not counted as passing
+    assert checks["disk_encryption"]["passing"] == 1 and checks["disk_encryption"]["devices"] == 3
+    assert checks["disk_encryption"]["statuses"] == {"pass": 1, "not recorded": 1, "no report": 1}
+    assert checks["firewall"]["passing"] == 0
+    ctl = {(c["framework"], c["control"]): c for c in d1["controls"]}
+    assert ctl[("SOC 2", "CC6.1")]["meeting"] == 1        # alice: disk + screen lock pass
+    assert ctl[("SOC 2", "CC6.7")]["meeting"] == 0        # alice's firewall failed
+    assert ctl[("CIS Controls v8", "10.1")]["meeting"] == 0   # nobody reported antivirus
+    assert d1["policy"]["source"] == "organisation" and "Acme Nov 18" in d1["policy"]["text"]
+    dev2 = {d["device_id"]: d for d in d2["devices"]}
+    assert dev2["bob"]["status"] == "no report" and dev2["bob"]["last_report"] == "2026-11-18"
+    assert dev2["alice"]["status"] == "pass"
+    assert d2["policy"]["source"] == "default" and "[organization]" in d2["policy"]["text"]
+
+
+def test_evidence_csv_is_formula_safe(database_url):
+    _seed(database_url)
+    code, out, err = server_cli(database_url, "evidence", "--at", "2026-11-18", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    carol = next(r for r in rows if r["device_id"] == "carol")
+    assert carol["hostname"] == "'" + NASTY and carol["owner"] == "'" + NASTY
+    assert carol["status"] == "no report" and carol["firewall"] == "no report"
+    bob = next(r for r in rows if r["device_id"] == "bob")
+    assert bob["firewall"] == "not recorded"
+
+
+@pytest.mark.parametrize("args,says", [
+    (("--at", "2026-11-01"), "No report is kept from before 2026-11-18"),
+    (("--at", "2099-01-01"), "is in the future"),
+    (("--at", "30/09/2026"), "is not a date"),
+    (("--at", "2026-11-19", "--to", "2026-11-18"), "is before"),
+    (("--at", "2026-01-01", "--to", "2026-12-01"), "at most 92"),
+    (("--at", "2026-11-18", "--format", "pdf"), "needs --output"),
+])
+def test_evidence_bad_input_is_a_clear_message(database_url, args, says):
+    _seed(database_url)
+    code, out, err = server_cli(database_url, "evidence", *args)
+    assert code != 0 and says in err and "Traceback" not in err and out == ""
+
+
+def test_evidence_before_any_report(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    engine.dispose()
+    code, _, err = server_cli(database_url, "evidence", "--at", "2026-11-18")
+    assert code != 0 and "No device has reported yet" in err
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils (.ci/apt-server.txt)")
+def test_evidence_pdf_renders_dated_with_no_report(database_url, tmp_path):
+    _seed(database_url)
+    pdf = tmp_path / "evidence.pdf"
+    code, _, err = server_cli(database_url, "evidence", "--at", "2026-11-18", "--format", "pdf",
+                              "-o", str(pdf))
+    assert code == 0, err
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    txt = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert "Device evidence for 2026-11-18 (UTC)" in txt
+    assert "3 devices counted" in txt and "2 reported that day" in txt and "1 sent no report" in txt
+    assert "no report" in txt and "not recorded" in txt and "Acme Nov 18" in txt
+    assert "CC6.1" in txt and "A.8.24" in txt and "10.1" in txt
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf),
+                    str(tmp_path / "page")], check=True, timeout=60)
+    from PIL import Image
+    png = next(tmp_path.glob("page*.png"))
+    img = Image.open(png).convert("L")
+    dark = sum(img.histogram()[:128])
+    assert dark > img.width * img.height * 0.01   # text on the page, not a blank sheet
