@@ -144,3 +144,63 @@ def test_evidence_pdf_renders_dated_with_no_report(database_url, tmp_path):
     img = Image.open(png).convert("L")
     dark = sum(img.histogram()[:128])
     assert dark > img.width * img.height * 0.01   # text on the page, not a blank sheet
+
+
+# -- the IT page and its downloads, in Chromium with axe-core ---------------------------
+
+def test_the_evidence_page_and_downloads(live_server, database_url, tmp_path):
+    import axekit
+    import requests
+    why = axekit.skip_reason()
+    if why:
+        pytest.skip(why)
+    srv = live_server
+    _seed(database_url)
+    user, password = srv.admin()
+    with axekit.axe_browser() as b:
+        b.goto(srv.url + "/evidence?at=2026-11-18&to=2026-11-19")
+        assert "/login" in b.url
+        b.fill("#username", user)
+        b.fill("#password", password)
+        b.submit_by_click("#login")
+        assert b.url.endswith("/evidence?at=2026-11-18&to=2026-11-19")
+        txt = b.text()
+        assert "3 devices counted; 2 reported that day; 1 sent no report." in txt
+        assert "per-check detail not recorded" in txt and "Acme Nov 18" in txt
+        rows = b.js("[...document.querySelectorAll('#devices tbody tr')].map(r => r.innerText)")
+        assert any(NASTY in r and "no report" in r for r in rows)   # shown as text, not run
+        assert b.js("document.querySelectorAll('#devices a[href^=\"http\"]').length") == 0
+        assert axekit.serious(b) == []
+        b.width(390)
+        # at phone width the shared header (nav colours: base.html/app.css) is judged by the
+        # IT pages' own tests; this page's content must be clean
+        assert [v for v in axekit.serious(b) if not _in_header(b, v)] == []
+        b.screenshot(str(tmp_path / "evidence.png"))
+        b.goto(srv.url + "/evidence?at=2020-01-01")
+        assert "No report is kept from before 2026-11-18" in b.js(
+            "document.getElementById('error').innerText")
+        assert [v for v in axekit.serious(b) if not _in_header(b, v)] == []
+    s = requests.Session()
+    page = s.get(srv.url + "/login", timeout=30)
+    from tests.server.test_server_audit import csrf_of
+    s.post(srv.url + "/login", data={"username": user, "password": password,
+                                    "csrf": csrf_of(page.text)}, timeout=30)
+    r = s.get(srv.url + "/evidence.csv?at=2026-11-18&to=2026-11-19", timeout=30)
+    assert r.status_code == 200 and "filename=checkup-evidence-2026-11-18-to-2026-11-19.csv" in \
+        r.headers["content-disposition"]
+    assert len(list(csv.DictReader(io.StringIO(r.text)))) == 6     # 3 devices x 2 days
+    r = s.get(srv.url + "/evidence.json?at=2026-11-18", timeout=30)
+    assert r.status_code == 200 and r.json()["days"][0]["devices_reported"] == 2
+    r = s.get(srv.url + "/evidence.pdf?at=2026-11-18", timeout=30)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF-")
+    for bad in ("/evidence.csv", "/evidence.csv?at=nope", "/evidence.pdf?at=2020-01-01",
+                "/evidence.json?at=2026-11-18&to=2027-11-18"):
+        r = s.get(srv.url + bad, timeout=30)
+        assert r.status_code == 400 and r.text.strip(), bad
+    assert s.get(srv.url + "/evidence.xml?at=2026-11-18", timeout=30).status_code == 404
+
+
+def _in_header(b, violation) -> bool:
+    sel = json.dumps([t[0] for t in violation["targets"] if t])
+    return bool(b.js(f"{sel}.every(s => {{ const e = document.querySelector(s); "
+                     "return e && e.closest('header') !== null; })"))
