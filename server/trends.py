@@ -87,11 +87,22 @@ def svg(s: Series, width: int = 720, height: int = 180) -> str:
             parts.append(f'<rect x="{left + i * bw:.1f}" y="{y:.1f}" width="{max(bw - 1, 1):.1f}" '
                          f'height="{bh:.1f}" fill="{COLOURS[b]}"/>')
     if s.passing:
-        pts = [f"{left + (i + .5) * bw:.1f},{top + h * (1 - sh):.1f}"
-               for i in range(n) if (sh := s.share(i)) is not None]
-        if pts:
-            parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="#1f4e9c" '
-                         'stroke-width="2"/>')
+        runs, run = [], []   # a day without data breaks the line: nothing is drawn across it
+        for i in range(n):
+            sh = s.share(i)
+            if sh is None:
+                run = []
+                continue
+            if not run:
+                runs.append(run)
+            run.append(f"{left + (i + .5) * bw:.1f},{top + h * (1 - sh):.1f}")
+        for pts in runs:
+            if len(pts) == 1:
+                x, y = pts[0].split(",")
+                parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="#1f4e9c"/>')
+            else:
+                parts.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="#1f4e9c" '
+                             'stroke-width="2"/>')
         parts.append(f'<text x="{width - right + 4}" y="{top + 8}" font-size="10">100%</text>'
                      f'<text x="{width - right + 4}" y="{top + h}" font-size="10">0%</text>')
     axis = (f'<line x1="{left}" y1="{top + h}" x2="{left + w}" y2="{top + h}" stroke="#555d66"/>'
@@ -108,3 +119,19 @@ def svg(s: Series, width: int = 720, height: int = 180) -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
             f'aria-label="{name}: {escape(desc)}" class="trend"><title>{name}</title>'
             f'<desc>{escape(desc)}</desc>{axis}{"".join(parts)}</svg>')
+
+
+def legend() -> str:
+    """The bands' colours and the share line, as one small SVG (no inline styles)."""
+    from markupsafe import escape
+    items, x = [], 0
+    for b in BANDS[:-1]:
+        items.append(f'<rect x="{x}" y="3" width="10" height="10" fill="{COLOURS[b]}"/>'
+                     f'<text x="{x + 14}" y="12" font-size="12">{escape(b)}</text>')
+        x += 14 + 8 * len(b) + 16
+    items.append(f'<line x1="{x}" y1="8" x2="{x + 16}" y2="8" stroke="#1f4e9c" stroke-width="2"/>'
+                 f'<text x="{x + 20}" y="12" font-size="12">share passing (per check)</text>')
+    x += 20 + 8 * 26
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {x} 16" width="{x}" height="16" '
+            'role="img" aria-label="Legend: green healthy, amber needs attention, red failing, '
+            f'blue line share passing"><title>Legend</title>{"".join(items)}</svg>')

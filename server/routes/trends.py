@@ -20,4 +20,4 @@ def trends_page(request: Request, caller: Caller = require(IT_READ)):
         overall, per_check = tr.trends(conn, utcnow().date())
     charts = [(s, Markup(tr.svg(s))) for s in [overall, *per_check]]   # svg() escapes its text
     return render(request, "trends.html", sess=caller.session, nav="trends", charts=charts,
-                  bands=tr.BANDS, colours=tr.COLOURS)
+                  bands=tr.BANDS, legend=Markup(tr.legend()))
