@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from server.db import make_engine, migrate
 from server.ingest import Item, write_batch
@@ -204,3 +204,40 @@ def _in_header(b, violation) -> bool:
     sel = json.dumps([t[0] for t in violation["targets"] if t])
     return bool(b.js(f"{sel}.every(s => {{ const e = document.querySelector(s); "
                      "return e && e.closest('header') !== null; })"))
+
+
+def test_migration_0009_seeds_the_policy_in_force_and_downgrades(database_url):
+    """0008 -> 0009 makes the org policy in force the first policy_versions row (its own save
+    time and author) and adds device_days.checks; 0009 -> 0008 removes both."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from server.db import MIGRATIONS
+    engine = make_engine(database_url)
+    migrate(engine, "0008")
+    saved = dt.datetime(2026, 10, 1, 12, 0)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO org_policy (id, text, etag, updated_at, updated_by) "
+                          "VALUES (1, '[organization]\nname = \"Old\"\n', 'e0', :t, 'it-admin')"),
+                     {"t": saved})
+    migrate(engine, "0009")
+    with engine.connect() as conn:
+        pv = PolicyVersion.__table__
+        rows = conn.execute(select(pv.c.text, pv.c.etag, pv.c.saved_at, pv.c.saved_by,
+                                   pv.c.note)).all()
+        assert [tuple(r) for r in rows] == [('[organization]\nname = "Old"\n', "e0", saved, "it-admin",
+                                             "in force at upgrade")]
+        from server.evidence_store import policy_on
+        assert policy_on(conn, dt.date(2026, 9, 30)) is None          # before: the default
+        assert policy_on(conn, dt.date(2026, 10, 1)).saved_by == "it-admin"
+    assert "checks" in {c["name"] for c in inspect(engine).get_columns("device_days")}
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    insp = inspect(engine)
+    assert "policy_versions" not in insp.get_table_names()
+    assert "checks" not in {c["name"] for c in insp.get_columns("device_days")}
+    engine.dispose()
