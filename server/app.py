@@ -204,6 +204,10 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
 
     from .routes import audit as audit_routes    # /audit
     app.include_router(audit_routes.router)
+    from .routes import evidence as evidence_routes   # /evidence, /evidence.{csv,json,pdf}
+    app.include_router(evidence_routes.router)
+    from .routes import trends as trends_routes       # /trends
+    app.include_router(trends_routes.router)
     from .routes import claim as claim_routes    # /api/v1/claim, /claim/{code}, owner form
     app.include_router(claim_routes.router)
     from .routes import oidc as oidc_routes      # /auth/oidc/*

@@ -169,6 +169,13 @@ def _parser() -> argparse.ArgumentParser:
     from .mdm.cli import add_commands as add_mdm_commands   # sync SOURCE, reconcile
     add_mdm_commands(sub)
 
+    ev = sub.add_parser("evidence", help="what every device reported on a date, by check and "
+                                         "by control (for auditors)")
+    ev.add_argument("--at", required=True, metavar="DATE", help="the day (YYYY-MM-DD, UTC)")
+    ev.add_argument("--to", metavar="DATE", help="through this day too (at most 92 days)")
+    ev.add_argument("--format", choices=("csv", "json", "pdf"), default="json")
+    ev.add_argument("--output", "-o", metavar="FILE", help="write here (a PDF needs a file)")
+
     bk = sub.add_parser("backup", help="copy the database while the server runs "
                                       "(SQLite: online backup; PostgreSQL: pg_dump)")
     bk.add_argument("file", help="the backup file to write (must not exist)")
@@ -238,6 +245,8 @@ def _main(argv: list[str] | None) -> int:
         return run_mdm(engine, cfg, args)
     if args.command == "audit":
         return _audit(engine, args)
+    if args.command == "evidence":
+        return _evidence(engine, cfg, args)
     if args.command == "prune":
         from .ingest import prune
         n = prune(engine, int(cfg.get("server", "keep_reports_days")),
@@ -620,3 +629,31 @@ def _admin(engine, args) -> int:  # noqa: ANN001, C901
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _evidence(engine, cfg, args) -> int:  # noqa: ANN001
+    from . import evidence as ev
+    from .db import utcnow
+    try:
+        at = ev.parse_day(args.at)
+        days = ev.days_between(at, ev.parse_day(args.to) if args.to else None)
+        controls = ev.load_controls(cfg.get("evidence", "controls_file", ""))
+        if args.format == "pdf" and not args.output:
+            raise ev.EvidenceError("a PDF needs --output FILE")
+        with engine.connect() as conn:
+            report = ev.evidence(conn, days, controls, today=utcnow().date())
+    except ev.EvidenceError as exc:
+        raise UsageError(f"checkup-server: evidence: {exc}") from None
+    if args.format == "pdf":
+        from .evidence_pdf import render
+        data = render(report)
+        with open(args.output, "wb") as fh:
+            fh.write(data)
+        return 0
+    text = ev.to_json(report) if args.format == "json" else ev.to_csv(report)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0

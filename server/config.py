@@ -45,6 +45,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "local_login": True,           # IT's local accounts (checkup-server admin create); false = SSO only
         "session_hours": 12,           # server-side sessions: logout and revocation end them at once
     },
+    "evidence": {
+        "controls_file": "",           # IT's controls table (as server/controls.toml); empty = the shipped one
+    },
     "people": {
         "ivanti_email_domain": "",     # Ivanti login names (CORP\alice, alice) -> alice@<this domain>
     },

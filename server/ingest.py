@@ -224,18 +224,22 @@ def write_batch(bind: Engine | Connection, batch: list[Item],
             cur_status = row.status if row.last_report_id else None
             cur_checks = dict(old_checks.get(dev_id, {}))
             # the day row as it stands: a report that changes nothing there writes nothing
-            day_state = (last.date(), row.status, row.failing) if cur_status and last else None
+            # (the device's checks stand for the row's: the row was written from them)
+            day_state = ((last.date(), row.status, day_checks(cur_checks))
+                         if cur_status and last else None)
             latest = None
             for item in sorted(by_dev[dev_id], key=lambda i: i.checked_at):
                 day_key = (dev_id, item.checked_at.date())
+                checks_json = day_checks(item.checks)
                 day_row = {"device_id": dev_id, "day": item.checked_at.date(),
-                           "status": item.status, "failing": _failing(item.checks)}
+                           "status": item.status, "failing": _failing(item.checks),
+                           "checks": checks_json}
                 if last is not None and item.checked_at < last:
                     day_old.setdefault(day_key, day_row)  # an old report: fills a gap only
                     continue
-                if day_state != (day_key[1], item.status, day_row["failing"]):
+                if day_state != (day_key[1], item.status, checks_json):
                     day_new[day_key] = day_row
-                    day_state = (day_key[1], item.status, day_row["failing"])
+                    day_state = (day_key[1], item.status, checks_json)
                 at = min(item.checked_at, now)
                 if cur_status != item.status:
                     w.changes.append({"device_id": dev_id, "at": at, "check_id": "",
@@ -309,6 +313,12 @@ def _taken(db: IngestTx, device_id: str, serial_key: str | None, uuid_key_: str 
     if serial_key and other.serial_key == serial_key:
         return f"serial ({serial_key})"
     return f"hardware UUID ({uuid_key_})"
+
+
+def day_checks(checks: dict[str, str]) -> str:
+    """A device-day's ``checks``: {check_id: status} as compact JSON, keys sorted (one text per
+    state, so an unchanged day compares equal and writes nothing)."""
+    return json.dumps(checks, sort_keys=True, separators=(",", ":"))
 
 
 def _failing(checks: dict[str, str]) -> str:

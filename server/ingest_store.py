@@ -47,7 +47,7 @@ class Writes:
     checks_gone: list[tuple[str, str]] = field(default_factory=list)   # (device_id, check_id)
     checks: list[dict] = field(default_factory=list)          # device_id, check_id, status: upserted
     changes: list[dict] = field(default_factory=list)         # device_id, at, check_id, old/new_status, worse
-    days: list[dict] = field(default_factory=list)            # device_id, day, status, failing: upserted
+    days: list[dict] = field(default_factory=list)            # device_id, day, status, failing, checks: upserted
     days_fill: list[dict] = field(default_factory=list)       # same, written only where no row is
 
 
@@ -151,7 +151,8 @@ class SqlStore(IngestStore):
         ins = dialect_insert(dialect_name, days_t)
         self.s_days = ins.on_conflict_do_update(
             index_elements=["device_id", "day"],
-            set_={"status": ins.excluded.status, "failing": ins.excluded.failing})
+            set_={"status": ins.excluded.status, "failing": ins.excluded.failing,
+                  "checks": ins.excluded.checks})
         self.s_days_fill = dialect_insert(dialect_name, days_t).on_conflict_do_nothing(
             index_elements=["device_id", "day"])
 
@@ -237,16 +238,17 @@ PG_INSERT_CHANGES = (
     "INSERT INTO changes (device_id, at, check_id, old_status, new_status, worse) "
     "SELECT * FROM unnest(%b::varchar[], %b::timestamp[], %b::varchar[], %b::varchar[], "
     "%b::varchar[], %b::boolean[])")
-PG_DAYS = ("INSERT INTO device_days (device_id, day, status, failing) "
-           "SELECT * FROM unnest(%b::varchar[], %b::date[], %b::varchar[], %b::varchar[]) "
-           "ON CONFLICT (device_id, day) ")
-PG_UPSERT_DAYS = PG_DAYS + "DO UPDATE SET status = excluded.status, failing = excluded.failing"
+PG_DAYS = ("INSERT INTO device_days (device_id, day, status, failing, checks) "
+           "SELECT * FROM unnest(%b::varchar[], %b::date[], %b::varchar[], %b::varchar[], "
+           "%b::text[]) ON CONFLICT (device_id, day) ")
+PG_UPSERT_DAYS = PG_DAYS + ("DO UPDATE SET status = excluded.status, failing = excluded.failing, "
+                            "checks = excluded.checks")
 PG_FILL_DAYS = PG_DAYS + "DO NOTHING"
 
 _DEV_KEYS = ("b_id",) + DEV_COLS
 _CHECK_KEYS = ("device_id", "check_id", "status")
 _CHANGE_KEYS = ("device_id", "at", "check_id", "old_status", "new_status", "worse")
-_DAY_KEYS = ("device_id", "day", "status", "failing")
+_DAY_KEYS = ("device_id", "day", "status", "failing", "checks")
 
 
 def _cols(rows: list[dict], keys: Sequence[str]) -> list[list]:

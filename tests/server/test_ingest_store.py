@@ -111,10 +111,13 @@ def test_each_store_writes_what_the_rules_decide(database_url):
     assert alice[DEV_COLS.index("hostname") + 1] == "alice-mbp"   # a4's device, the newest
     assert rows["device_checks"] == [("alice", "firewall", "pass"), ("alice", "screen_lock", "fail"),
                                      ("bob", "firewall", "fail")]
-    days = [(d, str(day), s, f) for d, day, s, f in rows["device_days"]]
-    assert days == [("alice", "2026-11-18", "pass", ""), ("alice", "2026-11-20", "fail", "firewall"),
-                    ("alice", "2026-11-21", "fail", "screen_lock"), ("bob", "2026-11-20", "pass", ""),
-                    ("bob", "2026-11-22", "fail", "firewall")]
+    days = [(d, str(day), s, f, json.loads(c)) for d, day, s, f, c in rows["device_days"]]
+    assert days == [
+        ("alice", "2026-11-18", "pass", "", {"firewall": "pass"}),
+        ("alice", "2026-11-20", "fail", "firewall", {"firewall": "fail", "disk": "pass"}),
+        ("alice", "2026-11-21", "fail", "screen_lock", {"firewall": "pass", "screen_lock": "fail"}),
+        ("bob", "2026-11-20", "pass", "", {"firewall": "pass"}),
+        ("bob", "2026-11-22", "fail", "firewall", {"firewall": "fail"})]
     changed = [(d, c, o, n, bool(w)) for d, _, c, o, n, w in rows["changes"]]
     assert ("alice", "firewall", "pass", "fail", True) in changed
     assert ("alice", "disk", "pass", None, False) not in changed   # a check gone is no change
@@ -205,3 +208,23 @@ def test_prune_keeps_each_devices_newest_report(database_url):
         engine.dispose()
     assert [r[0] for r in rows["reports"]] == ["a2"]
     assert rows["device_days"] == [] and rows["changes"] == []
+
+
+def test_a_day_row_follows_each_checks_change(database_url):
+    """device_days.checks is the day's newest report's {check: status}: a check moving between
+    two statuses that leave the device's status and failing list alone (pass -> unknown)
+    rewrites the row; the same report body again writes nothing new; a later report on the
+    same day wins; a day before 0009 (checks NULL) keeps NULL until its state changes."""
+    engine = _engine(database_url)
+    h = dt.timedelta(hours=1)
+    write_batch(engine, [_item("alice", "c1", T0, {"firewall": "pass", "disk": "pass"})])
+    write_batch(engine, [_item("alice", "c2", T0 + h, {"firewall": "pass", "disk": "unknown"})])
+    write_batch(engine, [_item("bob", "d1", T0, {"firewall": "pass"})])
+    with engine.begin() as conn:   # as a day written before 0009 reads
+        conn.execute(text("UPDATE device_days SET checks = NULL WHERE device_id = 'bob'"))
+    write_batch(engine, [_item("bob", "d2", T0 + h, {"firewall": "pass"})])
+    rows = _tables(engine)["device_days"]
+    engine.dispose()
+    assert [(d, str(day), s, f, c and json.loads(c)) for d, day, s, f, c in rows] == [
+        ("alice", "2026-11-20", "pass", "", {"firewall": "pass", "disk": "unknown"}),
+        ("bob", "2026-11-20", "pass", "", None)]

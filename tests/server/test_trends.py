@@ -1,0 +1,83 @@
+"""Trends (server/trends.py) on SQLite and PostgreSQL: device-days written by real ingest,
+the SVG's numbers and the page (Chromium + axe-core)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import text
+
+from server.db import make_engine, migrate, utcnow
+from server.ingest import write_batch
+from server.trends import svg, trends
+from tests.server.test_evidence import _item, _seed
+
+
+def _seed_recent(database_url):
+    """alice, bob on two recent days (bob's first day without per-check detail)."""
+    _seed(database_url)   # devices and November history
+    engine = make_engine(database_url)
+    migrate(engine)
+    today = utcnow().date()
+    y = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(9))
+    write_batch(engine, [_item("alice", "r1", y, {"firewall": "fail", "disk_encryption": "pass"}),
+                         _item("bob", "r2", y, {"firewall": "pass", "disk_encryption": "pass"})])
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE device_days SET checks = NULL WHERE device_id = 'bob' AND day = :d"),
+                     {"d": y.date()})
+    t = y + dt.timedelta(days=1)
+    write_batch(engine, [_item("alice", "r3", t, {"firewall": "pass", "disk_encryption": "pass"}),
+                         _item("bob", "r4", t, {"firewall": "pass", "disk_encryption": "unknown"})])
+    return engine, today
+
+
+def test_trend_numbers_match_the_device_days(database_url):
+    engine, today = _seed_recent(database_url)
+    with engine.connect() as conn:
+        overall, per = trends(conn, today)
+    engine.dispose()
+    assert len(overall.days) == 90 and overall.days[-1] == today
+    assert overall.counts["healthy"][-1] == 2 and overall.counts["failing"][-1] == 0
+    assert overall.counts["healthy"][-2] == 1 and overall.counts["failing"][-2] == 1
+    # before: only the seeded November days (alice, bob on the 18th; alice on the 19th)
+    counted = {d: overall.total(i) for i, d in enumerate(overall.days[:88]) if overall.total(i)}
+    seeded = {dt.date(2026, 11, 18): 2, dt.date(2026, 11, 19): 1}
+    assert counted == {d: n for d, n in seeded.items() if d >= overall.days[0]}
+    fw = next(s for s in per if s.name == "firewall")
+    assert fw.passing[-2:] == [0, 2] and fw.not_recorded[-2] == 1   # bob's day: not recorded
+    assert fw.counts["failing"][-2] == 1 and fw.share(89) == 1.0
+    de = next(s for s in per if s.name == "disk_encryption")
+    assert de.counts["needs attention"][-1] == 1 and de.share(89) == 0.5
+    chart = svg(fw)
+    label = re.search(r'aria-label="([^"]*)"', chart).group(1)
+    assert f"On {today}: 2 healthy, 0 needs attention, 0 failing; 2 passing." in label
+    assert "<title>firewall</title>" in chart and "<polyline" in chart
+
+
+def test_the_trends_page(live_server, database_url):
+    import axekit
+    import requests
+    why = axekit.skip_reason()
+    if why:
+        pytest.skip(why)
+    srv = live_server
+    engine, today = _seed_recent(database_url)
+    engine.dispose()
+    user, password = srv.admin()
+    with axekit.axe_browser() as b:
+        b.goto(srv.url + "/trends")
+        b.fill("#username", user)
+        b.fill("#password", password)
+        b.submit_by_click("#login")
+        assert b.url.endswith("/trends")
+        names = b.js("[...document.querySelectorAll('section.trend h2')].map(h => h.innerText)")
+        november = today - dt.timedelta(days=89) <= dt.date(2026, 11, 18)   # seeded screen_lock
+        assert names == ["All checks", "disk_encryption", "firewall"] + ["screen_lock"] * november
+        label = b.js("document.querySelector('#trend-0 svg').getAttribute('aria-label')")
+        assert f"On {today}: 2 healthy, 0 needs attention, 0 failing." in label
+        cells = b.js("[...document.querySelectorAll('#trend-2 tbody tr:last-child td')]"
+                     ".map(td => td.textContent)")
+        assert cells == [today.isoformat(), "2", "0", "0", "2 (100%)", "0"]
+        assert axekit.serious(b) == []
+    assert requests.get(srv.url + "/trends", allow_redirects=False, timeout=30).status_code == 303
