@@ -16,6 +16,7 @@ STRINGS: dict[str, str] = {
     "status.unknown": "Could not check",
     "status.nudge": "Worth fixing soon",
     "status.fail": "Needs fixing",
+    "status.exempt": "Exempt",
     "status.checking": "Checking…",
 
     "device.pass": "Everything looks good.",
@@ -43,6 +44,9 @@ STRINGS: dict[str, str] = {
     "menu.status": "{status}",
     "menu.fix_item": "Fix: {title}",
     "menu.unknown_item": "Could not check: {title}",
+    "menu.exempt_item": "{title}: {summary}",
+    "page.exempt": "IT has excused this check for now, so Checkup won't remind you about it. "
+                   "It counts again when the exemption ends.",
     "menu.check_now": "Check now",
     "menu.checking": "Checking…",
     "menu.open_report": "Open report",

@@ -4,8 +4,9 @@ from __future__ import annotations
 from .pipeline import worst_first
 from .strings import device_words
 
-LABEL = {"fail": "FAIL", "nudge": "FIX SOON", "unknown": "UNKNOWN", "skip": "SKIP", "pass": "OK"}
-COLOR = {"fail": "31", "nudge": "33", "unknown": "90", "skip": "90", "pass": "32"}
+LABEL = {"fail": "FAIL", "nudge": "FIX SOON", "unknown": "UNKNOWN", "skip": "SKIP", "pass": "OK",
+         "exempt": "EXEMPT"}
+COLOR = {"fail": "31", "nudge": "33", "unknown": "90", "skip": "90", "pass": "32", "exempt": "36"}
 
 
 def _paint(text: str, code: str, color: bool) -> str:

@@ -27,11 +27,19 @@ def _live_ids():  # noqa: ANN202
     return select(Device.id).where(LIVE)
 
 
+def _exempt_ids():  # noqa: ANN202
+    """Devices with a check IT exempted (DESIGN "Exemptions"): counted on their own."""
+    return select(DeviceCheck.device_id).where(DeviceCheck.status == "exempt")
+
+
 def overview(conn: Connection, stale_after_days: int) -> dict:
     now = utcnow()
     by_status = dict(conn.execute(select(Device.status, func.count()).where(LIVE)
                                   .group_by(Device.status)).all())
     total = sum(by_status.values())
+    # a device's status never is "exempt": this tile counts devices with an exempted check
+    by_status["exempt"] = conn.execute(select(func.count()).select_from(Device).where(
+        LIVE, Device.id.in_(_exempt_ids()))).scalar_one()
     stale = conn.execute(select(func.count()).select_from(Device).where(
         LIVE, Device.last_seen_at < now - dt.timedelta(days=stale_after_days))).scalar_one()
     never = conn.execute(select(func.count()).select_from(Device)
@@ -93,7 +101,9 @@ class DeviceFilter:
             conds.append(Device.revoked_at.is_not(None))
         else:
             conds.append(LIVE)
-        if self.status in STATUS_ORDER:
+        if self.status == "exempt":   # a check IT exempted (the device's own status is the rest's)
+            conds.append(Device.id.in_(_exempt_ids()))
+        elif self.status in STATUS_ORDER:
             conds.append(Device.status == self.status)
         if self.check:
             conds.append(Device.id.in_(select(DeviceCheck.device_id).where(

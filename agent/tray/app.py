@@ -99,8 +99,10 @@ class TrayApp:
             status_line = pages.device_words(report)
         items.append(item(status_line, None, enabled=False))
         for check in self._not_passing(report):
-            key = "menu.unknown_item" if check.get("status") == "unknown" else "menu.fix_item"
-            items.append(item(t(key, title=check.get("title") or check.get("id")),
+            key = {"unknown": "menu.unknown_item", "exempt": "menu.exempt_item"}.get(
+                check.get("status"), "menu.fix_item")
+            items.append(item(t(key, title=check.get("title") or check.get("id"),
+                                summary=check.get("summary") or ""),
                               self._opener(check.get("id"))))
         items.append(menu.SEPARATOR)
         items.append(item(t("menu.checking") if self.checking else t("menu.check_now"),
@@ -120,7 +122,8 @@ class TrayApp:
     def _not_passing(report: dict | None) -> list[dict]:
         if not report:
             return []
-        checks = [c for c in report.get("checks") or [] if c.get("status") in ("fail", "nudge", "unknown")]
+        checks = [c for c in report.get("checks") or []
+                  if c.get("status") in ("fail", "nudge", "unknown", "exempt")]
         return sorted(checks, key=lambda c: pages.ORDER.get(c.get("status"), 9))
 
     def _opener(self, check_id):
