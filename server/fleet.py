@@ -27,7 +27,7 @@ def _live_ids():  # noqa: ANN202
     return select(Device.id).where(LIVE)
 
 
-def _exempt_ids():  # noqa: ANN202
+def exempt_device_ids():  # noqa: ANN202
     """Devices with a check IT exempted (DESIGN "Exemptions"): counted on their own."""
     return select(DeviceCheck.device_id).where(DeviceCheck.status == "exempt")
 
@@ -39,7 +39,7 @@ def overview(conn: Connection, stale_after_days: int) -> dict:
     total = sum(by_status.values())
     # a device's status never is "exempt": this tile counts devices with an exempted check
     by_status["exempt"] = conn.execute(select(func.count()).select_from(Device).where(
-        LIVE, Device.id.in_(_exempt_ids()))).scalar_one()
+        LIVE, Device.id.in_(exempt_device_ids()))).scalar_one()
     stale = conn.execute(select(func.count()).select_from(Device).where(
         LIVE, Device.last_seen_at < now - dt.timedelta(days=stale_after_days))).scalar_one()
     never = conn.execute(select(func.count()).select_from(Device)
@@ -102,7 +102,7 @@ class DeviceFilter:
         else:
             conds.append(LIVE)
         if self.status == "exempt":   # a check IT exempted (the device's own status is the rest's)
-            conds.append(Device.id.in_(_exempt_ids()))
+            conds.append(Device.id.in_(exempt_device_ids()))
         elif self.status in STATUS_ORDER:
             conds.append(Device.status == self.status)
         if self.check:

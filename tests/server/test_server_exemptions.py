@@ -148,3 +148,22 @@ def test_owner_exemption_and_old_server(live_server, tmp_path):
     finally:
         proxy.close()
     assert agent_ex.cached(sd, srv.url, exemptions.today()) == {}
+
+
+def test_it_api_lists_devices_with_an_exempted_check(live_server, tmp_path):
+    srv = live_server
+    settings, sd = srvkit.agent_settings(srv.url, srv.token()), str(tmp_path / "agent")
+    os.makedirs(sd)
+    assert report_now(settings, sd, report=srvkit.with_id(srvkit.report_for(_fixture())))[0] == 0
+    device_id = _device_id(srv)
+    until = (exemptions.today() + dt.timedelta(days=5)).isoformat()
+    assert _cli(srv, "exempt", "add", device_id, "--check", "screen_lock", "--until", until,
+                "--reason", "kiosk")[0] == 0
+    assert report_now(settings, sd, report=srvkit.with_id(srvkit.report_for(_fixture())))[0] == 0
+    assert report_now(settings, sd, report=_judged(sd, srv.url))[0] == 0
+    from server.it_api import list_devices
+    found = list_devices(srv.engine, status="exempt")
+    assert [d["id"] for d in found["devices"]] == [device_id]
+    assert found["devices"][0]["checks"]["screen_lock"] == "exempt"
+    assert found["devices"][0]["status"] == "nudge"
+    assert list_devices(srv.engine, status="fail")["devices"] == []
