@@ -177,8 +177,32 @@ def device_detail(conn: Connection, device_id: str) -> dict | None:
     reports = conn.execute(select(Report.report_id, Report.checked_at, Report.received_at, Report.status)
                            .where(Report.device_id == device_id)
                            .order_by(Report.checked_at.desc()).limit(20)).all()
+    _failing_days(conn, device_id, checks)
     return {"device": dev, "latest": latest, "checks": checks, "days": days,
             "changes": changes, "reports": reports}
+
+
+def _failing_days(conn: Connection, device_id: str, checks: list[dict]) -> None:
+    """Each failing or nudging check without the agent's own count (an older agent) gets
+    ``failing_days`` from the server's change history: the day it last became a problem."""
+    problem = ("fail", "nudge")
+    want = [c.get("id") for c in checks if c.get("status") in problem and "failing_days" not in c]
+    if not want:
+        return
+    began = dict(conn.execute(
+        select(Change.check_id, func.max(Change.at))
+        .where(Change.device_id == device_id, Change.check_id.in_(want),
+               Change.new_status.in_(problem),
+               or_(Change.old_status.is_(None), Change.old_status.not_in(problem)))
+        .group_by(Change.check_id)).all())
+    # no change of its own since the device's first report (kept): a problem since then
+    first = conn.execute(select(func.min(Change.at)).where(
+        Change.device_id == device_id, Change.check_id == "", Change.old_status.is_(None))).scalar()
+    today = utcnow().date()
+    for c in checks:
+        at = began.get(c.get("id"), first) if c.get("id") in want else None
+        if at is not None:
+            c["failing_days"], c["failing_since"] = (today - at.date()).days, at.date().isoformat()
 
 
 def check_ids(conn: Connection) -> list[str]:

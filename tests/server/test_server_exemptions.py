@@ -167,3 +167,31 @@ def test_it_api_lists_devices_with_an_exempted_check(live_server, tmp_path):
     assert found["devices"][0]["checks"]["screen_lock"] == "exempt"
     assert found["devices"][0]["status"] == "nudge"
     assert list_devices(srv.engine, status="fail")["devices"] == []
+
+
+def test_failing_days_from_the_servers_history_for_an_older_agent(live_server, tmp_path):
+    """An older agent sends no failing_days: the device page counts from the changes."""
+    srv = live_server
+    settings, sd = srvkit.agent_settings(srv.url, srv.token()), str(tmp_path / "agent")
+    os.makedirs(sd)
+    rep = srvkit.with_id(srvkit.report_for(_fixture()))     # as an older agent sends it
+    assert all("failing_days" not in c for c in rep["checks"])
+    assert report_now(settings, sd, report=rep)[0] == 0
+    device_id = _device_id(srv)
+    from server.fleet import device_detail
+    with srv.engine.begin() as conn:
+        conn.execute(text("UPDATE changes SET at = :at"),
+                     {"at": dt.datetime.utcnow() - dt.timedelta(days=40, hours=1)})
+    with srv.engine.connect() as conn:
+        checks = {c["id"]: c for c in device_detail(conn, device_id)["checks"]}
+    assert checks["screen_lock"]["failing_days"] == 40
+    assert "failing_days" not in checks["firewall"]          # passing: no count
+    user, password = srv.admin()
+    import requests
+    s = requests.Session()
+    page = s.get(srv.url + "/login").text
+    import re
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    s.post(srv.url + "/login", data={"username": user, "password": password, "csrf": csrf})
+    html = s.get(f"{srv.url}/devices/{device_id}").text
+    assert "Failing for 40 days." in html
