@@ -8,7 +8,7 @@
   judged status is kept in ``exempt.status``.
 - **Failing since.** The first day the agent saw each check fail or nudge is kept in
   ``failing-since.json``; the check carries ``failing_since`` and ``failing_days`` and its
-  summary says "Failing for 40 days." once it is a day old.
+  summary says "Failing for 40 days." (a nudge: "Like this for 40 days.") once a day old.
 - **Grace.** A check that fails for fewer than its policy's ``grace_days`` is a nudge
   ("needs attention") until then; ``grace_until`` says when it counts as failing.
 """
@@ -122,7 +122,8 @@ def apply(report: dict, policy, state_dir: str | None, url: str | None,  # noqa:
             c["summary"] = (f"{c.get('summary', '')} Needs attention: it counts as failing "
                             f"from {shown_day(end, today)}.").strip()
         if days >= 1:
-            c["summary"] = f"{c.get('summary', '')} Failing for {_days(days)}.".strip()
+            lead = "Failing for" if status == "fail" else "Like this for"
+            c["summary"] = f"{c.get('summary', '')} {lead} {_days(days)}.".strip()
         if cid in exempt:
             ex = exempt[cid]
             c["exempt"] = {"until": ex["until"], "reason": ex["reason"], "status": c["status"],

@@ -203,6 +203,7 @@ def _failing_days(conn: Connection, device_id: str, checks: list[dict]) -> None:
         at = began.get(c.get("id"), first) if c.get("id") in want else None
         if at is not None:
             c["failing_days"], c["failing_since"] = (today - at.date()).days, at.date().isoformat()
+            c["failing_counted_by"] = "server"
 
 
 def check_ids(conn: Connection) -> list[str]:
