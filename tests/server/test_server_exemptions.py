@@ -32,6 +32,14 @@ def _device_id(srv) -> str:
         return conn.execute(text("SELECT id FROM devices")).scalar_one()
 
 
+def _enrolled(srv, tmp_path):
+    """(agent settings, state dir, device id) of the fixture's machine after its first report."""
+    settings, sd = srvkit.agent_settings(srv.url, srv.token()), str(tmp_path / "agent")
+    os.makedirs(sd)
+    assert report_now(settings, sd, report=srvkit.with_id(srvkit.report_for(_fixture())))[0] == 0
+    return settings, sd, _device_id(srv)
+
+
 def _judged(sd, url, day=None):
     rep = srvkit.with_id(srvkit.report_for(_fixture()))
     return agent_ex.apply(rep, load_policy(), sd, url, today=day)
@@ -39,10 +47,7 @@ def _judged(sd, url, day=None):
 
 def test_exempt_from_cli_reaches_agent_fleet_and_ends_on_its_day(live_server, tmp_path):
     srv = live_server
-    settings, sd = srvkit.agent_settings(srv.url, srv.token()), str(tmp_path / "agent")
-    os.makedirs(sd)
-    assert report_now(settings, sd, report=srvkit.with_id(srvkit.report_for(_fixture())))[0] == 0
-    device_id = _device_id(srv)
+    settings, sd, device_id = _enrolled(srv, tmp_path)
     today = exemptions.today()
     until = (today + dt.timedelta(days=10)).isoformat()
 
@@ -118,10 +123,7 @@ def test_owner_exemption_and_old_server(live_server, tmp_path):
     """An exemption for an owner covers each of their devices; a server without exemptions
     (404, older than the agent) means none, and the agent forgets its cache."""
     srv = live_server
-    settings, sd = srvkit.agent_settings(srv.url, srv.token()), str(tmp_path / "agent")
-    os.makedirs(sd)
-    assert report_now(settings, sd, report=srvkit.with_id(srvkit.report_for(_fixture())))[0] == 0
-    device_id = _device_id(srv)
+    settings, sd, device_id = _enrolled(srv, tmp_path)
     until = (exemptions.today() + dt.timedelta(days=3)).isoformat()
     code, _o, err = _cli(srv, "exempt", "add", "--owner", "not-an-email", "--check", "firewall",
                          "--until", until, "--reason", "x")
@@ -152,10 +154,7 @@ def test_owner_exemption_and_old_server(live_server, tmp_path):
 
 def test_it_api_lists_devices_with_an_exempted_check(live_server, tmp_path):
     srv = live_server
-    settings, sd = srvkit.agent_settings(srv.url, srv.token()), str(tmp_path / "agent")
-    os.makedirs(sd)
-    assert report_now(settings, sd, report=srvkit.with_id(srvkit.report_for(_fixture())))[0] == 0
-    device_id = _device_id(srv)
+    settings, sd, device_id = _enrolled(srv, tmp_path)
     until = (exemptions.today() + dt.timedelta(days=5)).isoformat()
     assert _cli(srv, "exempt", "add", device_id, "--check", "screen_lock", "--until", until,
                 "--reason", "kiosk")[0] == 0
