@@ -11,7 +11,7 @@ import os
 import sys
 
 from . import __version__
-from .runtime import UsageError, _err, load_policy_for, load_settings_for, make_host
+from .runtime import UsageError, _err, finish_report, load_policy_for, load_settings_for, make_host
 
 EXIT = {"pass": 0, "nudge": 1, "fail": 2, "unknown": 3}
 EXIT_ERROR = 3
@@ -122,7 +122,10 @@ def _run(args) -> tuple[dict, object]:
     host = make_host(getattr(args, "replay", None))
     settings = load_settings_for(args, host)
     policy = load_policy_for(args, settings)
-    return run_check(host, policy, today=_check_date(getattr(args, "date", None))), policy
+    day = _check_date(getattr(args, "date", None))
+    report = finish_report(run_check(host, policy, today=day), settings, policy, today=day,
+                           remember=not getattr(args, "replay", None))
+    return report, policy
 
 
 def _write_pages(report: dict, policy) -> dict[str, str]:
@@ -254,7 +257,9 @@ def cmd_report(args) -> int:
     report = None
     if enabled(settings) and not args.queued_only:
         from .pipeline import run_check
-        report = run_check(host, load_policy_for(args, settings))
+        policy = load_policy_for(args, settings)
+        report = finish_report(run_check(host, policy), settings, policy,
+                               remember=not getattr(args, "replay", None))
     code, message = report_now(settings, report=report)
     print(message)
     return code

@@ -186,7 +186,7 @@ def evaluate(state: dict, report: dict, now: datetime, rules: Rules) -> tuple[di
             if rec.get("problem") in PROBLEM and rec.get("notified_at") is not None:
                 fixed.append({"id": cid, "title": rec["title"]})
             _clear(rec)
-        elif status == "skip":
+        elif status in ("skip", "exempt"):   # exempt: IT excused it, so no reminders until it ends
             _clear(rec)
         # unknown (or anything else): keep the problem as it was, never notify
 

@@ -23,8 +23,9 @@ from .strings import device_words, t  # noqa: F401 - device_words is part of thi
 SETTINGS_SCHEMES = ("x-apple.systempreferences", "ms-settings", "windowsdefender", "macappstore",
                     "https", "http")
 HELP_SCHEMES = ("https", "http", "mailto", "tel")
-STATUS_SYMBOL = {"pass": "✓", "skip": "–", "unknown": "?", "nudge": "!", "fail": "✕", "checking": "…"}
-ORDER = {"fail": 0, "nudge": 1, "unknown": 2, "pass": 3, "skip": 4}
+STATUS_SYMBOL = {"pass": "✓", "skip": "–", "exempt": "○", "unknown": "?", "nudge": "!", "fail": "✕",
+                 "checking": "…"}
+ORDER = {"fail": 0, "nudge": 1, "unknown": 2, "exempt": 3, "pass": 4, "skip": 5}
 _ID = re.compile(r"[^a-z0-9_]+")
 # bidi controls (U+202A-202E, U+2066-2069, U+200E/200F, U+061C) and C0/C1 controls but tab
 # and line breaks: a hostname or a policy text must not reorder or hide what the page says
@@ -92,7 +93,8 @@ color:var(--card);font-weight:700}
 .pass{color:var(--pass)}.pass .sym{background:var(--pass)}
 .nudge{color:var(--nudge)}.nudge .sym{background:var(--nudge)}
 .fail{color:var(--fail)}.fail .sym{background:var(--fail)}
-.unknown,.skip,.checking{color:var(--unknown)}.unknown .sym,.skip .sym,.checking .sym{background:var(--unknown)}
+.unknown,.skip,.exempt,.checking{color:var(--unknown)}
+.unknown .sym,.skip .sym,.exempt .sym,.checking .sym{background:var(--unknown)}
 .summary{font-size:1.1em;margin:.6em 0 0}
 ol.steps{padding-left:1.4em;margin:.3em 0}ol.steps li{margin:.45em 0}
 a.button{display:inline-block;background:var(--btn);color:var(--btnfg);text-decoration:none;font-weight:600;
@@ -256,6 +258,8 @@ def render_fix_page(check: dict, report: dict, org: dict | None = None, again: d
             out.append(f"<section class=\"card\"><p>{esc(t('page.no_fix'))}</p></section>")
     elif status == "skip":
         out.append(f"<section class=\"card\"><p>{esc(t('page.skip'))}</p></section>")
+    elif status == "exempt":
+        out.append(f"<section class=\"card\"><p>{esc(t('page.exempt'))}</p></section>")
     else:
         out.append(f"<section class=\"card\"><p>{esc(t('page.passing'))}</p></section>")
     out.append(_observed(check.get("observed"), check.get("id")))

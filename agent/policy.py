@@ -19,6 +19,9 @@ from .tomlcompat import TOMLDecodeError, tomllib
 
 CHECK_IDS = registry.ids()
 ORG_KEYS = ("name", "help_url", "help_text")
+# Every check also takes ``grace_days``: how long a check that newly fails is only "needs
+# attention" (a nudge) before it counts as failing. 0 (the default) = fails at once.
+GRACE_KEY, MAX_GRACE_DAYS = "grace_days", 365
 
 
 class PolicyError(ValueError):
@@ -69,6 +72,9 @@ class Policy:
 
     def param(self, check_id: str, name: str, default: Any = None) -> Any:
         return self.checks.get(check_id, {}).get(name, default)
+
+    def grace_days(self, check_id: str) -> int:
+        return int(self.checks.get(check_id, {}).get(GRACE_KEY, 0))
 
     def required_software(self, platform: str) -> list[str]:
         req = self.param("security_software", "require", [])
@@ -144,6 +150,12 @@ def validate(data: dict, source: str) -> None:
                 if value not in LEVELS:
                     raise PolicyError(f"{source}: {section}.level must be one of "
                                       f"{', '.join(LEVELS)} (got {value!r})")
+                continue
+            if key == GRACE_KEY:
+                if not (isinstance(value, int) and not isinstance(value, bool)
+                        and 0 <= value <= MAX_GRACE_DAYS):
+                    raise PolicyError(f"{source}: {section}.{GRACE_KEY} must be a whole number of "
+                                      f"days from 0 to {MAX_GRACE_DAYS} (got {value!r})")
                 continue
             param = registry.get(section).params.get(key)
             if param is None:

@@ -382,6 +382,7 @@ class FlushResult:
     retry_at: float | None = None   # when the next try is due
     skipped: bool = False           # not due yet (backoff) and not forced
     policy: str | None = None       # what happened to the server policy
+    exemptions: str | None = None   # what happened to this device's exemptions
     setup: bool = False             # a setting stops sending (an unusable [server] ca_file)
 
 
@@ -642,6 +643,8 @@ class Sender:
             res.retry_at = self._fail(res.error)
         if creds is not None and (force or now >= float(self.queue.get_meta("policy_next", "0") or 0)):
             res.policy = self.pull_policy(creds)
+        if creds is not None and not res.error:
+            res.exemptions = self.pull_exemptions(creds)
         res.remaining = self.queue.count_in_line()
         res.aside = self.queue.count() - res.remaining
         return res
@@ -688,6 +691,33 @@ class Sender:
         _write_private(meta_path, json.dumps({"url": self.url, "etag": resp.headers.get("ETag"),
                                               "fetched_at": self.clock()}).encode("utf-8"))
         return "policy updated"
+
+
+    def pull_exemptions(self, creds: Credentials) -> str:
+        """GET this device's exemptions in force and cache them with their end days
+        (agent/exemptions.py). A server without exemptions (404: older than this agent) means
+        none; an unreachable one leaves the cache, whose end days still apply."""
+        import requests
+
+        from .exemptions import forget_cache, save_cache
+        try:
+            resp = self.session.get(self.url + "/api/v1/exemptions", timeout=TIMEOUT,
+                                    headers={"Authorization": f"Bearer {creds.device_secret}",
+                                             "Accept": "application/json"},
+                                    allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
+            return f"exemptions not fetched ({_short(exc)}); the cached ones stay until they end"
+        if resp.status_code == 404:
+            forget_cache(self.state_dir)
+            return "the server has no exemptions"
+        if resp.status_code != 200:
+            return f"exemptions not fetched ({resp.status_code})"
+        try:
+            items = resp.json().get("exemptions")
+        except (ValueError, AttributeError):
+            return "exemptions not fetched (not JSON)"
+        n = save_cache(self.state_dir, self.url, items)
+        return f"{n} exemption{'' if n == 1 else 's'} in force"
 
 
 class _Temporary(Exception):

@@ -65,3 +65,20 @@ def make_host(replay: str | None):
         return RecordedHost.load(replay)
     except CaptureError as exc:
         raise UsageError(str(exc)) from None
+
+
+def finish_report(report: dict, settings, policy, today=None, remember: bool = True) -> dict:  # noqa: ANN001
+    """Apply what this agent remembers to a judged report: IT's exemptions (cached from the
+    server), when each problem started, and the policy's grace periods (agent/exemptions.py)."""
+    from .exemptions import apply
+    state_dir = url = None
+    try:
+        from .config import user_state_dir
+        state_dir = user_state_dir()
+        if settings is not None and settings.get("server", "url"):
+            from .reporting import check_url, enabled, server_url
+            url = check_url(server_url(settings)) if enabled(settings) else None
+    except Exception as exc:  # noqa: BLE001 - no state: judge without memory, say so
+        log.warning("checking without remembered exemptions and failure dates (%s: %s)",
+                    type(exc).__name__, exc)
+    return apply(report, policy, state_dir, url, today=today, remember=remember)

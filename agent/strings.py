@@ -16,6 +16,7 @@ STRINGS: dict[str, str] = {
     "status.unknown": "Could not check",
     "status.nudge": "Worth fixing soon",
     "status.fail": "Needs fixing",
+    "status.exempt": "Exempt",
     "status.checking": "Checking…",
 
     "device.pass": "Everything looks good.",
@@ -47,6 +48,10 @@ STRINGS: dict[str, str] = {
     "menu.item_fail": "✕ {title}",
     "menu.item_nudge": "! {title}",
     "menu.item_unknown": "? {title}",
+    "menu.group_exempt": "Excused by IT",
+    "menu.item_exempt": "{title}: {summary}",
+    "page.exempt": "IT has excused this check for now, so Checkup won't remind you about it. "
+                   "It counts again when the exemption ends.",
     "menu.check_now": "Check now",
     "menu.checking": "Checking…",
     "menu.open_report": "Open report",

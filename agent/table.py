@@ -13,8 +13,9 @@ import sys
 from .pipeline import worst_first
 from .strings import device_words, t
 
-LABEL = {"fail": "FAIL", "nudge": "FIX SOON", "unknown": "UNKNOWN", "skip": "SKIP", "pass": "OK"}
-COLOR = {"fail": "31", "nudge": "33", "unknown": "90", "skip": "90", "pass": "32"}
+LABEL = {"fail": "FAIL", "nudge": "FIX SOON", "unknown": "UNKNOWN", "skip": "SKIP", "pass": "OK",
+         "exempt": "EXEMPT"}
+COLOR = {"fail": "31", "nudge": "33", "unknown": "90", "skip": "90", "pass": "32", "exempt": "36"}
 NARROW = 30      # below this many columns for the summary, it goes under the title
 
 

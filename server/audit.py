@@ -29,6 +29,7 @@ ACTIONS = (
     "admin.create", "admin.password", "admin.delete", "admin.unlock", "admin.logout",
     "device.approve", "device.reject", "device.revoke", "device.restore",
     "owner.set", "owner.clear", "owner.claim",
+    "exemption.create", "exemption.delete",
     "mdm.sync",
 )
 

@@ -1,7 +1,7 @@
 """checkup-server [--config FILE] COMMAND ...
 
 Commands: run, migrate, token create|list|revoke, device list|requests|approve|reject|revoke|restore,
-owner set|clear, admin create, prune, backup, audit.
+owner set|clear, exempt add|list|remove, admin create, prune, backup, audit.
 
 Exit codes: 0 done, 3 a usage error or a failure (as the agent's ``checkup``: its 1 and 2
 mean nudge and fail). Every error is one line on stderr, never a traceback.
@@ -153,6 +153,19 @@ def _parser() -> argparse.ArgumentParser:
     os_.add_argument("email", metavar="EMAIL")
     osub.add_parser("clear", help="remove DEVICE's owner").add_argument("device_id", metavar="DEVICE")
 
+    ex = sub.add_parser("exempt", help="excuse a device (or an owner's devices) from one check "
+                                       "until a date, with a reason")
+    xsub = ex.add_subparsers(dest="exempt_command", metavar="ACTION", parser_class=_Parser)
+    xa = xsub.add_parser("add", help="exempt DEVICE (or --owner EMAIL) from CHECK until a date")
+    xa.add_argument("device_id", metavar="DEVICE", nargs="?", default="")
+    xa.add_argument("--owner", default="", metavar="EMAIL", help="every device this person owns")
+    xa.add_argument("--check", required=True, metavar="CHECK", help="a check id, e.g. firewall")
+    xa.add_argument("--until", required=True, metavar="YYYY-MM-DD", help="the last exempt day (UTC)")
+    xa.add_argument("--reason", required=True, help="shown to the person next to the check")
+    xl = xsub.add_parser("list", help="exemptions in force (--all: ended ones too)")
+    xl.add_argument("--all", action="store_true")
+    xsub.add_parser("remove", help="end an exemption now").add_argument("exemption_id", metavar="ID",
+                                                                        type=_positive_int)
     sub.add_parser("prune", help="drop reports and history past their retention now")
 
     au = sub.add_parser("audit", help="the audit log: changes and sign-ins, newest first")
@@ -240,6 +253,8 @@ def _main(argv: list[str] | None) -> int:
         return _device(engine, args)
     if args.command == "owner":
         return _owner(engine, args)
+    if args.command == "exempt":
+        return _exempt(engine, args)
     if args.command in ("sync", "reconcile"):
         from .mdm.cli import run as run_mdm
         return run_mdm(engine, cfg, args)
@@ -451,6 +466,37 @@ def _owner(engine, args) -> int:  # noqa: ANN001
                          f"{args.device_id!r} (see 'checkup-server device list')")
     print(f"Device {res.device_id}: {res.reason}.")
     return 0
+
+
+def _exempt(engine, args) -> int:  # noqa: ANN001
+    """checkup-server exempt add|list|remove (server/exemptions.py holds the rules; audited)."""
+    from . import exemptions
+    cmd = args.exempt_command
+    try:
+        if cmd == "add":
+            ex = exemptions.create(engine, check_id=args.check, reason=args.reason, until=args.until,
+                                   device_id=args.device_id, owner=args.owner, actor=_who(),
+                                   role="admin")
+            who = f"device {ex.device_id}" if ex.device_id else f"every device of {ex.owner}"
+            print(f"Exemption #{ex.id}: {who} is exempt from {ex.check_id} until "
+                  f"{ex.until.isoformat()} ({ex.reason}).")
+            return 0
+        if cmd == "remove":
+            ex = exemptions.delete(engine, args.exemption_id, actor=_who(), role="admin")
+            print(f"Exemption #{ex.id} ({ex.check_id}) removed; the check counts again.")
+            return 0
+        if cmd == "list":
+            with engine.connect() as conn:
+                rows = exemptions.listed(conn, include_ended=args.all)
+            for e in rows:
+                who = f"device:{e.device_id}" if e.device_id else f"owner:{e.owner}"
+                print(f"#{e.id}\t{who}\t{e.check_id}\tuntil {e.until.isoformat()}\t{e.reason}")
+            if not rows:
+                print("No exemptions in force.")
+            return 0
+    except exemptions.ExemptionError as exc:
+        raise UsageError(f"checkup-server exempt {cmd}: {exc}") from None
+    raise UsageError("checkup-server exempt: say add, list or remove")
 
 
 def _device(engine, args) -> int:  # noqa: ANN001

@@ -13,7 +13,7 @@ from agent import checks as checks_registry   # the shared check registry (issue
 from agent.observed import rows as observed_rows  # the agent's words for what a probe observed
 
 from .db import utcnow
-from .models import Change, Device, DeviceCheck, DeviceDay, OrgPolicy, Report
+from .models import Change, Device, DeviceCheck, DeviceDay, Exemption, OrgPolicy, Report
 from .schemas import STATUS_ORDER
 
 PAGE_SIZE = 100
@@ -36,11 +36,21 @@ def _live_ids():  # noqa: ANN202
     return select(Device.id).where(LIVE)
 
 
+def exempt_device_ids():  # noqa: ANN202
+    """Devices with a check IT exempted (DESIGN "Exemptions"): counted on their own."""
+    return select(DeviceCheck.device_id).where(DeviceCheck.status == "exempt")
+
+
 def overview(conn: Connection, stale_after_days: int) -> dict:
     now = utcnow()
     by_status = dict(conn.execute(select(Device.status, func.count()).where(LIVE)
                                   .group_by(Device.status)).all())
     total = sum(by_status.values())
+    # a device's status never is "exempt": this tile counts devices with an exempted check
+    # (a scan of device_checks, so only once IT has ever made an exemption)
+    by_status["exempt"] = conn.execute(select(func.count()).select_from(Device).where(
+        LIVE, Device.id.in_(exempt_device_ids()))).scalar_one() if conn.execute(
+        select(Exemption.id).limit(1)).first() else 0
     stale = conn.execute(select(func.count()).select_from(Device).where(
         LIVE, Device.last_seen_at < now - dt.timedelta(days=stale_after_days))).scalar_one()
     never = conn.execute(select(func.count()).select_from(Device)
@@ -152,7 +162,9 @@ class DeviceFilter:
             conds.append(Device.revoked_at.is_not(None))
         else:
             conds.append(LIVE)
-        if self.status in STATUS_ORDER:
+        if self.status == "exempt":   # a check IT exempted (the device's own status is the rest's)
+            conds.append(Device.id.in_(exempt_device_ids()))
+        elif self.status in STATUS_ORDER:
             conds.append(Device.status == self.status)
         if self.check:
             conds.append(Device.id.in_(select(DeviceCheck.device_id).where(
@@ -250,8 +262,33 @@ def device_detail(conn: Connection, device_id: str) -> dict | None:
     reports = conn.execute(select(Report.report_id, Report.checked_at, Report.received_at, Report.status)
                            .where(Report.device_id == device_id)
                            .order_by(Report.checked_at.desc()).limit(20)).all()
+    _failing_days(conn, device_id, checks)
     return {"device": dev, "latest": latest, "checks": checks, "days": days,
             "changes": changes, "reports": reports}
+
+
+def _failing_days(conn: Connection, device_id: str, checks: list[dict]) -> None:
+    """Each failing or nudging check without the agent's own count (an older agent) gets
+    ``failing_days`` from the server's change history: the day it last became a problem."""
+    problem = ("fail", "nudge")
+    want = [c.get("id") for c in checks if c.get("status") in problem and "failing_days" not in c]
+    if not want:
+        return
+    began = dict(conn.execute(
+        select(Change.check_id, func.max(Change.at))
+        .where(Change.device_id == device_id, Change.check_id.in_(want),
+               Change.new_status.in_(problem),
+               or_(Change.old_status.is_(None), Change.old_status.not_in(problem)))
+        .group_by(Change.check_id)).all())
+    # no change of its own since the device's first report (kept): a problem since then
+    first = conn.execute(select(func.min(Change.at)).where(
+        Change.device_id == device_id, Change.check_id == "", Change.old_status.is_(None))).scalar()
+    today = utcnow().date()
+    for c in checks:
+        at = began.get(c.get("id"), first) if c.get("id") in want else None
+        if at is not None:
+            c["failing_days"], c["failing_since"] = (today - at.date()).days, at.date().isoformat()
+            c["failing_counted_by"] = "server"
 
 
 def check_ids(conn: Connection) -> list[str]:

@@ -44,7 +44,8 @@ class DeviceSummary(BaseModel):
     os_name: Optional[str]
     os_version: Optional[str]
     serial: Optional[str]
-    status: str = Field(description="pass, skip, unknown, nudge or fail (from its checks)")
+    status: str = Field(description="pass, skip, unknown, nudge or fail (from its checks; "
+                                    "status=exempt filters devices with an exempted check)")
     last_seen: Optional[str] = Field(description="RFC 3339 UTC: the newest report's checked_at, "
                                                  "capped at when it arrived; null = never reported")
     owner: Optional[str] = Field(description="the owner's email; null when nobody owns it")

@@ -24,7 +24,10 @@ def device_page(conn: Connection, *, after: str | None, limit: int, status: str 
         q = q.where(Device.revoked_at.is_(None))
     if after is not None:
         q = q.where(Device.id > after)
-    if status is not None:
+    if status == "exempt":   # devices with a check IT exempted (their own status is the rest's)
+        from .fleet import exempt_device_ids
+        q = q.where(Device.id.in_(exempt_device_ids()))
+    elif status is not None:
         q = q.where(Device.status == status)
     if owner is not None:
         q = q.where(Device.owner == owner)

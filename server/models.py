@@ -197,6 +197,23 @@ class PolicyVersion(Base):
     __table_args__ = (Index("ix_policy_versions_saved_at", "saved_at"),)
 
 
+class Exemption(Base):
+    """IT excuses one device (``device_id``) or every device of one owner (``owner``) from
+    one check until ``ends_on`` (a UTC day, inclusive), with a reason (migration 0010)."""
+    __tablename__ = "exemptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("devices.id", ondelete="CASCADE"), nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    check_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    __table_args__ = (Index("ix_exemptions_device", "device_id"),
+                      Index("ix_exemptions_owner", "owner"))
+
+
 class MdmRecordRow(Base):
     """One device as one MDM last reported it (server/mdm/records.MdmRecord as JSON in ``data``).
 

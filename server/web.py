@@ -38,7 +38,7 @@ PRE_COOKIE = "checkup_login"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 STATUS_WORDS = {"pass": "Healthy", "skip": "Not applicable", "unknown": "Unknown",
-                "nudge": "Needs attention", "fail": "Failing"}
+                "nudge": "Needs attention", "fail": "Failing", "exempt": "Exempt"}
 PLATFORM_WORDS = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
 
 

@@ -160,7 +160,9 @@ def main(args: Any = None) -> int:
             log.warning("policy not reloaded: %s", exc)
         from ..pipeline import run_check as pipeline_run_check   # after the icon shows
         host = make_host(args.replay)                   # re-read the capture on every check
-        return pipeline_run_check(host, holder["policy"])
+        from ..runtime import finish_report
+        return finish_report(pipeline_run_check(host, holder["policy"]), settings, holder["policy"],
+                             remember=not args.replay)
 
     app = None
     app = TrayApp(run_check, settings=settings, org=policy.organization, replay=bool(args.replay),

@@ -40,9 +40,10 @@ def icon_state(report: dict | None, checking: bool) -> str:
 
 
 def menu_groups(report: dict | None) -> list[tuple[str, list[dict]]]:
-    """[("fail", [...]), ("nudge", [...]), ("unknown", [...])], empty groups left out."""
+    """[("fail", [...]), ("nudge", [...]), ("unknown", [...]), ("exempt", [...])], empty groups
+    left out (an exempt check is listed, with its end date, but never nags)."""
     checks = (report or {}).get("checks") or []
-    return [(status, group) for status in ("fail", "nudge", "unknown")
+    return [(status, group) for status in ("fail", "nudge", "unknown", "exempt")
             if (group := [c for c in checks if c.get("status") == status])]
 
 
@@ -128,7 +129,8 @@ class TrayApp:
             items.append(menu.SEPARATOR)
             items.append(item(t(f"menu.group_{status}"), None, enabled=False))
             for check in checks:
-                items.append(item(t(f"menu.item_{status}", title=check.get("title") or check.get("id")),
+                items.append(item(t(f"menu.item_{status}", title=check.get("title") or check.get("id"),
+                                    summary=check.get("summary") or ""),
                                   self._opener(check.get("id"))))
         items.append(menu.SEPARATOR)
         items.append(item(t("menu.checking") if self.checking else t("menu.check_now"),

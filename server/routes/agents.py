@@ -17,6 +17,7 @@ from ..app import (DEVICE_AUTH, MAX_ENROLL_BYTES, TooLarge, _device_ok, _errors,
 from ..devices import EnrollPending
 from ..models import OrgPolicy
 from ..ratelimit import Buckets
+from ..security import split_secret
 from ..schemas import Accepted, EnrollRequest, EnrollResponse, Problem, Report
 
 router = APIRouter(tags=["agents"])
@@ -90,3 +91,22 @@ def get_policy(request: Request):
         return Response(status_code=304, headers={"ETag": row.etag})
     return PlainTextResponse(row.text, media_type="application/toml; charset=utf-8",
                              headers={"ETag": row.etag, "Cache-Control": "no-cache"})
+
+
+@router.get("/api/v1/exemptions",
+            summary="This device's exemptions in force today (an addition: older agents never ask)",
+            responses={200: {"content": {"application/json": {}}}, 401: {"model": Problem}},
+            openapi_extra=DEVICE_AUTH, dependencies=DEVICE)
+def get_exemptions(request: Request):
+    engine = request.app.state.checkup.engine
+    secret = bearer(request)
+    device_id = split_secret(secret) if secret else None
+    if not device_id or not _device_ok(engine, secret):
+        return problem(401, "unknown device or wrong secret; enroll again",
+                       {"WWW-Authenticate": "Bearer"})
+    from ..exemptions import active_for_device, today
+    with engine.connect() as conn:
+        found = active_for_device(conn, device_id)
+    return JSONResponse({"today": today().isoformat(),
+                         "exemptions": [e.as_agent() for e in found]},
+                        headers={"Cache-Control": "no-store"})

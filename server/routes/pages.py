@@ -111,14 +111,56 @@ def show_device(request: Request, caller: Caller, device_id: str, status: int = 
     # no owner: say which MDM names a user that is not an email (and so owns nothing)
     unmapped = ([] if d["device"].owner else
                 unmapped_users(device_records(state.engine, d["device"].id)))
+    import datetime as _dt
+
+    from ..exemptions import MAX_DAYS, active_for_device, today
+    with state.engine.connect() as conn:
+        exempt = active_for_device(conn, d["device"].id)
     return render(request, "device.html", status=status, sess=sess, nav="devices",
                   mdm_findings=mdm_findings, done=done, error=error, owner_unmapped=unmapped,
-                  admin=caller.may(IT_CHANGE), **d)
+                  admin=caller.may(IT_CHANGE), exemptions=exempt, exempt_today=today().isoformat(),
+                  exempt_max=(today() + _dt.timedelta(days=MAX_DAYS)).isoformat(), **d)
 
 
 @router.post("/devices/{device_id}/revoke")
 async def device_revoke(request: Request, device_id: str, caller: Caller = require(IT_CHANGE)):
     return await device_action(request, caller, device_id, "revoke", "")
+
+
+@router.post("/devices/{device_id}/exemptions")
+async def device_exempt(request: Request, device_id: str, caller: Caller = require(IT_CHANGE)):
+    """The device page's exemption form (server/exemptions.py holds the rules)."""
+    return await _exemption_action(request, caller, device_id, None)
+
+
+@router.post("/devices/{device_id}/exemptions/{exemption_id}/delete")
+async def device_exempt_end(request: Request, device_id: str, exemption_id: int,
+                            caller: Caller = require(IT_CHANGE)):
+    return await _exemption_action(request, caller, device_id, exemption_id)
+
+
+async def _exemption_action(request: Request, caller: Caller, device_id: str,
+                            exemption_id: int | None):
+    from .. import exemptions
+    engine = request.app.state.checkup.engine
+    form = await request.form()
+    if not _form_ok(caller, form):
+        return Response("Bad request (CSRF token missing or wrong)", status_code=400)
+    device_id = device_id[:64]
+    by = dict(actor=caller.actor, role=caller.role,
+              address=request.client.host if request.client else "")
+    try:
+        if exemption_id is not None:
+            await run_in_threadpool(lambda: exemptions.delete(engine, exemption_id, **by))
+        else:
+            await run_in_threadpool(lambda: exemptions.create(
+                engine, check_id=str(form.get("check", ""))[:64],
+                reason=str(form.get("reason", ""))[:2000], until=str(form.get("until", ""))[:40],
+                device_id=device_id, owners_devices=str(form.get("scope", "")) == "owner", **by))
+    except exemptions.ExemptionError as exc:
+        return await run_in_threadpool(show_device, request, caller, device_id, 422, "", str(exc))
+    return RedirectResponse(f"/devices/{device_id}?done={'exempt-ended' if exemption_id else 'exempt'}",
+                            status_code=303)
 
 
 @router.post("/devices/{device_id}/requests/{request_id}/{action}")

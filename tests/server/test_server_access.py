@@ -65,6 +65,8 @@ def test_every_route_declares_exactly_one_decision(tmp_path):
         ("GET", "/devices.{fmt}"): ("require", IT_READ),
         ("POST", "/devices/{device_id}/revoke"): ("require", IT_CHANGE),
         ("POST", "/devices/{device_id}/requests/{request_id}/{action}"): ("require", IT_CHANGE),
+        ("POST", "/devices/{device_id}/exemptions"): ("require", IT_CHANGE),
+        ("POST", "/devices/{device_id}/exemptions/{exemption_id}/delete"): ("require", IT_CHANGE),
         ("GET", "/reconcile"): ("require", IT_READ),
         ("GET", "/reconcile.{fmt}"): ("require", IT_READ),
         ("GET", "/policy"): ("require", IT_READ),
@@ -79,7 +81,7 @@ def test_every_route_declares_exactly_one_decision(tmp_path):
                 ("GET", "/metrics")]:
         assert declared.get(key, ("?",))[0] == "public", (key, declared.get(key))
     for key in [("POST", "/api/v1/enroll"), ("POST", "/api/v1/reports"),
-                ("GET", "/api/v1/policy")]:
+                ("GET", "/api/v1/policy"), ("GET", "/api/v1/exemptions")]:
         assert declared.get(key, ("?",))[0] == "device", (key, declared.get(key))
 
 
@@ -148,7 +150,8 @@ def test_every_route_answers_every_caller_as_declared(live_server):
                       json={"enroll_token": srv.token(), "device": MAC})
     assert r.status_code == 202, r.text
     samples = {"device_id": device_id, "request_id": r.json()["request_id"],
-               "action": "approve", "fmt": "json", "email": "alice@example.com"}
+               "action": "approve", "fmt": "json", "email": "alice@example.com",
+               "exemption_id": "1"}
     with srv.engine.begin() as conn:
         viewer_token = create_token(conn, "viewer", "walk viewer", "test")[1]
         admin_token = create_token(conn, "admin", "walk admin", "test")[1]

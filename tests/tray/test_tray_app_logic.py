@@ -139,3 +139,18 @@ def test_state_survives_a_restart(tmp_path):
     app2, notifier2 = make_app(tmp_path, opened)
     app2._on_result(report(), None)
     assert len(notifier.sent) == 1 and notifier2.sent == []     # no repeat after a restart
+
+
+def test_an_exempt_check_is_shown_in_the_menu_and_never_notified(tmp_path):
+    opened = []
+    app, notifier = make_app(tmp_path, opened)
+    rep = report(fw="exempt", rl="pass")
+    rep["status"] = "pass"
+    rep["checks"][0].update(summary="Exempt until 12 Jan (IT: kiosk).",
+                            exempt={"until": "2027-01-12", "reason": "kiosk", "status": "fail"})
+    app._on_result(rep, None)
+    texts = [i.text if isinstance(i, Item) else i for i in app.menu_items(Item, Menu)]
+    assert texts[1] == "Firewall: Exempt until 12 Jan (IT: kiosk).", texts
+    assert notifier.sent == []
+    page = (tmp_path / "pages" / "firewall.html").read_text(encoding="utf-8")
+    assert "Exempt until 12 Jan (IT: kiosk)." in page and "won&#x27;t remind you" in page
