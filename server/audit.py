@@ -30,6 +30,7 @@ ACTIONS = (
     "device.approve", "device.reject", "device.revoke", "device.restore",
     "owner.set", "owner.clear", "owner.claim",
     "mdm.sync",
+    "webhook.create", "webhook.delete", "webhook.test",
 )
 
 
