@@ -174,12 +174,16 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
         mdm_sync = SyncScheduler(engine, cfg)
         from .webhooks import Deliverer              # [webhooks]: the outbox's sender
         deliverer = Deliverer(engine, cfg)
+        from .digest import DigestScheduler          # [digest] enabled: one email a working day
+        digests = DigestScheduler(engine, cfg)
         state.start()
         mdm_sync.start()
         deliverer.start()
+        digests.start()
         try:
             yield
         finally:
+            digests.stop()
             deliverer.stop()
             mdm_sync.stop()
             state.stop()

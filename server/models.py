@@ -399,3 +399,12 @@ class MdmFindingSeen(Base):
     __tablename__ = "mdm_findings_seen"
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     first_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class DigestSent(Base):
+    """One row per person per day a digest email went out (server/digest.py): written
+    before sending, so two processes or a restart never send a second one that day."""
+    __tablename__ = "digest_sent"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -294,9 +294,14 @@ def backoff(s: Settings, attempts: int) -> float:
     return min(s.backoff_cap, s.backoff * 2 ** max(0, attempts - 1))
 
 
+def _precise_now() -> dt.datetime:
+    """Naive UTC with microseconds (backoffs shorter than a second are kept exact)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
 def deliver_due(engine: Engine, s: Settings, limit: int = 20) -> int:
     """Send what is due now (each row claimed first, so two processes never both send it)."""
-    now = utcnow()
+    now = _precise_now()
     with engine.connect() as conn:
         rows = store.due(conn, now, limit)
         hooks = {h.id: h for h in store.webhooks(conn)} if rows else {}
@@ -313,7 +318,7 @@ def deliver_due(engine: Engine, s: Settings, limit: int = 20) -> int:
         attempts = row.attempts + 1
         ok = code is not None and 200 <= code < 300
         state = "delivered" if ok else ("failed" if attempts >= s.max_attempts else "pending")
-        at = utcnow()
+        at = _precise_now()
         nxt = at + dt.timedelta(seconds=backoff(s, attempts)) if state == "pending" else at
         if not ok:
             log.warning("webhook %s (%s): %s attempt %d: %s", hook.id, row.event,

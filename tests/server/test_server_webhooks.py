@@ -238,3 +238,22 @@ def test_the_page_creates_shows_the_secret_once_and_deletes(server, receiver):
                                  "ORDER BY id")).all()
     assert [tuple(a) for a in acts] == [("webhook.create", True), ("webhook.test", True),
                                         ("webhook.delete", True), ("webhook.delete", False)]
+
+
+def test_cli_add_list_test_delete(server, receiver):
+    url = server.cfg.database_url
+    code, _, err = srvkit.server_cli(url, "webhook", "add", "--name", "Ops", "--url",
+                                     "http://hooks.example.com/")
+    assert code == 3 and "must use https://" in err
+    code, out, err = srvkit.server_cli(url, "webhook", "add", "--name", "Ops", "--url", receiver.url,
+                                       "--event", "sync.failed")
+    assert code == 0 and out.startswith("whsec_") and "shown only now" in err
+    receiver.secret = out.strip()
+    code, out, _ = srvkit.server_cli(url, "webhook", "list")
+    assert code == 0 and "Ops" in out and "sync.failed" in out and receiver.secret not in out
+    ident = out.split()[0]
+    assert srvkit.server_cli(url, "webhook", "test", ident)[0] == 0
+    assert receiver.wait(1)[0]["signed_ok"]
+    assert srvkit.server_cli(url, "webhook", "delete", ident)[0] == 0
+    code, _, err = srvkit.server_cli(url, "webhook", "delete", ident)
+    assert code == 3 and "no webhook" in err

@@ -1,5 +1,6 @@
 """Outgoing alerts: webhooks, their outbox (events written with the change that caused
-them) and delivery log, and the MDM findings already announced.
+them) and delivery log, the MDM findings already announced, and the email digests sent
+(one per person per day).
 
 Revision ID: 0011
 Revises: 0009
@@ -48,9 +49,14 @@ def upgrade() -> None:
     op.create_table("mdm_findings_seen",
                     sa.Column("key", sa.String(400), primary_key=True),
                     sa.Column("first_at", sa.DateTime, nullable=False))
+    op.create_table("digest_sent",
+                    sa.Column("email", sa.String(320), primary_key=True),
+                    sa.Column("day", sa.Date, primary_key=True),
+                    sa.Column("sent_at", sa.DateTime, nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_table("digest_sent")
     op.drop_table("mdm_findings_seen")
     op.drop_index("ix_webhook_attempts_webhook_at", table_name="webhook_attempts")
     op.drop_table("webhook_attempts")
