@@ -199,7 +199,7 @@ def announce_findings(engine: Engine, found: list[dict]) -> int:
         store.set_seen(conn, new, seen - keyed.keys(), now)
         fields = ("kind", "device_id", "serial", "hostname", "sources", "fact", "agent", "mdm",
                   "detail")
-        return enqueue(conn, [("mdm.finding", {k: keyed[k].get(f) for f in fields}) for k in new], now)
+        return enqueue(conn, [("mdm.finding", {f: keyed[k].get(f) for f in fields}) for k in new], now)
 
 
 # -- formats and signing -------------------------------------------------------------

@@ -287,3 +287,18 @@ def test_the_page_in_chromium_is_accessible_at_desktop_and_phone_width(server, r
                 if not all(b.js("!!document.querySelector(%s).closest('header')" % _json.dumps(t[0]))
                            for t in v["targets"])]
         assert mine == []
+
+
+def test_an_mdm_finding_is_announced_once(server, receiver):
+    add_hook(server, receiver, events=["mdm.finding"])
+    f = {"kind": "mdm_only", "serial": "C02MDM", "hostname": "<i>ghost</i>", "sources": ["jamf"],
+         "fact": None, "agent": None, "mdm": None, "detail": "In Jamf, no Checkup report.",
+         "device_id": None, "mdm_ids": ["jamf:7"]}
+    assert webhooks.announce_findings(server.engine, [f]) == 1
+    assert webhooks.announce_findings(server.engine, [f]) == 0     # still there: not again
+    ev = receiver.wait(1)[0]
+    assert ev["signed_ok"] and ev["json"]["event"] == "mdm.finding"
+    assert ev["json"]["data"]["hostname"] == "<i>ghost</i>" and ev["json"]["data"]["serial"] == "C02MDM"
+    assert webhooks.announce_findings(server.engine, []) == 0      # gone ...
+    assert webhooks.announce_findings(server.engine, [f]) == 1     # ... and back: new again
+    assert len(receiver.wait(2)) == 2
