@@ -4,6 +4,11 @@ report bodies (the agent's pipeline on the test captures), keep-alive HTTP/1.1.
 
     python benchmarks/server_ingest.py --backend sqlite --seconds 20
     python benchmarks/server_ingest.py --backend postgresql --workers 2
+    python benchmarks/server_ingest.py --backend sqlite --flip --webhook-hang
+
+``--flip``: every other report of a device fails its first check (each report is a status
+change, so outgoing alerts fire); ``--webhook-hang``: a webhook to a loopback receiver that
+never answers is configured first (ingest must not slow down).
 
 Traffic goes to 127.0.0.1 only; the run is bounded in time and stops by itself.
 """
@@ -56,7 +61,42 @@ def token(cfg_path: str) -> str:
     return out.stdout.strip().splitlines()[0]
 
 
-def enroll_devices(url: str, tok: str, n: int) -> list[tuple[str, bytes]]:
+def hanging_receiver() -> str:
+    """A loopback HTTP server that reads each POST and never answers (until the run ends)."""
+    import http.server
+    import threading
+
+    class Hang(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *_a) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(3600)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hang)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{httpd.server_address[1]}/hook"
+
+
+def add_webhook(cfg_path: str, url: str) -> None:
+    subprocess.run([sys.executable, "-m", "server", "--config", cfg_path, "webhook", "add",
+                    "--name", "hanging", "--url", url], env=dict(os.environ, PYTHONPATH=ROOT),
+                   capture_output=True, text=True, check=True)
+
+
+def flipped(rep: dict) -> dict:
+    """The report with its first check failing (a required check newly failing)."""
+    rep = json.loads(json.dumps(rep))
+    if rep.get("checks"):
+        rep["checks"][0]["status"] = "fail"
+        rep["checks"][0]["fix"] = {"steps": ["Open Settings."], "link": None}
+        rep["status"] = "fail"
+    return rep
+
+
+def enroll_devices(url: str, tok: str, n: int, flip: bool = False) -> list[tuple[str, bytes]]:
     """(secret, body template) per simulated device; bodies are real reports."""
     files = srvkit.fixture_files()
     out = []
@@ -70,6 +110,8 @@ def enroll_devices(url: str, tok: str, n: int) -> list[tuple[str, bytes]]:
         r.raise_for_status()
         rep["report_id"] = "00000000-0000-0000-0000-000000000000"
         out.append((r.json()["device_secret"], json.dumps(rep).encode()))
+        if flip:   # the same device again, failing: it alternates between the two bodies
+            out.append((r.json()["device_secret"], json.dumps(flipped(rep)).encode()))
     return out
 
 
@@ -127,8 +169,10 @@ def run_one(backend: str, args) -> dict:
     try:
         url = f"http://127.0.0.1:{port}"
         tok = token(os.path.join(tmp, "server.toml"))
+        if args.webhook_hang:
+            add_webhook(os.path.join(tmp, "server.toml"), hanging_receiver())
         t0 = time.perf_counter()
-        devices = enroll_devices(url, tok, args.devices)
+        devices = enroll_devices(url, tok, args.devices, args.flip)
         enroll_s = time.perf_counter() - t0
         try:
             import uvloop
@@ -143,6 +187,10 @@ def run_one(backend: str, args) -> dict:
         eng = create_engine(db_url)
         with eng.connect() as conn:
             stored = conn.execute(text("SELECT COUNT(*) FROM reports")).scalar_one()
+            try:   # outgoing alerts written by ingest (webhook_outbox, migration 0011)
+                alerts = conn.execute(text("SELECT COUNT(*) FROM webhook_outbox")).scalar_one()
+            except Exception:  # noqa: BLE001 - a server without webhooks
+                alerts = None
         eng.dispose()
         return {"backend": backend, "workers": args.workers if backend != "sqlite" else 1,
                 "devices": args.devices, "connections": args.connections, "seconds": args.seconds,
@@ -150,7 +198,8 @@ def run_one(backend: str, args) -> dict:
                 "accepted_per_s": round(ok / args.seconds), "codes": stats,
                 "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
                 "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None,
-                "reports_in_db": stored, "enroll_per_s": round(args.devices / enroll_s)}
+                "flip": args.flip, "webhook_hang": args.webhook_hang,
+                "reports_in_db": stored, "alerts_queued": alerts, "enroll_per_s": round(args.devices / enroll_s)}
     finally:
         proc.terminate()
         proc.wait(20)
@@ -165,6 +214,10 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=48)
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL only)")
+    p.add_argument("--flip", action="store_true", help="alternate each device's first check "
+                   "between its status and fail (every report a change)")
+    p.add_argument("--webhook-hang", action="store_true",
+                   help="configure a webhook to a loopback receiver that never answers")
     args = p.parse_args()
     for backend in (["sqlite", "postgresql"] if args.backend == "both" else [args.backend]):
         print(json.dumps(run_one(backend, args)), flush=True)

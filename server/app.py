@@ -172,11 +172,19 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     async def lifespan(_app):
         from .mdm.store import SyncScheduler   # [server] mdm_sync_minutes
         mdm_sync = SyncScheduler(engine, cfg)
+        from .webhooks import Deliverer              # [webhooks]: the outbox's sender
+        deliverer = Deliverer(engine, cfg)
+        from .digest import DigestScheduler          # [digest] enabled: one email a working day
+        digests = DigestScheduler(engine, cfg)
         state.start()
         mdm_sync.start()
+        deliverer.start()
+        digests.start()
         try:
             yield
         finally:
+            digests.stop()
+            deliverer.stop()
             mdm_sync.stop()
             state.stop()
 
@@ -214,6 +222,8 @@ def create_app(cfg: ServerConfig, engine: Engine | None = None, run_migrations: 
     app.include_router(oidc_routes.router)
     from .routes import people as people_routes  # /me, /me.json, /people/{email}, the people API
     app.include_router(people_routes.router)
+    from .routes import webhooks as webhook_routes  # /webhooks: outgoing alerts, delivery log
+    app.include_router(webhook_routes.router)
     from .routes import it_api as it_api_routes  # IT's read API (/api/v1/devices, findings)
     app.include_router(it_api_routes.router)
 

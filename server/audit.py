@@ -31,6 +31,7 @@ ACTIONS = (
     "owner.set", "owner.clear", "owner.claim",
     "exemption.create", "exemption.delete",
     "mdm.sync",
+    "webhook.create", "webhook.delete", "webhook.test",
 )
 
 

@@ -114,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from .api_token_cli import add_commands as add_api_token_commands   # api-token ...
     add_api_token_commands(sub, _days)
+    from .alerts_cli import add_commands as add_alert_commands   # webhook ..., digest send
+    add_alert_commands(sub)
 
     dev = sub.add_parser("device", help="enrolled devices: approvals and revocation")
     dsub = dev.add_subparsers(dest="device_command", metavar="ACTION", parser_class=_Parser)
@@ -245,6 +247,9 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "api-token":
         from .api_token_cli import run as run_api_token
         return run_api_token(engine, args)
+    if args.command in ("webhook", "digest"):
+        from .alerts_cli import run as run_alerts
+        return run_alerts(engine, cfg, args)
     if args.command == "token":
         return _token(engine, args)
     if args.command == "admin":

@@ -41,6 +41,27 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "mdm_sync_minutes": 360,       # pull the configured MDM inventories this often; 0 = only by hand
         "public_url": "",              # what browsers and the IdP reach (behind any proxy); empty = the request's URL
     },
+    "webhooks": {                      # outgoing alerts (server/webhooks.py)
+        "timeout_seconds": 10,         # one delivery attempt waits this long at most
+        "max_attempts": 8,             # then the event is marked failed
+        "backoff_seconds": 30,         # the wait after the first failure, doubling ...
+        "backoff_cap_seconds": 3600,   # ... up to this
+        "poll_seconds": 2,             # how often the worker looks for due events
+        "keep_log_days": 30,           # the delivery log
+    },
+    "digest": {                        # one email per person per working day (server/digest.py)
+        "enabled": False,              # opt-in by IT
+        "smtp_host": "",
+        "smtp_port": 587,
+        "starttls": True,              # STARTTLS before logging in (port 587); false only on loopback
+        "smtp_user": "",
+        "password_file": "",           # a file holding the SMTP password (never in this file)
+        "from": "",                    # e.g. "Checkup <it@example.com>"
+        "working_days": [1, 2, 3, 4, 5],   # ISO weekdays (1 = Monday)
+        "send_hour": 9,                # local hour (in timezone) from which the day's digest goes
+        "timezone": "UTC",
+        "subject": "Your devices: a few things to do",
+    },
     "auth": {
         "local_login": True,           # IT's local accounts (checkup-server admin create); false = SSO only
         "session_hours": 12,           # server-side sessions: logout and revocation end them at once

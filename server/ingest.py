@@ -272,6 +272,9 @@ def write_batch(bind: Engine | Connection, batch: list[Item],
         w.days = list(day_new.values())
         w.days_fill = [v for k, v in day_old.items() if k not in day_new]
         db.apply(w)
+        if w.changes:   # outgoing alerts: outbox rows in this transaction, no network here
+            from .webhooks import on_ingest
+            on_ingest(db.conn, w.changes, w.devices)
     return out
 
 

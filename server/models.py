@@ -364,3 +364,64 @@ class OidcLogin(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     __table_args__ = (Index("ix_oidc_logins_created_at", "created_at"),)
+
+
+class Webhook(Base):
+    """An outgoing webhook (server/webhooks.py). ``secret`` signs every delivery, so it is
+    kept as it is (a hash could not sign); deleting the webhook revokes it."""
+    __tablename__ = "webhooks"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+    format: Mapped[str] = mapped_column(String(16))          # generic | slack
+    events: Mapped[str] = mapped_column(String(200))         # comma-separated event names
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+
+
+class WebhookOutbox(Base):
+    """One event for one webhook, written in the transaction of the change that caused it;
+    the delivery worker sends it (state pending -> delivered | failed)."""
+    __tablename__ = "webhook_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)                  # the generic event JSON
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    next_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    __table_args__ = (Index("ix_webhook_outbox_due", "state", "next_at"),
+                      Index("ix_webhook_outbox_webhook", "webhook_id"))
+
+
+class WebhookAttempt(Base):
+    """The delivery log: every attempt, with the receiver's status code or the error."""
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(Integer)
+    webhook_id: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_webhook_attempts_webhook_at", "webhook_id", "at"),)
+
+
+class MdmFindingSeen(Base):
+    """MDM findings already announced (``mdm.finding`` fires for a key not in here)."""
+    __tablename__ = "mdm_findings_seen"
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    first_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class DigestSent(Base):
+    """One row per person per day a digest email went out (server/digest.py): written
+    before sending, so two processes or a restart never send a second one that day."""
+    __tablename__ = "digest_sent"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime)

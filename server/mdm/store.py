@@ -86,6 +86,19 @@ def _update_owners_logged(engine: Engine) -> None:
         log.exception("owners from the MDMs not updated")
 
 
+def _announce_findings_logged(engine: Engine, cfg: Any) -> None:
+    """Webhooks: ``mdm.finding`` for each finding new since the last sync."""
+    from .. import webhooks_store as hooks_store
+    from ..webhooks import announce_findings
+    try:
+        with engine.connect() as conn:
+            if not hooks_store.subscribers(conn):
+                return
+        announce_findings(engine, findings(engine, cfg))
+    except Exception:  # noqa: BLE001 - the sync itself succeeded
+        log.exception("MDM findings not announced to webhooks")
+
+
 def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
                 environ: Mapping[str, str] | None = None, connector=None,
                 sleep: Callable[[float], None] | None = None, owners: bool = True) -> SyncResult:
@@ -118,8 +131,9 @@ def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
             conn.execute(update(MdmSync).where(MdmSync.id == sync_id).values(
                 finished_at=_naive(_now()), status="ok", records=connector.stats.records,
                 skipped=connector.stats.skipped, message=storable(msg)))
-        if owners:
+        if owners:   # a sync of one source alone (sync_all does these once, after all)
             _update_owners_logged(engine)
+            _announce_findings_logged(engine, None)
         return SyncResult(source, "ok", msg, connector.stats.records, connector.stats.skipped)
     except (MdmError, OSError, ValueError) as exc:
         stored += _flush_quietly(engine, source, sync_id, batch)
@@ -132,6 +146,8 @@ def sync_source(engine: Engine, source: str, config: Mapping[str, Any], *,
         conn.execute(update(MdmSync).where(MdmSync.id == sync_id).values(
             finished_at=_naive(_now()), status="failed", records=connector.stats.records,
             skipped=connector.stats.skipped, message=storable(msg)))
+        from ..webhooks import enqueue   # outgoing alert, in the same transaction
+        enqueue(conn, [("sync.failed", {"source": source, "message": storable(msg)})])
     return SyncResult(source, "failed", msg, connector.stats.records, connector.stats.skipped)
 
 
@@ -200,6 +216,7 @@ def sync_all(engine: Engine, cfg: Any, sources: Iterable[str] | None = None, **k
             results.append(SyncResult(source, "failed", f"unexpected {type(exc).__name__}"))
     if any(r.status == "ok" for r in results):
         _update_owners_logged(engine)   # once, after every source
+        _announce_findings_logged(engine, cfg)
     return results
 
 
