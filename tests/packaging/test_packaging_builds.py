@@ -20,33 +20,9 @@ import pytest
 
 from agent import __version__
 from agent import config
+from pkgbuild import build, need
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "packaging" / "build"
-
-
-def build(target, dist, work, **env):
-    full = dict(os.environ, CHECKUP_DIST=str(dist), CHECKUP_WORK=str(work), **env)
-    return subprocess.run(["bash", str(BUILD), target], capture_output=True, text=True,
-                          timeout=600, env=full, cwd=ROOT)
-
-
-def need(*tools):
-    missing = [t for t in tools if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
-
-
-@pytest.fixture(scope="session")
-def built_binary(tmp_path_factory):
-    try:
-        import PyInstaller  # noqa: F401
-    except ImportError:
-        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
-    dist = tmp_path_factory.mktemp("dist")
-    proc = build("binary", dist, tmp_path_factory.mktemp("work"))
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return dist
 
 
 @pytest.fixture(scope="session")
