@@ -250,6 +250,26 @@ def test_msi_starts_the_tray_for_every_user_at_login(built_msi):
     assert run[0]["Value"] == '"[INSTALLDIR]checkupw.exe" tray'
 
 
+def test_msi_puts_checkup_in_every_users_start_menu(built_msi):
+    """Issue 15.6: after Quit a person starts the tray again from the Start menu; with a
+    tray running, the same shortcut opens its report (--show) instead of a second icon."""
+    (shortcut,) = table(built_msi, "Shortcut")
+    assert shortcut["Directory_"] == "ProgramMenuFolder"     # all users' Start menu (ALLUSERS=1)
+    assert shortcut["Name"] == "Checkup"
+    assert shortcut["Target"] == "[INSTALLDIR]checkupw.exe"  # no console window
+    assert shortcut["Arguments"] == "tray --show"
+    assert shortcut["WkDir"] == "INSTALLDIR" and shortcut["Description"]
+    comps = {c["Component"]: c for c in table(built_msi, "Component")}
+    comp = comps[shortcut["Component_"]]
+    assert int(comp["Attributes"]) & 4                       # kept by a registry value...
+    (key,) = [r for r in table(built_msi, "Registry") if r["Registry"] == comp["KeyPath"]]
+    assert key["Root"] == "2" and key["Key"] == "SOFTWARE\\Checkup"   # ...in HKLM, per machine
+    features = {r["Component_"]: r["Feature_"] for r in table(built_msi, "FeatureComponents")}
+    assert features[shortcut["Component_"]] == "Checkup"     # installed (and removed) with the rest
+    seq = {r["Action"] for r in table(built_msi, "InstallExecuteSequence")}
+    assert {"CreateShortcuts", "RemoveShortcuts"} <= seq
+
+
 def test_msi_writes_it_settings_where_the_agent_reads_them(built_msi):
     regs = {(r["Key"], r["Name"]): r for r in table(built_msi, "Registry")}
     comps = {c["Component"]: c for c in table(built_msi, "Component")}
@@ -608,8 +628,12 @@ def launcher_env(built_deb, dpkg_root, tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_STATE_HOME": str(home / "state"),
            "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
            "BROWSER": f"{browser} %s"}
-    argv = desktop_exec(root / "usr/share/applications/checkup.desktop")
-    assert argv[0] == "/usr/bin/checkup"
+    installed = root / "usr/share/applications/checkup.desktop"
+    if shutil.which("desktop-file-validate"):                # as installed, in the menu's folder
+        valid = subprocess.run(["desktop-file-validate", str(installed)], capture_output=True, text=True)
+        assert valid.returncode == 0 and valid.stdout == "", valid.stdout + valid.stderr
+    argv = desktop_exec(installed)
+    assert argv[0] == "/usr/bin/checkup" and argv[1:] == ["tray", "--show"]
     return [str(root) + argv[0], *argv[1:]], env, home, opened
 
 
