@@ -676,3 +676,20 @@ def test_launcher_starts_the_tray_when_none_runs(launcher_env):
     assert proc.returncode == 3
     assert "checkup tray needs a desktop session" in proc.stderr
     assert not opened.exists()
+
+
+def test_linux_binary_build_refuses_to_ship_a_tray_without_its_menu(tmp_path):
+    """Issue 15.5: a build machine without PyGObject / GTK / AppIndicator would make a tray
+    with no menu (pystray's xorg backend); packaging/build says what to install instead."""
+    pytest.importorskip("PyInstaller")
+    blocker = tmp_path / "blocker" / "gi"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('no PyGObject on this build machine')\n")
+    python = tmp_path / "python-without-gi"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{blocker.parent}:$PYTHONPATH" exec {shutil.which("python3")} "$@"\n')
+    python.chmod(0o755)
+    proc = build("binary", tmp_path / "dist", tmp_path / "work", PYTHON=str(python))
+    assert proc.returncode == 1
+    assert "needs PyGObject with GTK 3 and AyatanaAppIndicator3" in proc.stderr
+    assert "gir1.2-ayatanaappindicator3-0.1" in proc.stderr and "CHECKUP_TRAY_MENU=no" in proc.stderr
+    assert not (tmp_path / "dist" / "checkup").exists()      # refused before PyInstaller ran
