@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "tray"))
-from tray_desktop import FIXTURES, Desktop, missing_binaries, wait_until  # noqa: E402
+from tray_desktop import FIXTURES, desktop_session, wait_until  # noqa: E402
 
 gi = pytest.importorskip("gi", reason="talking D-Bus to the tray needs PyGObject in the test Python")
 from gi.repository import Gio, GLib  # noqa: E402
@@ -31,14 +31,7 @@ from gi.repository import Gio, GLib  # noqa: E402
 
 @pytest.fixture(scope="module")
 def desktop():
-    missing = missing_binaries()
-    if missing:
-        pytest.skip("desktop session tests need: " + ", ".join(missing))
-    d = Desktop().start()
-    try:
-        yield d
-    finally:
-        d.stop()
+    yield from desktop_session()
 
 
 @pytest.fixture
