@@ -20,33 +20,9 @@ import pytest
 
 from agent import __version__
 from agent import config
+from pkgbuild import build, need
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "packaging" / "build"
-
-
-def build(target, dist, work, **env):
-    full = dict(os.environ, CHECKUP_DIST=str(dist), CHECKUP_WORK=str(work), **env)
-    return subprocess.run(["bash", str(BUILD), target], capture_output=True, text=True,
-                          timeout=600, env=full, cwd=ROOT)
-
-
-def need(*tools):
-    missing = [t for t in tools if not shutil.which(t)]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
-
-
-@pytest.fixture(scope="session")
-def built_binary(tmp_path_factory):
-    try:
-        import PyInstaller  # noqa: F401
-    except ImportError:
-        pytest.skip("PyInstaller is not installed (pip install pyinstaller)")
-    dist = tmp_path_factory.mktemp("dist")
-    proc = build("binary", dist, tmp_path_factory.mktemp("work"))
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return dist
 
 
 @pytest.fixture(scope="session")
@@ -272,6 +248,26 @@ def test_msi_starts_the_tray_for_every_user_at_login(built_msi):
     assert len(run) == 1
     assert run[0]["Root"] == "2"                             # HKLM
     assert run[0]["Value"] == '"[INSTALLDIR]checkupw.exe" tray'
+
+
+def test_msi_puts_checkup_in_every_users_start_menu(built_msi):
+    """Issue 15.6: after Quit a person starts the tray again from the Start menu; with a
+    tray running, the same shortcut opens its report (--show) instead of a second icon."""
+    (shortcut,) = table(built_msi, "Shortcut")
+    assert shortcut["Directory_"] == "ProgramMenuFolder"     # all users' Start menu (ALLUSERS=1)
+    assert shortcut["Name"] == "Checkup"
+    assert shortcut["Target"] == "[INSTALLDIR]checkupw.exe"  # no console window
+    assert shortcut["Arguments"] == "tray --show"
+    assert shortcut["WkDir"] == "INSTALLDIR" and shortcut["Description"]
+    comps = {c["Component"]: c for c in table(built_msi, "Component")}
+    comp = comps[shortcut["Component_"]]
+    assert int(comp["Attributes"]) & 4                       # kept by a registry value...
+    (key,) = [r for r in table(built_msi, "Registry") if r["Registry"] == comp["KeyPath"]]
+    assert key["Root"] == "2" and key["Key"] == "SOFTWARE\\Checkup"   # ...in HKLM, per machine
+    features = {r["Component_"]: r["Feature_"] for r in table(built_msi, "FeatureComponents")}
+    assert features[shortcut["Component_"]] == "Checkup"     # installed (and removed) with the rest
+    seq = {r["Action"] for r in table(built_msi, "InstallExecuteSequence")}
+    assert {"CreateShortcuts", "RemoveShortcuts"} <= seq
 
 
 def test_msi_writes_it_settings_where_the_agent_reads_them(built_msi):
@@ -632,8 +628,12 @@ def launcher_env(built_deb, dpkg_root, tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_STATE_HOME": str(home / "state"),
            "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
            "BROWSER": f"{browser} %s"}
-    argv = desktop_exec(root / "usr/share/applications/checkup.desktop")
-    assert argv[0] == "/usr/bin/checkup"
+    installed = root / "usr/share/applications/checkup.desktop"
+    if shutil.which("desktop-file-validate"):                # as installed, in the menu's folder
+        valid = subprocess.run(["desktop-file-validate", str(installed)], capture_output=True, text=True)
+        assert valid.returncode == 0 and valid.stdout == "", valid.stdout + valid.stderr
+    argv = desktop_exec(installed)
+    assert argv[0] == "/usr/bin/checkup" and argv[1:] == ["tray", "--show"]
     return [str(root) + argv[0], *argv[1:]], env, home, opened
 
 
@@ -676,3 +676,20 @@ def test_launcher_starts_the_tray_when_none_runs(launcher_env):
     assert proc.returncode == 3
     assert "checkup tray needs a desktop session" in proc.stderr
     assert not opened.exists()
+
+
+def test_linux_binary_build_refuses_to_ship_a_tray_without_its_menu(tmp_path):
+    """Issue 15.5: a build machine without PyGObject / GTK / AppIndicator would make a tray
+    with no menu (pystray's xorg backend); packaging/build says what to install instead."""
+    pytest.importorskip("PyInstaller")
+    blocker = tmp_path / "blocker" / "gi"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('no PyGObject on this build machine')\n")
+    python = tmp_path / "python-without-gi"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{blocker.parent}:$PYTHONPATH" exec {shutil.which("python3")} "$@"\n')
+    python.chmod(0o755)
+    proc = build("binary", tmp_path / "dist", tmp_path / "work", PYTHON=str(python))
+    assert proc.returncode == 1
+    assert "needs PyGObject with GTK 3 and AyatanaAppIndicator3" in proc.stderr
+    assert "gir1.2-ayatanaappindicator3-0.1" in proc.stderr and "CHECKUP_TRAY_MENU=no" in proc.stderr
+    assert not (tmp_path / "dist" / "checkup").exists()      # refused before PyInstaller ran

@@ -187,3 +187,52 @@ def test_login_items_rules_name_checkups_launch_agent_and_app():
     assert bundle_id.startswith(by_type["BundleIdentifierPrefix"]) and by_type["BundleIdentifierPrefix"] == "com.checkup."
     assert by_type["TeamIdentifier"] == "REPLACEWITHTEAMID"  # a placeholder IT must replace
     assert "REPLACEWITHTEAMID" in PROFILE.read_text().split("<plist", 1)[0]   # ...and the comment says so
+
+
+# -- opening Checkup.app: the tray, or the running one's report ------------------------------
+
+def entry_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("checkup_entry", ROOT / "packaging" / "checkup-entry.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_opening_the_app_starts_the_tray_or_shows_the_running_one():
+    entry = entry_module()
+    opened_by_finder = {"__CFBundleIdentifier": entry.APP_ID}
+    assert entry.launcher_argv([], opened_by_finder, "darwin") == ["tray", "--show"]
+    assert entry.launcher_argv(["-psn_0_123456"], opened_by_finder, "darwin") == ["tray", "--show"]
+    # Terminal (or a script) running the same executable: the CLI, `checkup check` by default.
+    in_terminal = {"__CFBundleIdentifier": "com.apple.Terminal"}
+    assert entry.launcher_argv([], in_terminal, "darwin") == []
+    assert entry.launcher_argv([], {}, "darwin") == []
+    # A command given (the LaunchAgent's `tray`, IT's `check --json`) is always kept.
+    assert entry.launcher_argv(["tray"], opened_by_finder, "darwin") == ["tray"]
+    assert entry.launcher_argv(["check", "--json"], opened_by_finder, "darwin") == ["check", "--json"]
+    # Elsewhere the arguments are the command line, -psn_ and all.
+    assert entry.launcher_argv([], opened_by_finder, "linux") == []
+    assert entry.launcher_argv(["-psn_0_1"], {}, "win32") == ["-psn_0_1"]
+
+
+def test_the_apps_identifier_is_the_one_the_launcher_knows():
+    spec = (ROOT / "packaging" / "checkup.spec").read_text()
+    assert f'bundle_identifier="{entry_module().APP_ID}"' in spec
+    assert '"LSUIElement": True' in spec                      # opening it adds no Dock icon
+
+
+def test_the_entry_point_runs_the_cli(tmp_path):
+    """The file PyInstaller freezes, run as a script: no command is `checkup check` here."""
+    import sys
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_STATE_HOME": str(tmp_path / "s"),
+           "__CFBundleIdentifier": entry_module().APP_ID}
+    capture = ROOT / "tests" / "fixtures" / "windows" / "win10-22h2-bitlocker-off-firewall-partly-off.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "packaging" / "checkup-entry.py"), "check", "--json",
+                           "--replay", str(capture)], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert '"platform": "windows"' in proc.stdout
+    proc = subprocess.run([sys.executable, str(ROOT / "packaging" / "checkup-entry.py"), "--version"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0 and proc.stdout.startswith("checkup ")

@@ -13,19 +13,12 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from tray_desktop import Desktop, missing_binaries  # noqa: E402
+from tray_desktop import desktop_session  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def desktop():
-    missing = missing_binaries()
-    if missing:
-        pytest.skip("desktop session tests need: " + ", ".join(missing))
-    d = Desktop().start()
-    try:
-        yield d
-    finally:
-        d.stop()
+    yield from desktop_session()
 
 
 @pytest.fixture

@@ -177,6 +177,20 @@ class Desktop:
         return out
 
 
+def desktop_session():
+    """A pytest fixture body: yields a started Desktop and stops it after, or skips the
+    tests naming the missing Debian packages."""
+    import pytest
+    missing = missing_binaries()
+    if missing:
+        pytest.skip("desktop session tests need: " + ", ".join(missing))
+    d = Desktop().start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
 def _parse_tree(text: str) -> list[dict]:
     import re
     wins = []
