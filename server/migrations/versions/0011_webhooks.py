@@ -3,13 +3,13 @@ them) and delivery log, the MDM findings already announced, and the email digest
 (one per person per day).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
