@@ -93,14 +93,14 @@ def generate(devices: int, days: int, seed: int = 7):
             old, new = rng.choice(["pass", "nudge", "fail"]), rng.choice(["pass", "nudge", "fail"])
             chk = rng.choice([""] + CHECKS)
             out["changes"].append((dev_id, at, chk, old, new, RANK[new] > RANK[old] and new != "pass"))
-        day_rows.append((dev_id, status, failing))
+        day_rows.append((dev_id, status, failing, json.dumps(checks, sort_keys=True, separators=(",", ":"))))
     return out, day_rows, today
 
 
 def day_iter(day_rows, today, days):
-    for dev_id, status, failing in day_rows:
+    for dev_id, status, failing, checks in day_rows:
         for d in range(days):
-            yield (dev_id, (today - dt.timedelta(days=d)).isoformat(), status, failing)
+            yield (dev_id, (today - dt.timedelta(days=d)).isoformat(), status, failing, checks)
 
 
 COLS = {
@@ -110,7 +110,7 @@ COLS = {
     "device_checks": "device_id, check_id, status",
     "reports": "report_id, device_id, checked_at, received_at, status, body",
     "changes": "device_id, at, check_id, old_status, new_status, worse",
-    "device_days": "device_id, day, status, failing",
+    "device_days": "device_id, day, status, failing, checks",
 }
 
 
@@ -126,7 +126,7 @@ def fill_sqlite(path: str, data, day_rows, today, days) -> None:
                        [tuple(x.isoformat(sep=' ') if isinstance(x, dt.datetime) else x for x in r)
                         for r in rows])
         db.commit()
-    db.executemany("INSERT INTO device_days (device_id, day, status, failing) VALUES (?,?,?,?)",
+    db.executemany("INSERT INTO device_days (device_id, day, status, failing, checks) VALUES (?,?,?,?,?)",
                    day_iter(day_rows, today, days))
     db.commit()
     db.execute("CREATE INDEX ix_device_days_day ON device_days (day)")
@@ -219,6 +219,7 @@ def main() -> None:
                                           "csrf": csrf, "next": "/"})
         assert r.ok and "Fleet overview" in r.text
         s.get(base + "/")  # first (cold) request not counted
+        yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
         results = {
             "backend": args.backend, "devices": args.devices, "days": args.days,
             "fill_seconds": round(fill_s),
@@ -228,6 +229,8 @@ def main() -> None:
             "devices_failing_firewall": timed(s, base + "/devices?check=firewall", args.repeat),
             "devices_stale": timed(s, base + "/devices?seen=stale", args.repeat),
             "device_page": timed(s, base + f"/devices/{args.devices // 2:032x}", args.repeat),
+            "trends_90_days": timed(s, base + "/trends", args.repeat),
+            "evidence_one_day_json": timed(s, f"{base}/evidence.json?at={yesterday}", args.repeat),
         }
         print(json.dumps(results), flush=True)
     finally:

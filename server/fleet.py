@@ -23,6 +23,8 @@ CHECK_TITLES = checks_registry.titles()   # "screen_lock" -> "Screen lock" (agen
 def check_title(check_id: str | None) -> str:
     """A check's title for people; an id the registry does not know is shown as it is."""
     return CHECK_TITLES.get(check_id or "", check_id or "")
+
+
 NO_OWNER = "none"    # /devices?owner=none: devices nobody owns (no email is "none")
 SEEN_FILTERS = {"1d": ("within", 1), "7d": ("within", 7), "30d": ("within", 30),
                 "stale": ("stale", None), "never": ("never", None)}

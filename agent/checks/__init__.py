@@ -59,6 +59,7 @@ probes/ itself only knows which probe modules it has.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -211,8 +212,15 @@ def on_platform(platform: str) -> tuple[str, ...]:
 
 
 def has_own_judge(check_id: str) -> bool:
-    """Whether ``agent/checks/<id>/judge.py`` exists."""
-    return resources.files(__name__).joinpath(check_id, "judge.py").is_file()
+    """Whether ``agent/checks/<id>/judge.py`` exists. Asked of the import system, not the
+    file system: in the frozen build (PyInstaller) the module lives in the archive, not in a
+    file beside check.toml."""
+    if not _ID.fullmatch(check_id):
+        return False
+    try:
+        return importlib.util.find_spec(f"{__name__}.{check_id}.judge") is not None
+    except ModuleNotFoundError:     # no agent/checks/<id>/ package at all
+        return False
 
 
 @lru_cache(maxsize=None)

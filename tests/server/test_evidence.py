@@ -241,3 +241,29 @@ def test_migration_0009_seeds_the_policy_in_force_and_downgrades(database_url):
     assert "policy_versions" not in insp.get_table_names()
     assert "checks" not in {c["name"] for c in insp.get_columns("device_days")}
     engine.dispose()
+
+
+def test_evidence_pdf_prints_names_outside_latin1_as_written(database_url, tmp_path, monkeypatch, caplog):
+    """DejaVu where installed (Debian fonts-dejavu-core, the server image): a Cyrillic or Greek
+    hostname prints as written; without the fonts, '?' and a warning, never a crash."""
+    from server import evidence_pdf
+    _seed(database_url)
+    code, out, err = server_cli(database_url, "evidence", "--at", "2026-11-18", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    report["days"][0]["devices"][0]["hostname"] = "Ноутбук-Σοφία"
+
+    def text_of(pdf_bytes: bytes) -> str:
+        path = tmp_path / "u.pdf"
+        path.write_bytes(pdf_bytes)
+        return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                              check=True, timeout=60).stdout
+
+    if evidence_pdf.font_files() is None:
+        pytest.skip("fonts-dejavu-core not installed")
+    assert "Ноутбук-Σοφία" in text_of(evidence_pdf.render(report))
+    monkeypatch.setattr(evidence_pdf, "FONT_DIRS", (str(tmp_path / "no-fonts"),))
+    with caplog.at_level("WARNING", logger="checkup.server"):
+        txt = text_of(evidence_pdf.render(report))
+    assert "Ноутбук" not in txt and "?????" in txt
+    assert any("DejaVu fonts not found" in r.getMessage() for r in caplog.records)

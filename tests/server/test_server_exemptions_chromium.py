@@ -64,7 +64,7 @@ def test_device_page_exemption_form(live_server, tmp_path):
         b.submit_by_click("#exempt-add")
         page = b.text()
         assert "Exempted." in page
-        assert f"screen_lock exempt until {until.isoformat()}" in page
+        assert f"Screen lock exempt until {until.isoformat()}" in page
         assert "(IT: kiosk <b>lock</b> set by the building)" in page   # escaped, shown as typed
         assert srv.count("audit_log", "WHERE action = 'exemption.create'") == 1
         b.screenshot(str(tmp_path / "exempt.png"))

@@ -150,7 +150,7 @@ def test_an_exempt_check_is_shown_in_the_menu_and_never_notified(tmp_path):
                             exempt={"until": "2027-01-12", "reason": "kiosk", "status": "fail"})
     app._on_result(rep, None)
     texts = [i.text if isinstance(i, Item) else i for i in app.menu_items(Item, Menu)]
-    assert texts[1] == "Firewall: Exempt until 12 Jan (IT: kiosk).", texts
+    assert texts[3:5] == ["Excused by IT", "Firewall: Exempt until 12 Jan (IT: kiosk)."], texts
     assert notifier.sent == []
     page = (tmp_path / "pages" / "firewall.html").read_text(encoding="utf-8")
     assert "Exempt until 12 Jan (IT: kiosk)." in page and "won&#x27;t remind you" in page

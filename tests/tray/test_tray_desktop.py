@@ -47,7 +47,7 @@ def test_tray_red_then_click_through_then_green(desktop, browser, tmp_path):
         page = urls[-1][len("file://"):]
         assert "Network &gt; Firewall" in open(page).read()
 
-        # 3. the menu, with real input: first item is "Fix: Firewall"
+        # 3. the menu, with real input: first item is "✕ Firewall"
         browser.clear()
         tray.menu(1)
         urls = wait_until(browser.urls, 5)
