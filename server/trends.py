@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Connection
 
 from . import trends_store as store
+from .fleet import check_title
 
 DAYS = 90
 # status -> band, table-driven: a status not listed here (a new one) counts as "other"
@@ -51,19 +52,19 @@ def trends(conn: Connection, today: dt.date, days: int = DAYS) -> tuple[Series, 
         overall.counts[BAND_OF.get(status, "other")][index[day]] += n
     per: dict[str, Series] = {}
     no_detail = [0] * days
-    for day, checks in store.day_checks(conn, since, today):
+    for day, checks, n in store.day_checks(conn, since, today):
         i = index[day]
         if checks is None:
-            no_detail[i] += 1
+            no_detail[i] += n
             continue
         for cid, st in json.loads(checks).items():
             s = per.get(cid)
             if s is None:
-                s = per[cid] = Series(cid, day_list, {b: [0] * days for b in BANDS},
+                s = per[cid] = Series(check_title(cid), day_list, {b: [0] * days for b in BANDS},
                                       [0] * days, no_detail)
-            s.counts[BAND_OF.get(st, "other")][i] += 1
+            s.counts[BAND_OF.get(st, "other")][i] += n
             if st == "pass":
-                s.passing[i] += 1
+                s.passing[i] += n
     return overall, [per[c] for c in sorted(per)]
 
 

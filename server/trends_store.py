@@ -18,6 +18,9 @@ def status_counts(conn: Connection, since: dt.date, until: dt.date) -> Iterable[
 
 
 def day_checks(conn: Connection, since: dt.date, until: dt.date) -> Iterable[Any]:
-    """(day, checks JSON or None) of every device-day in [since, until]."""
-    return conn.execute(select(DeviceDay.day, DeviceDay.checks)
-                        .where(DeviceDay.day >= since, DeviceDay.day <= until))
+    """(day, checks JSON or None, devices) over the days in [since, until]. Ingest writes the
+    JSON compact with sorted keys, so devices in the same state share one string and the
+    database counts them: a few rows per day to parse instead of one per device."""
+    return conn.execute(select(DeviceDay.day, DeviceDay.checks, func.count())
+                        .where(DeviceDay.day >= since, DeviceDay.day <= until)
+                        .group_by(DeviceDay.day, DeviceDay.checks))

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from server.db import make_engine, migrate, utcnow
 from server.ingest import write_batch
+from server import trends_store
 from server.trends import svg, trends
 from tests.server.test_evidence import _item, _seed
 
@@ -44,15 +45,15 @@ def test_trend_numbers_match_the_device_days(database_url):
     counted = {d: overall.total(i) for i, d in enumerate(overall.days[:88]) if overall.total(i)}
     seeded = {dt.date(2026, 11, 18): 2, dt.date(2026, 11, 19): 1}
     assert counted == {d: n for d, n in seeded.items() if d >= overall.days[0]}
-    fw = next(s for s in per if s.name == "firewall")
+    fw = next(s for s in per if s.name == "Firewall")
     assert fw.passing[-2:] == [0, 2] and fw.not_recorded[-2] == 1   # bob's day: not recorded
     assert fw.counts["failing"][-2] == 1 and fw.share(89) == 1.0
-    de = next(s for s in per if s.name == "disk_encryption")
+    de = next(s for s in per if s.name == "Disk encryption")
     assert de.counts["needs attention"][-1] == 1 and de.share(89) == 0.5
     chart = svg(fw)
     label = re.search(r'aria-label="([^"]*)"', chart).group(1)
     assert f"On {today}: 2 healthy, 0 needs attention, 0 failing; 2 passing." in label
-    assert "<title>firewall</title>" in chart and "<polyline" in chart
+    assert "<title>Firewall</title>" in chart and "<polyline" in chart
 
 
 def test_the_trends_page(live_server, database_url):
@@ -73,7 +74,7 @@ def test_the_trends_page(live_server, database_url):
         assert b.url.endswith("/trends")
         names = b.js("[...document.querySelectorAll('section.trend h2')].map(h => h.innerText)")
         november = today - dt.timedelta(days=89) <= dt.date(2026, 11, 18)   # seeded screen_lock
-        assert names == ["All checks", "disk_encryption", "firewall"] + ["screen_lock"] * november
+        assert names == ["All checks", "Disk encryption", "Firewall"] + ["Screen lock"] * november
         label = b.js("document.querySelector('#trend-0 svg').getAttribute('aria-label')")
         assert f"On {today}: 2 healthy, 0 needs attention, 0 failing." in label
         cells = b.js("[...document.querySelectorAll('#trend-2 tbody tr:last-child td')]"
@@ -81,3 +82,23 @@ def test_the_trends_page(live_server, database_url):
         assert cells == [today.isoformat(), "2", "0", "0", "2 (100%)", "0"]
         assert axekit.serious(b) == []
     assert requests.get(srv.url + "/trends", allow_redirects=False, timeout=30).status_code == 303
+
+
+def test_devices_in_the_same_state_are_counted_by_the_database(database_url):
+    """Ingest writes the checks JSON canonically, so the store groups identical states: the
+    counts are the same as one row per device (3 alike + 1 other on one day)."""
+    _seed(database_url)   # four enrolled devices: alice, bob, carol, dave
+    engine = make_engine(database_url)
+    day = utcnow().replace(microsecond=0)
+    alike = {"firewall": "pass", "disk_encryption": "fail"}
+    write_batch(engine, [_item(d, f"same-{d}", day, dict(alike)) for d in ("alice", "bob", "carol")]
+                + [_item("dave", "odd1", day, {"firewall": "fail", "disk_encryption": "fail"})])
+    with engine.connect() as conn:
+        rows = list(trends_store.day_checks(conn, day.date(), day.date()))
+        overall, per = trends(conn, day.date(), days=1)
+    assert sorted(n for _, _, n in rows) == [1, 3]
+    fw = next(s for s in per if s.name == "Firewall")
+    assert (fw.passing, fw.counts["failing"]) == ([3], [1])
+    de = next(s for s in per if s.name == "Disk encryption")
+    assert de.counts["failing"] == [4] and overall.counts["failing"] == [4]
+    engine.dispose()
