@@ -272,6 +272,11 @@ def write_batch(bind: Engine | Connection, batch: list[Item],
         w.days = list(day_new.values())
         w.days_fill = [v for k, v in day_old.items() if k not in day_new]
         db.apply(w)
+        late = {d["day"] for d in w.days + w.days_fill} if w.days or w.days_fill else set()
+        late = {d for d in late if d < now.date() - dt.timedelta(days=1)}
+        if late:        # a late report changed a finished day: its trend counts are redone
+            from .trends_store import forget_days
+            forget_days(db.conn, late)
         if w.changes:   # outgoing alerts: outbox rows in this transaction, no network here
             from .webhooks import on_ingest
             on_ingest(db.conn, w.changes, w.devices)

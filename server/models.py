@@ -184,6 +184,16 @@ class OrgPolicy(Base):
     updated_by: Mapped[str] = mapped_column(String(128), default="")
 
 
+class TrendDay(Base):
+    """A finished day's trend counts (server/trends.py), kept once computed; a late report
+    for that day deletes them (server/ingest.py). See migration 0012 for the special rows."""
+    __tablename__ = "trend_days"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    check_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    devices: Mapped[int] = mapped_column(Integer)
+
+
 class PolicyVersion(Base):
     """Every saved organisation policy, in force from ``saved_at`` until the next row (empty
     text = cleared: agents use their own policy). Written with each change to ``org_policy``."""

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
 from . import trends_store as store
 from .fleet import check_title
+
+log = logging.getLogger("checkup.server")
 
 DAYS = 90
 # status -> band, table-driven: a status not listed here (a new one) counts as "other"
@@ -43,28 +46,90 @@ class Series:
         return self.passing[i] / t if t and self.passing else None
 
 
+LIVE_DAYS = 2   # today and yesterday are counted live every time (their reports still arrive)
+OVERALL, NO_DETAIL, MARK = "", "*", "~"   # trend_days' special check ids (migration 0012)
+
+
+def _count(conn: Connection, since: dt.date, until: dt.date) -> dict[tuple, int]:
+    """(day, check_id, status) -> devices for the days in [since, until], from device_days;
+    check_id OVERALL is the device's status, NO_DETAIL counts days without per-check detail."""
+    out: dict[tuple, int] = {}
+    for day, status, n in store.status_counts(conn, since, until):
+        out[(day, OVERALL, status)] = out.get((day, OVERALL, status), 0) + n
+    for day, checks, n in store.day_checks(conn, since, until):
+        pairs = [(NO_DETAIL, "not_recorded")] if checks is None else json.loads(checks).items()
+        for cid, st in pairs:
+            out[(day, cid, st)] = out.get((day, cid, st), 0) + n
+    return out
+
+
+def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Contiguous runs of days, as (first, last): one query per run."""
+    runs: list[list[dt.date]] = []
+    for d in days:
+        if runs and (d - runs[-1][1]).days == 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    return [(a, b) for a, b in runs]
+
+
+def counts(conn: Connection, day_list: list[dt.date], today: dt.date) -> dict[tuple, int]:
+    """The counts of every day in ``day_list``: finished days from trend_days where kept,
+    else computed and kept (committed on ``conn``); the last LIVE_DAYS days always live."""
+    kept_until = today - dt.timedelta(days=LIVE_DAYS)
+    out: dict[tuple, int] = {}
+    done: set[dt.date] = set()
+    for day, cid, st, n in store.kept_days(conn, day_list[0], kept_until):
+        if cid == MARK:
+            done.add(day)
+        else:
+            out[(day, cid, st)] = n
+    missing = [d for d in day_list if d <= kept_until and d not in done]
+    fresh: dict[tuple, int] = {}
+    for a, b in _runs(missing):
+        fresh.update(_count(conn, a, b))
+    if missing:
+        rows = [{"day": d, "check_id": c, "status": st, "devices": n} for (d, c, st), n in fresh.items()]
+        rows += [{"day": d, "check_id": MARK, "status": "computed", "devices": 0} for d in missing]
+        try:
+            store.keep_days(conn, rows)
+            conn.commit()
+        except Exception as exc:  # noqa: BLE001 - a read-only database still shows the page
+            conn.rollback()
+            log.warning("trends: could not keep the counts of %d days (%s: %s)", len(missing),
+                        type(exc).__name__, exc)
+    out.update(fresh)
+    live = [d for d in day_list if d > kept_until]
+    if live:
+        out.update(_count(conn, live[0], live[-1]))
+    return out
+
+
 def trends(conn: Connection, today: dt.date, days: int = DAYS) -> tuple[Series, list[Series]]:
     since = today - dt.timedelta(days=days - 1)
     day_list = [since + dt.timedelta(days=i) for i in range(days)]
     index = {d: i for i, d in enumerate(day_list)}
     overall = Series("All checks", day_list, {b: [0] * days for b in BANDS})
-    for day, status, n in store.status_counts(conn, since, today):
-        overall.counts[BAND_OF.get(status, "other")][index[day]] += n
     per: dict[str, Series] = {}
     no_detail = [0] * days
-    for day, checks, n in store.day_checks(conn, since, today):
-        i = index[day]
-        if checks is None:
-            no_detail[i] += n
+    found = counts(conn, day_list, today)
+    for (day, cid, st), n in found.items():
+        if cid == OVERALL:
+            overall.counts[BAND_OF.get(st, "other")][index[day]] += n
+        elif cid == NO_DETAIL:
+            no_detail[index[day]] += n
+    for (day, cid, st), n in sorted(found.items(), key=lambda kv: kv[0][1]):
+        if cid in (OVERALL, NO_DETAIL):
             continue
-        for cid, st in json.loads(checks).items():
-            s = per.get(cid)
-            if s is None:
-                s = per[cid] = Series(check_title(cid), day_list, {b: [0] * days for b in BANDS},
-                                      [0] * days, no_detail)
-            s.counts[BAND_OF.get(st, "other")][i] += n
-            if st == "pass":
-                s.passing[i] += n
+        s = per.get(cid)
+        if s is None:
+            s = per[cid] = Series(check_title(cid), day_list, {b: [0] * days for b in BANDS},
+                                  [0] * days, no_detail)
+        i = index[day]
+        s.counts[BAND_OF.get(st, "other")][i] += n
+        if st == "pass":
+            s.passing[i] += n
     return overall, [per[c] for c in sorted(per)]
 
 

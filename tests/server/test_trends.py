@@ -102,3 +102,34 @@ def test_devices_in_the_same_state_are_counted_by_the_database(database_url):
     de = next(s for s in per if s.name == "Disk encryption")
     assert de.counts["failing"] == [4] and overall.counts["failing"] == [4]
     engine.dispose()
+
+
+def test_finished_days_are_kept_and_a_late_report_redoes_its_day(database_url):
+    """Days before yesterday are counted once and kept (trend_days); the page reads them back
+    with the same numbers; a report arriving late for such a day makes it counted again."""
+    _seed(database_url)
+    engine = make_engine(database_url)
+    today = utcnow().date()
+    old = dt.datetime.combine(today - dt.timedelta(days=5), dt.time(9))
+    write_batch(engine, [_item("alice", "k1", old, {"firewall": "fail", "disk_encryption": "pass"})])
+    with engine.connect() as conn:
+        first = trends(conn, today)
+    with engine.connect() as conn:
+        kept = {tuple(r) for r in conn.execute(text(
+            "SELECT check_id, status, devices FROM trend_days WHERE day = :d"), {"d": old.date()})}
+        again = trends(conn, today)
+    assert ("firewall", "fail", 1) in kept and ("~", "computed", 0) in kept
+    assert [(s.name, s.counts, s.passing) for s in [first[0], *first[1]]] == \
+        [(s.name, s.counts, s.passing) for s in [again[0], *again[1]]]
+    i = first[0].days.index(old.date())
+    assert first[0].counts["failing"][i] == 1
+    # bob's report for that day arrives late (queued offline): the day is counted again
+    write_batch(engine, [_item("bob", "k2", old, {"firewall": "pass", "disk_encryption": "pass"})])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM trend_days WHERE day = :d"),
+                            {"d": old.date()}).scalar() == 0
+        overall, per = trends(conn, today)
+    assert overall.counts["healthy"][i] == 1 and overall.counts["failing"][i] == 1
+    fw = next(s for s in per if s.name == "Firewall")
+    assert fw.passing[i] == 1
+    engine.dispose()
