@@ -146,8 +146,22 @@ class State:
         self._prune_stop.set()
         self.writer.stop()
 
+    def _warm_trends(self) -> None:
+        """Count and keep the trends' finished days now, so no IT visit waits for them."""
+        try:
+            from .db import utcnow
+            from .trends import DAYS, counts
+            today = utcnow().date()
+            with self.engine.connect() as conn:
+                counts(conn, [today - dt.timedelta(days=i) for i in range(DAYS - 1, -1, -1)], today)
+        except Exception:  # noqa: BLE001
+            log.exception("counting the trends failed")
+
     def _prune_loop(self) -> None:
+        if not self._prune_stop.wait(30):
+            self._warm_trends()
         while not self._prune_stop.wait(3600):
+            self._warm_trends()
             try:
                 prune(self.engine, int(self.cfg.get("server", "keep_reports_days")),
                       int(self.cfg.get("server", "keep_history_days")))

@@ -133,3 +133,20 @@ def test_finished_days_are_kept_and_a_late_report_redoes_its_day(database_url):
     fw = next(s for s in per if s.name == "Firewall")
     assert fw.passing[i] == 1
     engine.dispose()
+
+
+def test_the_server_counts_finished_days_in_the_background(database_url):
+    """What the server's hourly job runs (and once 30 s after start): every finished day of
+    the window is kept, so the first IT visit reads them instead of counting."""
+    from server.app import create_app
+    from server.config import load_config
+    _seed(database_url)
+    cfg = load_config(None, environ={})
+    cfg.set("server", "database_url", database_url)
+    app = create_app(cfg)
+    app.state.checkup._warm_trends()
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        marked = conn.execute(text("SELECT count(*) FROM trend_days WHERE check_id = '~'")).scalar()
+    engine.dispose()
+    assert marked == 90 - 2   # today and yesterday stay live
